@@ -1,0 +1,68 @@
+"""Independent checks of the backprop gradients: torch.autograd and central finite differences."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from nnbook.backprop import forward, gradients
+from nnbook.network import INPUTS, TARGETS, WEIGHT_NAMES, as_weights
+from nnbook.symbolic import lambdified_gradients
+
+
+def autograd_gradients(
+    weights: object, inputs: Sequence[float] = INPUTS, targets: Sequence[float] = TARGETS
+) -> np.ndarray:
+    """∂E_total/∂w1..w8 from torch.autograd (float64), on the network written again in torch."""
+    w = torch.tensor(as_weights(weights), dtype=torch.float64, requires_grad=True)
+    i = torch.tensor(inputs, dtype=torch.float64)
+    t = torch.tensor(targets, dtype=torch.float64)
+    a_h = torch.sigmoid(w[:4].reshape(2, 2) @ i)  # [a_h1, a_h2]
+    a_o = torch.sigmoid(w[4:].reshape(2, 2) @ a_h)  # [a_o1, a_o2]
+    e_total = 0.5 * ((t - a_o) ** 2).sum()
+    e_total.backward()
+    return w.grad.numpy()
+
+
+def finite_difference_gradients(
+    weights: object,
+    step: float = 1e-6,
+    inputs: Sequence[float] = INPUTS,
+    targets: Sequence[float] = TARGETS,
+) -> np.ndarray:
+    """Central differences (E(w + h·e_k) − E(w − h·e_k)) / 2h for each weight w_k."""
+    w = as_weights(weights)
+    shifts = np.eye(len(WEIGHT_NAMES)) * step
+    upper = forward(w + shifts, inputs, targets).E_total
+    lower = forward(w - shifts, inputs, targets).E_total
+    return (upper - lower) / (2 * step)
+
+
+def gradient_table(weights: object) -> pd.DataFrame:
+    """The eight gradients by four methods, and each method's largest relative difference."""
+    backprop = gradients(weights)
+    table = pd.DataFrame(
+        {
+            "NumPy backprop": backprop,
+            "SymPy (lambdified)": lambdified_gradients(weights),
+            "torch.autograd": autograd_gradients(weights),
+            "finite differences": finite_difference_gradients(weights),
+        },
+        index=pd.Index([f"∂E/∂{name}" for name in WEIGHT_NAMES], name="gradient"),
+    )
+    return table
+
+
+def relative_differences(table: pd.DataFrame) -> pd.Series:
+    """Largest |method − NumPy| / |NumPy| over the eight gradients, per method."""
+    reference = table["NumPy backprop"].abs()
+    return (
+        table.drop(columns="NumPy backprop")
+        .sub(table["NumPy backprop"], axis=0)
+        .abs()
+        .div(reference, axis=0)
+        .max()
+    )

@@ -1,0 +1,112 @@
+"""The NumPy backprop against independent references: autograd, finite differences, SymPy."""
+
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nnbook.backprop import DivergenceError, forward, gradients, train, train_array, train_many
+from nnbook.gradcheck import autograd_gradients, finite_difference_gradients
+from nnbook.network import COLUMNS, INITIAL_WEIGHTS, LEARNING_RATES, WEIGHT_NAMES
+from nnbook.symbolic import lambdified_gradients
+
+weight_vectors = st.lists(
+    st.floats(min_value=-3, max_value=3, allow_nan=False), min_size=8, max_size=8
+)
+
+
+def test_forward_pass_by_hand():
+    s = forward(INITIAL_WEIGHTS)
+    h1 = 0.15 * 0.05 + 0.2 * 0.1
+    a_h1 = 1 / (1 + np.exp(-h1))
+    h2 = 0.25 * 0.05 + 0.3 * 0.1
+    a_h2 = 1 / (1 + np.exp(-h2))
+    a_o1 = 1 / (1 + np.exp(-(0.4 * a_h1 + 0.45 * a_h2)))
+    a_o2 = 1 / (1 + np.exp(-(0.5 * a_h1 + 0.55 * a_h2)))
+    assert s.h1 == pytest.approx(h1, rel=1e-15)
+    assert s.a_h2 == pytest.approx(a_h2, rel=1e-15)
+    assert s.E_total == pytest.approx(0.5 * (0.5 - a_o1) ** 2 + 0.5 * (0.5 - a_o2) ** 2, rel=1e-14)
+
+
+@pytest.mark.parametrize("reference", [autograd_gradients, lambdified_gradients])
+def test_gradients_match_reference_at_class_weights(reference):
+    np.testing.assert_allclose(gradients(INITIAL_WEIGHTS), reference(INITIAL_WEIGHTS), rtol=1e-12)
+
+
+def test_gradients_match_finite_differences_at_class_weights():
+    np.testing.assert_allclose(
+        gradients(INITIAL_WEIGHTS), finite_difference_gradients(INITIAL_WEIGHTS), rtol=1e-6
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(weight_vectors)
+def test_gradients_match_references_at_random_weights(weights):
+    numpy_grad = gradients(weights)
+    np.testing.assert_allclose(numpy_grad, autograd_gradients(weights), rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(numpy_grad, lambdified_gradients(weights), rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(
+        numpy_grad, finite_difference_gradients(weights), rtol=1e-5, atol=1e-9
+    )
+
+
+def test_row_k_is_the_state_after_k_updates():
+    lr = 0.5
+    table = train(lr, iterations=5)
+    assert list(table.columns) == list(COLUMNS)
+    assert list(table["iteration"]) == [0, 1, 2, 3, 4, 5]
+    weights = np.array(INITIAL_WEIGHTS)
+    for k in range(6):
+        row = table.iloc[k]
+        np.testing.assert_array_equal(row[list(WEIGHT_NAMES)].to_numpy(float), weights)
+        assert row["E_total"] == forward(weights).E_total
+        weights = weights - lr * gradients(weights)  # all eight from one forward pass
+
+
+def test_error_falls_for_every_class_learning_rate():
+    for lr, table in train_many(LEARNING_RATES, 100).items():
+        assert np.all(np.diff(table["E_total"]) < 0), lr
+
+
+def test_vectorised_runs_equal_single_runs():
+    together = train_many(LEARNING_RATES, 20)
+    for lr in LEARNING_RATES:
+        np.testing.assert_array_equal(together[lr].to_numpy(), train(lr, 20).to_numpy())
+
+
+def test_six_learning_rates_take_well_under_a_second():
+    train_array(LEARNING_RATES, 100)  # warm up imports and caches
+    started = time.perf_counter()
+    train_array(LEARNING_RATES, 100)
+    assert time.perf_counter() - started < 0.25
+
+
+@pytest.mark.parametrize("lr", [0, -0.1, float("nan"), float("inf"), "fast"])
+def test_bad_learning_rate(lr):
+    with pytest.raises(ValueError, match="learning rate"):
+        train(lr, 3)
+
+
+def test_bad_iterations_and_weights():
+    with pytest.raises(ValueError, match="iteration count must be 0 or more"):
+        train(0.5, -1)
+    with pytest.raises(ValueError, match="expected 8 weights"):
+        train(0.5, 3, weights=[0.1] * 7)
+    with pytest.raises(ValueError, match="finite"):
+        train(0.5, 3, weights=[0.1] * 7 + [float("nan")])
+
+
+def test_divergence_names_the_iteration(monkeypatch):
+    # The sigmoids saturate, so real gradients stay small; a gradient of 1e308 stands in for a
+    # run whose update overflows: 0.15 − 10·1e308 is −inf after the first update.
+    monkeypatch.setattr("nnbook.backprop.gradients", lambda w, *args: np.full_like(w, 1e308))
+    with pytest.raises(DivergenceError, match=r"diverged at iteration 1.*learning rate 10\)"):
+        train(10, 5)
+
+
+def test_zero_iterations_gives_the_starting_row():
+    table = train(0.5, 0)
+    assert len(table) == 1
+    assert table.loc[0, "E_total"] == forward(INITIAL_WEIGHTS).E_total

@@ -1,0 +1,76 @@
+"""``python -m nnbook backprop``: rows as CSV or JSON, and clear errors with status 2."""
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from nnbook.backprop import train
+from nnbook.network import COLUMNS
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "nnbook", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_csv_defaults_are_the_class_run():
+    result = run("backprop", "--iterations", "3")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0]) == list(COLUMNS)
+    assert len(rows) == 4
+    expected = train(0.5, 3)
+    for k, row in enumerate(rows):
+        for name in COLUMNS:
+            assert float(row[name]) == expected.loc[k, name]  # full precision round trip
+
+
+def test_json():
+    result = run("backprop", "--lr", "2.0", "--iterations", "2", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [row["iteration"] for row in rows] == [0, 1, 2]
+    assert set(rows[0]) == set(COLUMNS)
+    assert rows[2]["E_total"] == train(2.0, 2).loc[2, "E_total"]
+
+
+def test_custom_weights():
+    weights = ["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8"]
+    result = run("backprop", "--iterations", "0", "--weights", *weights, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)[0]["w8"] == 0.8
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--lr", "0"], "learning rate must be a finite positive number"),
+        (["--lr", "nan"], "learning rate must be a finite positive number"),
+        (["--lr", "abc"], "invalid float value"),
+        (["--iterations", "-4"], "iteration count must be 0 or more"),
+        (["--weights", "0.1", "0.2"], "expected 8 weights"),
+        (["--format", "xml"], "invalid choice"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(args, message):
+    result = run("backprop", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_divergence_exits_2(monkeypatch, capsys):
+    from nnbook.cli import main
+
+    monkeypatch.setattr("nnbook.backprop.gradients", lambda w, *args: np.full_like(w, 1e308))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["backprop", "--lr", "10"])
+    assert exit_info.value.code == 2
+    assert "diverged at iteration 1" in capsys.readouterr().err

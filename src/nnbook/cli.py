@@ -56,8 +56,97 @@ def _add_backprop(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_backprop)
 
 
+def _train(args: argparse.Namespace) -> None:
+    import dataclasses
+
+    import torch
+
+    from nnbook.mnist.data import MNISTDataError, load
+    from nnbook.mnist.trainer import CLASS_RECIPE, DEFAULT_RECIPE, fit, pick_device
+
+    base = CLASS_RECIPE if args.recipe == "class" else DEFAULT_RECIPE
+    changes = {
+        name: value
+        for name, value in (
+            ("epochs", args.epochs), ("batch_size", args.batch_size), ("lr", args.lr),
+            ("momentum", args.momentum), ("weight_decay", args.weight_decay),
+            ("schedule", args.schedule), ("augment", args.augment),
+        )
+        if value is not None
+    }  # fmt: skip
+    try:
+        recipe = dataclasses.replace(base, **changes)
+        pick_device(args.device)
+        if args.threads is not None:
+            torch.set_num_threads(args.threads)
+        data = load(args.data)
+    except (ValueError, MNISTDataError) as error:
+        raise UsageError(str(error)) from None
+    train, test = data.train, data.test
+    if args.limit_train:
+        train = train.subset(args.limit_train)
+    if args.limit_test:
+        test = test.subset(args.limit_test)
+
+    def report(row: object) -> None:
+        print(
+            f"epoch {row.epoch:2d}  train loss {row.train_loss:.4f} acc {row.train_accuracy:.4f}"
+            f"  test loss {row.test_loss:.4f} acc {row.test_accuracy:.4f}  {row.seconds:.1f} s",
+            flush=True,
+        )
+
+    try:
+        result = fit(
+            train, test, recipe, seed=args.seed, device=args.device, out=args.out,
+            resume=args.resume, progress=not args.quiet, on_epoch=report,
+        )  # fmt: skip
+    except (FileNotFoundError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    print(f"final test accuracy {result.final_test_accuracy:.4f}; saved in {args.out}")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
+    return value
+
+
+def _add_train(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "train",
+        help="train the MNIST network of Part 2",
+        description="Per-epoch history in OUT/history.json, weights in OUT/model.pt, a "
+        "checkpoint in OUT/checkpoint.pt after every epoch. "
+        "Options left unset take the recipe's value.",
+    )
+    parser.add_argument(
+        "--recipe", choices=("default", "class"), default="default",
+        help="the book's one-cycle recipe, or the class notes' plain SGD",
+    )  # fmt: skip
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float, help="peak (one-cycle) or constant learning rate")
+    parser.add_argument("--momentum", type=float)
+    parser.add_argument("--weight-decay", type=float)
+    parser.add_argument("--schedule", choices=("onecycle", "constant"))
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    parser.add_argument("--threads", type=_positive_int, help="CPU threads for PyTorch")
+    parser.add_argument("--data", help="MNIST root (default: $MNIST_ROOT, else data/)")
+    parser.add_argument("--out", default="runs/mnist", help="output folder (default runs/mnist)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    parser.add_argument(
+        "--limit-train", type=_positive_int, help="use the first N training images"
+    )
+    parser.add_argument("--limit-test", type=_positive_int, help="use the first N test images")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(run=_train)
+
+
 #: Each subcommand registers itself with one of these.
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_backprop]
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_backprop, _add_train]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,16 @@
+"""Part 2: the class notes' MNIST network, its data pipeline and its trainer."""
+
+from nnbook.mnist.data import MNISTDataError, load
+from nnbook.mnist.model import Net
+from nnbook.mnist.trainer import CLASS_RECIPE, DEFAULT_RECIPE, Recipe, evaluate, fit
+
+__all__ = [
+    "CLASS_RECIPE",
+    "DEFAULT_RECIPE",
+    "MNISTDataError",
+    "Net",
+    "Recipe",
+    "evaluate",
+    "fit",
+    "load",
+]

@@ -1,0 +1,303 @@
+"""Training the MNIST network: ``train_epoch``, ``evaluate``, ``fit`` (with checkpoints, resume).
+
+Seed once, pick the device once; every function takes its inputs explicitly and returns numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nnbook.mnist.data import MNISTTensors, random_affine
+from nnbook.mnist.model import Net
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that decides a training run besides the data and the seed."""
+
+    epochs: int = 12
+    batch_size: int = 128
+    lr: float = 0.1  #: the peak learning rate of the one-cycle schedule (or the constant rate)
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 1e-4
+    schedule: str = "onecycle"  #: "onecycle" (Smith & Topin 2019) or "constant"
+    augment: bool = True  #: mild random rotation, shift and scale of every training batch
+    max_degrees: float = 7.0
+    max_translate: float = 0.05
+    max_scale: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.epochs, int) and self.epochs > 0):
+            raise ValueError(f"epochs must be a positive whole number, got {self.epochs!r}")
+        if not (isinstance(self.batch_size, int) and self.batch_size > 0):
+            raise ValueError(
+                f"batch size must be a positive whole number, got {self.batch_size!r}"
+            )
+        if not (np.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"learning rate must be a finite positive number, got {self.lr!r}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight decay must be 0 or more, got {self.weight_decay!r}")
+        if self.schedule not in ("onecycle", "constant"):
+            raise ValueError(f"schedule must be 'onecycle' or 'constant', got {self.schedule!r}")
+
+
+#: The book's default recipe: one-cycle SGD with Nesterov momentum and mild affine augmentation.
+DEFAULT_RECIPE = Recipe()
+#: The class notes' recipe: plain SGD at a constant 0.1, batch 256, no augmentation.
+CLASS_RECIPE = Recipe(
+    epochs=19,
+    batch_size=256,
+    lr=0.1,
+    momentum=0.0,
+    nesterov=False,
+    weight_decay=0.0,
+    schedule="constant",
+    augment=False,
+)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto`` → CUDA when there is a GPU, else the CPU. Unknown or absent devices: ValueError."""
+    if name not in DEVICES:
+        raise ValueError(f"unknown device {name!r}; choose one of {', '.join(DEVICES)}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for, but no CUDA GPU is available here")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch once, at the start of a run."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class EpochResult:
+    """One row of ``history.json``."""
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    test_loss: float
+    test_accuracy: float
+    lr: float
+    seconds: float
+
+
+def make_optimizer(model: nn.Module, recipe: Recipe, steps_per_epoch: int) -> tuple:
+    """SGD and its learning-rate schedule, stepped once per batch."""
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=recipe.lr,
+        momentum=recipe.momentum,
+        nesterov=recipe.nesterov and recipe.momentum > 0,
+        weight_decay=recipe.weight_decay,
+    )
+    if recipe.schedule == "onecycle":
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=recipe.lr,
+            epochs=recipe.epochs,
+            steps_per_epoch=steps_per_epoch,
+            cycle_momentum=recipe.momentum > 0,
+        )
+    else:
+        scheduler = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
+    return optimizer, scheduler
+
+
+def train_epoch(
+    model: nn.Module,
+    data: MNISTTensors,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    recipe: Recipe,
+    generator: torch.Generator,
+    progress: Callable | None = None,
+) -> tuple[float, float]:
+    """One pass over ``data`` in shuffled batches; returns (mean NLL loss, accuracy)."""
+    model.train()
+    order = torch.randperm(len(data), generator=generator).to(data.images.device)
+    total_loss = torch.zeros((), device=data.images.device)
+    correct = torch.zeros((), dtype=torch.long, device=data.images.device)
+    batches = range(0, len(data), recipe.batch_size)
+    for start in progress(batches) if progress else batches:
+        index = order[start : start + recipe.batch_size]
+        images, labels = data.images[index], data.labels[index]
+        if recipe.augment:
+            images = random_affine(
+                images,
+                recipe.max_degrees,
+                recipe.max_translate,
+                recipe.max_scale,
+                generator=generator if images.device.type == "cpu" else None,
+            )
+        optimizer.zero_grad(set_to_none=True)
+        log_probs = model(images)
+        loss = F.nll_loss(log_probs, labels)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        total_loss += loss.detach() * len(labels)
+        correct += (log_probs.argmax(1) == labels).sum()
+    return total_loss.item() / len(data), correct.item() / len(data)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, data: MNISTTensors, batch_size: int = 1000) -> torch.Tensor:
+    """Log-probabilities for every example of ``data`` (evaluation mode)."""
+    model.eval()
+    return torch.cat(
+        [model(data.images[s : s + batch_size]) for s in range(0, len(data), batch_size)]
+    )
+
+
+def evaluate(model: nn.Module, data: MNISTTensors, batch_size: int = 1000) -> tuple[float, float]:
+    """(mean NLL loss, accuracy) of ``model`` on ``data``."""
+    log_probs = predict(model, data, batch_size)
+    loss = F.nll_loss(log_probs, data.labels, reduction="mean").item()
+    accuracy = (log_probs.argmax(1) == data.labels).float().mean().item()
+    return loss, accuracy
+
+
+@dataclass
+class FitResult:
+    """What ``fit`` returns: the trained model and one ``EpochResult`` per epoch."""
+
+    model: nn.Module
+    history: list[EpochResult] = field(default_factory=list)
+
+    @property
+    def final_test_accuracy(self) -> float:
+        return self.history[-1].test_accuracy
+
+
+def _atomic_save(obj: object, path: Path) -> None:
+    """Write ``obj`` next to ``path`` and rename it into place, so a crash never leaves half."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(handle)
+    try:
+        if path.suffix == ".json":
+            Path(temporary).write_text(json.dumps(obj, indent=1) + "\n")
+        else:
+            torch.save(obj, temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+CHECKPOINT = "checkpoint.pt"
+HISTORY = "history.json"
+MODEL = "model.pt"
+
+
+def fit(
+    train: MNISTTensors,
+    test: MNISTTensors,
+    recipe: Recipe = DEFAULT_RECIPE,
+    seed: int = 1,
+    device: str = "auto",
+    out: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    progress: bool = False,
+    on_epoch: Callable[[EpochResult], None] | None = None,
+) -> FitResult:
+    """Train a fresh ``Net`` with ``recipe`` and return it with its per-epoch history.
+
+    With ``out``, each epoch appends to ``out/history.json`` and writes ``out/checkpoint.pt``
+    (model, optimiser, schedule and random states) atomically; the final weights go to
+    ``out/model.pt``. ``resume=True`` continues from the checkpoint and ends, on the CPU, with
+    the same weights as an uninterrupted run.
+    """
+    import time
+
+    target = pick_device(device)
+    seed_everything(seed)
+    generator = torch.Generator().manual_seed(seed)
+    train, test = train.to(target), test.to(target)
+    model = Net().to(target, memory_format=torch.channels_last)
+    steps = -(-len(train) // recipe.batch_size)
+    optimizer, scheduler = make_optimizer(model, recipe, steps)
+    result = FitResult(model)
+    folder = Path(out) if out is not None else None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    if resume:
+        if folder is None or not (folder / CHECKPOINT).is_file():
+            raise FileNotFoundError(f"--resume: no {CHECKPOINT} in {folder}")
+        state = torch.load(folder / CHECKPOINT, map_location=target, weights_only=True)
+        if state["recipe"] != asdict(recipe) or state["seed"] != seed:
+            raise ValueError("--resume: the checkpoint was made with another recipe or seed")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        generator.set_state(state["generator"])
+        if target.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"].cpu())
+        result.history = [EpochResult(**row) for row in state["history"]]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = lambda batches: tqdm(batches, leave=False, unit="batch")  # noqa: E731
+    for epoch in range(len(result.history) + 1, recipe.epochs + 1):
+        started = time.perf_counter()
+        lr = optimizer.param_groups[0]["lr"]
+        train_loss, train_accuracy = train_epoch(
+            model, train, optimizer, scheduler, recipe, generator, bar
+        )
+        test_loss, test_accuracy = evaluate(model, test)
+        row = EpochResult(
+            epoch,
+            train_loss,
+            train_accuracy,
+            test_loss,
+            test_accuracy,
+            lr,
+            time.perf_counter() - started,
+        )
+        result.history.append(row)
+        if folder is not None:
+            _atomic_save(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "torch_rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state()
+                    if target.type == "cuda"
+                    else torch.empty(0, dtype=torch.uint8),
+                    "generator": generator.get_state(),
+                    "history": [asdict(r) for r in result.history],
+                    "recipe": asdict(recipe),
+                    "seed": seed,
+                },
+                folder / CHECKPOINT,
+            )
+            _atomic_save([asdict(r) for r in result.history], folder / HISTORY)
+        if on_epoch is not None:
+            on_epoch(row)
+    if folder is not None:
+        _atomic_save(model.state_dict(), folder / MODEL)
+    return result

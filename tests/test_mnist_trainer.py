@@ -1,0 +1,133 @@
+"""The trainer on small subsets: determinism, resume, checkpoints, and the CLI's bad flags."""
+
+import json
+import subprocess
+import sys
+from dataclasses import asdict, replace
+
+import pytest
+import torch
+
+from nnbook.mnist.trainer import DEFAULT_RECIPE, HISTORY, MODEL, Recipe, evaluate, fit, pick_device
+
+SMALL = replace(DEFAULT_RECIPE, epochs=3, batch_size=64)
+
+
+@pytest.fixture(scope="module")
+def small(mnist):
+    return mnist.train.subset(640), mnist.test.subset(320)
+
+
+def metrics(result):
+    return [{k: v for k, v in asdict(row).items() if k != "seconds"} for row in result.history]
+
+
+def test_same_seed_same_history(small):
+    first = fit(*small, SMALL, seed=3, device="cpu")
+    second = fit(*small, SMALL, seed=3, device="cpu")
+    assert metrics(first) == metrics(second)
+    assert metrics(first) != metrics(fit(*small, SMALL, seed=4, device="cpu"))
+    # it learns: the training loss falls from epoch to epoch
+    losses = [row.train_loss for row in first.history]
+    assert losses == sorted(losses, reverse=True)
+
+
+def test_resume_gives_the_uninterrupted_weights(small, tmp_path):
+    straight = fit(*small, SMALL, seed=5, device="cpu", out=tmp_path / "straight")
+
+    class SimulatedCrashError(Exception):
+        pass
+
+    def stop_after_first(row):
+        if row.epoch == 1:
+            raise SimulatedCrashError
+
+    with pytest.raises(SimulatedCrashError):
+        fit(*small, SMALL, seed=5, device="cpu", out=tmp_path / "cut", on_epoch=stop_after_first)
+    assert len(json.loads((tmp_path / "cut" / HISTORY).read_text())) == 1
+    assert not (tmp_path / "cut" / MODEL).exists()
+    resumed = fit(*small, SMALL, seed=5, device="cpu", out=tmp_path / "cut", resume=True)
+    assert metrics(resumed) == metrics(straight)
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+    saved = torch.load(tmp_path / "cut" / MODEL, weights_only=True)
+    assert torch.equal(saved["head.2.weight"], straight.model.state_dict()["head.2.weight"])
+    assert [p.name for p in (tmp_path / "cut").iterdir() if p.name.startswith(".")] == []
+
+
+def test_resume_refuses_another_recipe(small, tmp_path):
+    fit(*small, replace(SMALL, epochs=1), seed=5, device="cpu", out=tmp_path)
+    with pytest.raises(ValueError, match="another recipe or seed"):
+        fit(*small, SMALL, seed=5, device="cpu", out=tmp_path, resume=True)
+    with pytest.raises(FileNotFoundError):
+        fit(*small, SMALL, seed=5, device="cpu", out=tmp_path / "none", resume=True)
+
+
+def test_evaluate_counts_correctly(small):
+    result = fit(*small, replace(SMALL, epochs=1), seed=1, device="cpu")
+    loss, accuracy = evaluate(result.model, small[1])
+    assert accuracy == result.final_test_accuracy
+    assert loss == pytest.approx(result.history[-1].test_loss)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"epochs": 0}, {"batch_size": 0}, {"lr": 0.0}, {"lr": float("nan")}, {"schedule": "cosine"}],
+)
+def test_bad_recipe(fields):
+    with pytest.raises(ValueError):
+        Recipe(**fields)
+
+
+def test_devices():
+    assert pick_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="unknown device"):
+        pick_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            pick_device("cuda")
+
+
+def train_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "nnbook", "train", *args],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--epochs", "0"], "epochs must be a positive whole number"),
+        (["--lr", "-0.1"], "learning rate must be a finite positive number"),
+        (["--batch-size", "0"], "batch size must be a positive whole number"),
+        (["--device", "tpu"], "unknown device 'tpu'"),
+    ],
+)
+def test_cli_bad_flags(args, message, tmp_path):
+    result = train_cli(*args, "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_missing_data(tmp_path):
+    result = train_cli("--data", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "MNIST_ROOT" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_trains_and_writes_its_files(tmp_path, mnist_root):
+    out = tmp_path / "run"
+    args = ["--epochs", "2", "--limit-train", "256", "--limit-test", "128", "--batch-size", "64"]
+    result = train_cli(*args, "--data", str(mnist_root), "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    history = json.loads((out / HISTORY).read_text())
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert set(history[0]) >= {"train_loss", "train_accuracy", "test_loss", "test_accuracy"}
+    assert "final test accuracy" in result.stdout
+    torch.load(out / MODEL, weights_only=True)
+    resumed = train_cli(
+        *args, "--epochs", "3", "--resume", "--data", str(mnist_root), "--out", str(out)
+    )
+    assert resumed.returncode == 2 and "another recipe" in resumed.stderr

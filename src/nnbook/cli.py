@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from nnbook.network import DEFAULT_ITERATIONS, INITIAL_WEIGHTS, WEIGHT_NAMES
+from nnbook.network import DEFAULT_ITERATIONS, INITIAL_WEIGHTS, LEARNING_RATES, WEIGHT_NAMES
 
 
 class UsageError(Exception):
@@ -145,8 +145,41 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_train)
 
 
+def _spreadsheet(args: argparse.Namespace) -> None:
+    from nnbook.spreadsheet import write_workbook
+
+    try:
+        path = write_workbook(args.out, args.learning_rates, args.iterations)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    except OSError as error:
+        raise UsageError(f"cannot write {args.out}: {error.strerror or error}") from None
+    print(f"wrote {path}")
+
+
+def _add_spreadsheet(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "spreadsheet",
+        help="write the class backprop workbook (.xlsx) with live formulas",
+        description="One sheet per learning rate, every computed cell a formula printed from "
+        "the SymPy derivation. An existing OUT is replaced only by a complete workbook.",
+    )
+    parser.add_argument("out", metavar="OUT.xlsx")
+    parser.add_argument(
+        "--iterations", type=int, default=DEFAULT_ITERATIONS,
+        help=f"rows 0..N on each sheet (default {DEFAULT_ITERATIONS})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--learning-rates", type=float, nargs="+", default=list(LEARNING_RATES), metavar="ETA",
+        help="one sheet per learning rate (default: " + " ".join(map(str, LEARNING_RATES)) + ")",
+    )  # fmt: skip
+    parser.set_defaults(run=_spreadsheet)
+
+
 #: Each subcommand registers itself with one of these.
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_backprop, _add_train]
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_backprop, _add_train, _add_spreadsheet,
+]  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,303 @@
+"""The class spreadsheet, generated from the SymPy derivation: every computed cell is a formula.
+
+A small printer turns SymPy expressions into spreadsheet formulas (``^`` for powers, ``EXP`` for
+the exponential, σ(x) written out as ``1/(1+EXP(-(x)))``), with each symbol replaced by the cell
+that holds it. Change η or a starting weight in Excel or LibreOffice and the sheet recomputes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+import sympy as sp
+from openpyxl import Workbook
+from openpyxl.chart import LineChart, Reference
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from sympy.printing.str import StrPrinter
+
+from nnbook import symbolic as sym
+from nnbook.network import (
+    COLUMNS,
+    DEFAULT_ITERATIONS,
+    INITIAL_WEIGHTS,
+    INPUTS,
+    LEARNING_RATES,
+    TARGETS,
+    WEIGHT_NAMES,
+    check_iterations,
+    check_learning_rate,
+)
+
+#: Most rows a sheet may hold (Excel's limit is 1,048,576, less the rows above the table).
+MAX_ITERATIONS = 1_000_000
+PARAMETER_ROWS = {"i1": 3, "i2": 4, "t1": 5, "t2": 6, "eta": 7}
+WEIGHT_LABEL_ROW, WEIGHT_ROW = 9, 10
+HEADER_ROW = 12
+FIRST_DATA_ROW = HEADER_ROW + 1
+ETA = sp.Symbol("eta", positive=True)
+
+
+class FormulaPrinter(StrPrinter):
+    """SymPy → spreadsheet formula text; ``cells`` maps each symbol to a cell reference."""
+
+    def __init__(self, cells: Mapping[sp.Symbol, str]) -> None:
+        super().__init__()
+        self.cells = cells
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        try:
+            return self.cells[expr]
+        except KeyError:
+            raise ValueError(f"no cell holds the symbol {expr}") from None
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        # Always parenthesised: in spreadsheets unary minus binds tighter than ^ (-2^2 = 4).
+        base, exponent = expr.as_base_exp()
+        if exponent == sp.Rational(1, 2):
+            return f"SQRT({self._print(base)})"
+        if exponent == -1:
+            return f"(1/({self._print(base)}))"
+        return f"(({self._print(base)})^({self._print(exponent)}))"
+
+    def _print_Rational(self, expr: sp.Rational) -> str:
+        return f"({expr.p}/{expr.q})" if expr.q != 1 else str(expr.p)
+
+    def _print_Float(self, expr: sp.Float) -> str:
+        return repr(float(expr))
+
+    def _print_exp(self, expr: sp.Expr) -> str:
+        return f"EXP({self._print(expr.args[0])})"
+
+    def _print_sigmoid(self, expr: sp.Expr) -> str:
+        return f"(1/(1+EXP(-({self._print(expr.args[0])}))))"
+
+
+def to_formula(expr: sp.Expr, cells: Mapping[sp.Symbol, str]) -> str:
+    """``=…`` formula text for ``expr`` with symbols replaced by ``cells``."""
+    return "=" + FormulaPrinter(cells).doprint(expr)
+
+
+def column_expressions() -> dict[str, sp.Expr]:
+    """Each computed column of a row as a SymPy expression in earlier columns of the same row.
+
+    The forward pass comes from ``nnbook.symbolic`` (σ(h) replaced by the a_h column), the
+    gradients are SymPy's chain-rule forms of ∂E_total/∂w.
+    """
+    h1_, h2_, o1_, o2_, e1_, e2_ = sp.symbols("h1 h2 o1 o2 E1 E2", real=True)
+    expressions = {
+        "h1": sym.h1,
+        "a_h1": sym.sigmoid(h1_),
+        "h2": sym.h2,
+        "a_h2": sym.sigmoid(h2_),
+        "o1": sym.to_activations(sym.o1),
+        "a_o1": sym.sigmoid(o1_),
+        "o2": sym.to_activations(sym.o2),
+        "a_o2": sym.sigmoid(o2_),
+        "E1": sym.to_activations(sym.E1),
+        "E2": sym.to_activations(sym.E2),
+        "E_total": e1_ + e2_,
+    }
+    for derivative in sym.derivatives():
+        expressions[f"dE_d{derivative.name}"] = derivative.chain_rule
+    return expressions
+
+
+def _row_cells(row: str) -> dict[sp.Symbol, str]:
+    """Symbols → cells: parameters (absolute) and the columns of data row ``row``.
+
+    ``row`` may be a placeholder such as ``"{row}"``: formulas are printed once per column and
+    the row number is filled in with ``str.format``.
+    """
+    letter = {name: get_column_letter(k + 1) for k, name in enumerate(COLUMNS)}
+    cells = {
+        sym.i1: "$B$3", sym.i2: "$B$4", sym.t1: "$B$5", sym.t2: "$B$6", ETA: "$B$7",
+    }  # fmt: skip
+    for name in COLUMNS[1:]:
+        cells[sp.Symbol(name, real=True)] = f"{letter[name]}{row}"
+    return cells
+
+
+@cache
+def row_templates() -> dict[int, str]:
+    """Column number → formula template of a data row after the first (``{row}``, ``{previous}``).
+
+    Weights: w ← w − η·∂E_total/∂w from the row above; the rest from ``column_expressions``.
+    """
+    here, above = _row_cells("{row}"), _row_cells("{previous}")
+    templates = {}
+    for k, name in enumerate(WEIGHT_NAMES):
+        weight, gradient = sp.Symbol(name, real=True), sp.Symbol(f"dE_d{name}", real=True)
+        templates[k + 2] = to_formula(weight - ETA * gradient, above)
+    for name, expression in column_expressions().items():
+        templates[COLUMNS.index(name) + 1] = to_formula(expression, here)
+    return templates
+
+
+def first_row_templates() -> dict[int, str]:
+    """As ``row_templates``, but the weights of row 0 are the starting weights at the top."""
+    templates = dict(row_templates())
+    for k in range(len(WEIGHT_NAMES)):
+        templates[k + 2] = f"={get_column_letter(k + 2)}${WEIGHT_ROW}"
+    return templates
+
+
+def sheet_name(lr: float) -> str:
+    return f"eta={lr:g}"
+
+
+def _write_eta_sheet(workbook: Workbook, lr: float, iterations: int) -> None:
+    sheet = workbook.create_sheet(sheet_name(lr))
+    bold = Font(bold=True)
+    sheet["A1"] = f"Backpropagation, class network, learning rate η = {lr:g}"
+    sheet["A1"].font = Font(bold=True, size=13)
+    sheet["A2"] = "Change η or a starting weight (yellow) and every row recomputes."
+    values = {"i1": INPUTS[0], "i2": INPUTS[1], "t1": TARGETS[0], "t2": TARGETS[1], "eta": lr}
+    labels = {"eta": "η (learning rate)"}
+    yellow = PatternFill("solid", fgColor="FFF2CC")
+    for name, row in PARAMETER_ROWS.items():
+        sheet.cell(row, 1, labels.get(name, name)).font = bold
+        sheet.cell(row, 2, values[name]).fill = yellow
+    sheet.cell(WEIGHT_LABEL_ROW - 1, 1, "starting weights").font = bold
+    for k, (name, value) in enumerate(zip(WEIGHT_NAMES, INITIAL_WEIGHTS, strict=True)):
+        sheet.cell(WEIGHT_LABEL_ROW, k + 2, name).font = bold
+        sheet.cell(WEIGHT_ROW, k + 2, value).fill = yellow
+    for k, name in enumerate(COLUMNS):
+        sheet.cell(HEADER_ROW, k + 1, name).font = bold
+    for k in range(iterations + 1):
+        row = FIRST_DATA_ROW + k
+        sheet.cell(row, 1, k if k == 0 else f"=A{row - 1}+1")
+        templates = first_row_templates() if k == 0 else row_templates()
+        for column, template in templates.items():
+            sheet.cell(row, column, template.format(row=row, previous=row - 1))
+    sheet.freeze_panes = sheet.cell(FIRST_DATA_ROW, 2)
+    chart = LineChart()
+    chart.title = f"E_total against iteration, η = {lr:g}"
+    chart.x_axis.title = "iteration"
+    chart.y_axis.title = "E_total"
+    chart.legend = None
+    column = COLUMNS.index("E_total") + 1
+    last = FIRST_DATA_ROW + iterations
+    chart.add_data(Reference(sheet, min_col=column, min_row=HEADER_ROW, max_row=last), True)
+    chart.set_categories(Reference(sheet, min_col=1, min_row=FIRST_DATA_ROW, max_row=last))
+    chart.width, chart.height = 18, 9
+    sheet.add_chart(chart, "K1" if iterations else "K2")
+
+
+def _write_about_sheet(
+    workbook: Workbook, learning_rates: Sequence[float], iterations: int
+) -> None:
+    sheet = workbook.active
+    sheet.title = "about"
+    lines = [
+        "nnbook: the class backpropagation sheet, generated from the SymPy derivation",
+        "",
+        "Network: inputs i1, i2; hidden h1 = w1·i1 + w2·i2, h2 = w3·i1 + w4·i2, a_h = σ(h);",
+        "outputs o1 = w5·a_h1 + w6·a_h2, o2 = w7·a_h1 + w8·a_h2, a_o = σ(o), σ(x) = 1/(1+e^(−x)).",
+        "Error: E_total = E1 + E2 = ½(t1 − a_o1)² + ½(t2 − a_o2)². No biases.",
+        "Update: w ← w − η·∂E_total/∂w for all eight weights, from the same forward pass.",
+        "",
+        f"One sheet per learning rate: {', '.join(sheet_name(lr) for lr in learning_rates)}.",
+        "At the top of each: the inputs, targets, η and the starting weights (yellow cells).",
+        f"Below the header row: one row per iteration 0..{iterations}; row k is the state after"
+        " k updates:",
+        "the weights, every intermediate of the forward pass, E1, E2, E_total and ∂E_total/∂w.",
+        "Every computed cell is a formula printed from SymPy's expressions; nothing is typed.",
+        "The chart on each sheet plots E_total against iteration.",
+    ]
+    for k, line in enumerate(lines, start=1):
+        sheet.cell(k, 1, line)
+    sheet["A1"].font = Font(bold=True, size=13)
+    sheet.column_dimensions["A"].width = 100
+
+
+def build_workbook(
+    learning_rates: Sequence[float] = LEARNING_RATES, iterations: int = DEFAULT_ITERATIONS
+) -> Workbook:
+    """The workbook in memory: an ``about`` sheet, then one sheet per learning rate."""
+    rates = [check_learning_rate(lr) for lr in learning_rates]
+    if not rates:
+        raise ValueError("at least one learning rate is needed")
+    if len({sheet_name(lr) for lr in rates}) != len(rates):
+        raise ValueError(f"learning rates must differ, got {list(learning_rates)}")
+    steps = check_iterations(iterations)
+    if steps > MAX_ITERATIONS:
+        raise ValueError(f"at most {MAX_ITERATIONS} iterations fit in a sheet, got {steps}")
+    workbook = Workbook()
+    _write_about_sheet(workbook, rates, steps)
+    for lr in rates:
+        _write_eta_sheet(workbook, lr, steps)
+    return workbook
+
+
+def write_workbook(
+    path: str | os.PathLike[str],
+    learning_rates: Sequence[float] = LEARNING_RATES,
+    iterations: int = DEFAULT_ITERATIONS,
+) -> Path:
+    """Build the workbook and save it at ``path``, replacing a file there only when complete."""
+    target = Path(path)
+    if target.suffix.lower() != ".xlsx":
+        raise ValueError(f"the workbook's name must end in .xlsx, got {target.name}")
+    workbook = build_workbook(learning_rates, iterations)  # validates before touching the disk
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    os.close(handle)
+    try:
+        workbook.save(temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def recalculate(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> Path:
+    """Open the workbook in headless LibreOffice, recalculate it and save it as ``out_dir/NAME``.
+
+    The saved copy holds LibreOffice's computed value of every formula cell.
+    """
+    import shutil
+    import subprocess
+
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        raise RuntimeError(
+            "LibreOffice (soffice) is needed to recalculate the workbook; on Debian: "
+            "apt-get install libreoffice-calc-nogui"
+        )
+    source, destination = Path(path).resolve(), Path(out_dir).resolve()
+    destination.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="nnbook-lo-") as profile:
+        command = [
+            soffice, f"-env:UserInstallation={Path(profile).as_uri()}", "--headless",
+            "--norestore", "--calc", "--convert-to", "xlsx", "--outdir", str(destination),
+            str(source),
+        ]  # fmt: skip
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    output = destination / source.name
+    if result.returncode != 0 or not output.is_file():
+        raise RuntimeError(f"LibreOffice could not recalculate {source}: {result.stderr.strip()}")
+    return output
+
+
+def read_values(path: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
+    """The computed values of every η sheet of a recalculated workbook, as ``{sheet: table}``."""
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(path, data_only=True, read_only=True)
+    tables = {}
+    for sheet in workbook.worksheets:
+        if not sheet.title.startswith("eta="):
+            continue
+        rows = sheet.iter_rows(min_row=HEADER_ROW, max_col=len(COLUMNS), values_only=True)
+        header = next(rows)
+        if list(header) != list(COLUMNS):
+            raise ValueError(f"sheet {sheet.title} does not have the columns {COLUMNS}")
+        tables[sheet.title] = pd.DataFrame(list(rows), columns=list(COLUMNS))
+    workbook.close()
+    return tables

@@ -1,0 +1,145 @@
+"""The generated workbook, recalculated by LibreOffice, against the NumPy backprop."""
+
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+import pytest
+import sympy as sp
+from openpyxl import load_workbook
+
+from nnbook import spreadsheet
+from nnbook.backprop import train_many
+from nnbook.network import COLUMNS, DEFAULT_ITERATIONS, LEARNING_RATES
+
+
+@pytest.fixture(scope="module")
+def workbook(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sheet")
+    started = time.perf_counter()
+    path = spreadsheet.write_workbook(folder / "backprop.xlsx")
+    generated = time.perf_counter() - started
+    recalculated = spreadsheet.recalculate(path, folder / "recalculated")
+    recalculation = time.perf_counter() - started - generated
+    print(f"generation {generated:.2f} s, recalculation {recalculation:.2f} s")
+    return path, recalculated, generated, recalculation
+
+
+def largest_relative_difference(table, run):
+    """max |sheet − NumPy| / |NumPy| over all cells, with 1e-4 as the smallest denominator.
+
+    A weight that crosses zero (w5 at η = 1 passes −1e-5) makes a purely pointwise relative
+    difference meaningless; below 1e-4 the difference is taken relative to 1e-4, i.e. an
+    absolute 1e-16 at the 1e-12 tolerance, far below the size of any quantity in the sheet.
+    """
+    expected = run[list(COLUMNS)].to_numpy(float)
+    got = table[list(COLUMNS)].to_numpy(float)
+    return float(np.max(np.abs(got - expected) / np.maximum(np.abs(expected), 1e-4)))
+
+
+def test_every_cell_matches_numpy(workbook):
+    _, recalculated, generated, recalculation = workbook
+    tables = spreadsheet.read_values(recalculated)
+    runs = train_many(LEARNING_RATES, DEFAULT_ITERATIONS)
+    assert list(tables) == [f"eta={lr:g}" for lr in LEARNING_RATES]
+    for lr, run in runs.items():
+        table = tables[f"eta={lr:g}"]
+        assert len(table) == DEFAULT_ITERATIONS + 1
+        assert largest_relative_difference(table, run) < 1e-12, lr
+    assert generated + recalculation < 60  # seconds, not minutes
+
+
+def test_every_computed_cell_is_a_formula(workbook):
+    path = workbook[0]
+    book = load_workbook(path)
+    assert book.sheetnames[0] == "about"
+    for sheet in book.worksheets[1:]:
+        assert sheet["B7"].value in LEARNING_RATES  # η, a plain labelled value
+        for row in sheet.iter_rows(min_row=spreadsheet.FIRST_DATA_ROW + 1, max_col=len(COLUMNS)):
+            for cell in row:
+                assert isinstance(cell.value, str) and cell.value.startswith("="), cell.coordinate
+        first = sheet[spreadsheet.FIRST_DATA_ROW]
+        assert all(str(c.value).startswith("=") for c in first[1 : len(COLUMNS)])
+
+
+def test_every_eta_sheet_has_a_chart(workbook):
+    with zipfile.ZipFile(workbook[0]) as archive:
+        names = archive.namelist()
+        charts = [n for n in names if n.startswith("xl/charts/chart")]
+        assert len(charts) == len(LEARNING_RATES)
+        for k in range(1, len(LEARNING_RATES) + 2):
+            rels = f"xl/worksheets/_rels/sheet{k}.xml.rels"
+            if k == 1:
+                assert rels not in names  # the about sheet has none
+            else:
+                assert "drawing" in archive.read(rels).decode()
+        assert all(b"E_total" in archive.read(c) for c in charts)
+
+
+def test_changing_eta_recomputes(workbook, tmp_path):
+    book = load_workbook(workbook[0])
+    book["eta=0.5"]["B7"] = 0.7
+    book["eta=0.5"]["C10"] = 0.25  # and a starting weight, w2
+    edited = tmp_path / "edited.xlsx"
+    book.save(edited)
+    table = spreadsheet.read_values(spreadsheet.recalculate(edited, tmp_path / "out"))["eta=0.5"]
+    weights = [0.15, 0.25, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55]
+    run = train_many([0.7], DEFAULT_ITERATIONS, weights)[0.7]
+    assert largest_relative_difference(table, run) < 1e-12
+
+
+def test_formula_printer():
+    x, y = sp.symbols("x y", real=True)
+    cells = {x: "A1", y: "B1"}
+    assert spreadsheet.to_formula(-(x**2), cells) == "=-((A1)^(2))"  # not -A1^2 = (−A1)²
+    assert spreadsheet.to_formula(sp.exp(x) / 2, cells) == "=EXP(A1)/2"
+    from nnbook.symbolic import sigmoid
+
+    assert spreadsheet.to_formula(sigmoid(x + y), cells) == "=(1/(1+EXP(-(A1 + B1))))"
+    with pytest.raises(ValueError, match="no cell holds"):
+        spreadsheet.to_formula(x + sp.Symbol("z"), cells)
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "nnbook", "spreadsheet", *args],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_cli_writes_and_replaces(tmp_path):
+    out = tmp_path / "sheet.xlsx"
+    out.write_text("old")
+    result = run_cli(str(out), "--iterations", "5")
+    assert result.returncode == 0, result.stderr
+    book = load_workbook(out)
+    assert book["eta=2"].max_row == spreadsheet.FIRST_DATA_ROW + 5
+    assert [p.name for p in tmp_path.iterdir()] == ["sheet.xlsx"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--iterations", "-1"], "iteration count must be 0 or more"),
+        (["--iterations", "2000000"], "at most"),
+        (["--learning-rates", "0"], "learning rate must be a finite positive number"),
+        (["--learning-rates", "inf"], "learning rate must be a finite positive number"),
+        (["--learning-rates", "0.5", "0.5"], "learning rates must differ"),
+    ],
+)
+def test_cli_bad_input_leaves_no_file(tmp_path, args, message):
+    out = tmp_path / "sheet.xlsx"
+    out.write_text("keep me")
+    result = run_cli(str(out), *args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert out.read_text() == "keep me"
+    assert [p.name for p in tmp_path.iterdir()] == ["sheet.xlsx"]
+
+
+def test_cli_bad_name_and_folder(tmp_path):
+    assert run_cli(str(tmp_path / "sheet.csv")).returncode == 2
+    result = run_cli(str(tmp_path / "missing" / "sheet.xlsx"))
+    assert result.returncode == 2 and "cannot write" in result.stderr

@@ -1,0 +1,90 @@
+"""Figures of Part 2: digit grids, class counts, training curves, confusion matrix."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from nnbook.mnist.trainer import EpochResult
+
+
+def digit_grid(
+    images: torch.Tensor,
+    labels: Sequence[int],
+    predictions: Sequence[int] | None = None,
+    columns: int = 10,
+) -> Figure:
+    """Images (N×1×28×28) with their label, or 'label → prediction' when predictions are given."""
+    count = len(images)
+    rows = -(-count // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * 0.9, rows * 1.05))
+    for k, ax in enumerate(np.ravel(axes)):
+        ax.axis("off")
+        if k >= count:
+            continue
+        ax.imshow(images[k, 0].cpu().numpy(), cmap="gray_r")
+        title = f"{int(labels[k])}"
+        if predictions is not None:
+            title += f" → {int(predictions[k])}"
+        ax.set_title(title, fontsize=9, color="C3" if predictions is not None else "black")
+    figure.tight_layout()
+    return figure
+
+
+def class_counts(train_labels: torch.Tensor, test_labels: torch.Tensor) -> Figure:
+    """How many examples of each digit the training and test sets hold."""
+    digits = np.arange(10)
+    figure, ax = plt.subplots(figsize=(7, 3))
+    width = 0.4
+    ax.bar(digits - width / 2, torch.bincount(train_labels, minlength=10), width, label="train")
+    ax.bar(digits + width / 2, torch.bincount(test_labels, minlength=10), width, label="test")
+    ax.set_xticks(digits)
+    ax.set_xlabel("digit")
+    ax.set_ylabel("examples")
+    ax.legend()
+    figure.tight_layout()
+    return figure
+
+
+def training_curves(history: Sequence[EpochResult], target: float | None = None) -> Figure:
+    """Loss and accuracy per epoch, training and test; an optional accuracy target line."""
+    epochs = [row.epoch for row in history]
+    figure, (loss_ax, accuracy_ax) = plt.subplots(1, 2, figsize=(10, 3.6))
+    loss_ax.plot(epochs, [r.train_loss for r in history], "o-", label="train")
+    loss_ax.plot(epochs, [r.test_loss for r in history], "o-", label="test")
+    loss_ax.set_yscale("log")
+    loss_ax.set_ylabel("NLL loss (log scale)")
+    accuracy_ax.plot(epochs, [100 * r.train_accuracy for r in history], "o-", label="train")
+    accuracy_ax.plot(epochs, [100 * r.test_accuracy for r in history], "o-", label="test")
+    if target is not None:
+        accuracy_ax.axhline(100 * target, color="0.5", ls="--", label=f"{100 * target:g} %")
+    accuracy_ax.set_ylabel("accuracy (%)")
+    accuracy_ax.set_ylim(97, 100)
+    for ax in (loss_ax, accuracy_ax):
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    figure.tight_layout()
+    return figure
+
+
+def confusion_matrix(labels: torch.Tensor, predictions: torch.Tensor) -> tuple[Figure, np.ndarray]:
+    """The 10×10 counts (rows: true digit, columns: predicted) and a figure of them."""
+    counts = torch.bincount(labels * 10 + predictions, minlength=100).reshape(10, 10).numpy()
+    figure, ax = plt.subplots(figsize=(5.5, 5))
+    off_diagonal = counts - np.diag(np.diag(counts))
+    ax.imshow(off_diagonal, cmap="Reds")
+    for (row, column), value in np.ndenumerate(counts):
+        if value:
+            colour = "black" if row != column else "C2"
+            ax.text(column, row, str(value), ha="center", va="center", fontsize=7, color=colour)
+    ax.set_xticks(range(10))
+    ax.set_yticks(range(10))
+    ax.set_xlabel("predicted digit")
+    ax.set_ylabel("true digit")
+    figure.tight_layout()
+    return figure, counts

@@ -88,17 +88,11 @@ def _train(args: argparse.Namespace) -> None:
     if args.limit_test:
         test = test.subset(args.limit_test)
 
-    def report(row: object) -> None:
-        print(
-            f"epoch {row.epoch:2d}  train loss {row.train_loss:.4f} acc {row.train_accuracy:.4f}"
-            f"  test loss {row.test_loss:.4f} acc {row.test_accuracy:.4f}  {row.seconds:.1f} s",
-            flush=True,
-        )
-
     try:
         result = fit(
             train, test, recipe, seed=args.seed, device=args.device, out=args.out,
-            resume=args.resume, progress=not args.quiet, on_epoch=report,
+            resume=args.resume, progress=not args.quiet,
+            on_epoch=lambda row: print(row.summary(), flush=True),
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as error:
         raise UsageError(str(error)) from None

@@ -102,6 +102,14 @@ class EpochResult:
     lr: float
     seconds: float
 
+    def summary(self) -> str:
+        """One line for a log: losses, accuracies in %, seconds."""
+        return (
+            f"epoch {self.epoch:2d}  train loss {self.train_loss:.4f} "
+            f"acc {100 * self.train_accuracy:.2f} %  |  test loss {self.test_loss:.4f} "
+            f"acc {100 * self.test_accuracy:.2f} %  |  {self.seconds:5.1f} s"
+        )
+
 
 def make_optimizer(model: nn.Module, recipe: Recipe, steps_per_epoch: int) -> tuple:
     """SGD and its learning-rate schedule, stepped once per batch."""

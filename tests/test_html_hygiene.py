@@ -1,0 +1,26 @@
+"""The built HTML leaks nothing of the machine that built it: no paths, tracebacks or stderr."""
+
+import re
+
+import pytest
+from built_book import HTML, ROOT, html_pages
+
+FORBIDDEN = [
+    "/root/", "/home/", "/tmp/", "site-packages", str(ROOT),
+    "Traceback (most recent call last)", 'class="output stderr"',
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("page", html_pages(), ids=lambda p: str(p.relative_to(HTML)))
+def test_page_is_clean(page):
+    text = page.read_text(encoding="utf-8")
+    found = [needle for needle in FORBIDDEN if needle in text]
+    assert not found, f"{page.relative_to(HTML)} contains {found}"
+    assert not re.search(r"\w+Warning: ", text), "a Python warning was printed into the page"
+
+
+def test_every_chapter_was_built():
+    pages = {str(p.relative_to(HTML)) for p in html_pages()}
+    for chapter in ROOT.joinpath("book").rglob("*.ipynb"):
+        if ".ipynb_checkpoints" not in chapter.parts:
+            assert str(chapter.relative_to(ROOT).with_suffix(".html")) in pages

@@ -3,20 +3,17 @@
 import csv
 import io
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from cli_runner import run_nnbook
 
 from nnbook.backprop import train
 from nnbook.network import COLUMNS
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "nnbook", *args], capture_output=True, text=True, timeout=120
-    )
+def run(*args: str):
+    return run_nnbook(*args, timeout=120)
 
 
 def test_csv_defaults_are_the_class_run():

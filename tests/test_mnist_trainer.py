@@ -1,12 +1,11 @@
 """The trainer on small subsets: determinism, resume, checkpoints, and the CLI's bad flags."""
 
 import json
-import subprocess
-import sys
 from dataclasses import asdict, replace
 
 import pytest
 import torch
+from cli_runner import run_nnbook
 
 from nnbook.mnist.trainer import DEFAULT_RECIPE, HISTORY, MODEL, Recipe, evaluate, fit, pick_device
 
@@ -89,10 +88,7 @@ def test_devices():
 
 
 def train_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "nnbook", "train", *args],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    return run_nnbook("train", *args)
 
 
 @pytest.mark.parametrize(

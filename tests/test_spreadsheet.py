@@ -1,13 +1,12 @@
 """The generated workbook, recalculated by LibreOffice, against the NumPy backprop."""
 
-import subprocess
-import sys
 import time
 import zipfile
 
 import numpy as np
 import pytest
 import sympy as sp
+from cli_runner import run_nnbook
 from openpyxl import load_workbook
 
 from nnbook import spreadsheet
@@ -103,10 +102,7 @@ def test_formula_printer():
 
 
 def run_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "nnbook", "spreadsheet", *args],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    return run_nnbook("spreadsheet", *args, timeout=300)
 
 
 def test_cli_writes_and_replaces(tmp_path):

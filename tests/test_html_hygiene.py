@@ -24,3 +24,15 @@ def test_every_chapter_was_built():
     for chapter in ROOT.joinpath("book").rglob("*.ipynb"):
         if ".ipynb_checkpoints" not in chapter.parts:
             assert str(chapter.relative_to(ROOT).with_suffix(".html")) in pages
+
+
+def test_buttons_come_from_the_one_repository_url():
+    import yaml
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    owner_repo = config["repository"]["url"].removeprefix("https://github.com/")
+    page = (HTML / "book" / "part1" / "derivatives.html").read_text(encoding="utf-8")
+    assert f'href="https://github.com/{owner_repo}"' in page  # repository button
+    assert f"https://mybinder.org/v2/gh/{owner_repo}/main" in page  # launch: Binder
+    assert f"https://colab.research.google.com/github/{owner_repo}/blob/main/" in page  # Colab
+    assert "_sources/book/part1/derivatives.ipynb" in page  # download: the notebook

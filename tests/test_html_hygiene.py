@@ -8,6 +8,7 @@ from built_book import HTML, ROOT, html_pages
 FORBIDDEN = [
     "/root/", "/home/", "/tmp/", "site-packages", str(ROOT),
     "Traceback (most recent call last)", 'class="output stderr"',
+    "&lt;Figure size",  # a figure that was glued without its image
 ]  # fmt: skip
 
 

@@ -3,7 +3,8 @@
 Both run the same training steps of the same network in the same process; the only difference is
 how batches are made. The book's pipeline holds the normalised set as one tensor and augments a
 whole batch with one ``grid_sample``; the seed-style one decodes every image to PIL, rotates it,
-converts it with ``ToTensor`` and ``Normalize``, and collates batches in a ``DataLoader``.
+converts it with ``ToTensor`` and ``Normalize``, and collates batches in a ``DataLoader``. Both
+run with malloc tuned to keep freed memory, as ``fit`` runs (``--glibc-default`` to compare).
 
     MNIST_ROOT=../shared/mnist python bench/pipeline.py --batches 100
 """
@@ -18,6 +19,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
+from nnbook.mnist.allocator import keep_freed_memory
 from nnbook.mnist.data import load, random_affine, verify
 from nnbook.mnist.model import Net
 from nnbook.mnist.trainer import DEFAULT_RECIPE
@@ -82,8 +84,16 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=100, help="training steps to time")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_RECIPE.batch_size)
     parser.add_argument("--workers", type=int, default=1, help="DataLoader workers (seed style)")
+    parser.add_argument(
+        "--glibc-default", action="store_true",
+        help="leave malloc as it is (the book's fit() makes it keep freed memory)",
+    )  # fmt: skip
     args = parser.parse_args()
-    print(f"{args.batches} steps of batch {args.batch_size}, {torch.get_num_threads()} threads")
+    tuned = not args.glibc_default and keep_freed_memory()
+    print(
+        f"{args.batches} steps of batch {args.batch_size}, {torch.get_num_threads()} threads, "
+        f"malloc {'keeps freed memory' if tuned else 'as glibc sets it'}"
+    )
     epoch = 60_000 / (args.batches * args.batch_size)
     results = {}
     for name, batches in (

@@ -116,7 +116,7 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--recipe", choices=("default", "class"), default="default",
-        help="the book's one-cycle recipe, or the class notes' plain SGD",
+        help="the book's one-cycle recipe, or the class notes' constant-rate SGD",
     )  # fmt: skip
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)

@@ -3,8 +3,8 @@
 A training step allocates and frees the same large activations (``[128, 32, 28, 28]`` floats are
 12.8 MB) again and again. glibc's ``malloc`` hands blocks that large to ``mmap`` and gives them
 back to the kernel when they are freed, so every step touches fresh pages, and each first touch
-is a page fault. On this book's 2-core virtual machine the faults cost about as much as all the
-convolutions: a step of batch 128 took about 90 ms instead of about 50 ms.
+is a page fault. On this book's 2-core virtual machines that made a step of batch 128 take 1.5
+to 2.7 times as long (batch 64: 1.3 to 1.6 times).
 
 ``keep_freed_memory`` sets two ``mallopt`` parameters: blocks up to 32 MB come from the heap, not
 ``mmap``, and the heap is never trimmed, so freed blocks are reused. This is what PyTorch's

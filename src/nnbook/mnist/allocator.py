@@ -68,9 +68,13 @@ def largest_activation(model: nn.Module, batch_size: int) -> tuple[tuple[int, ..
     """Shape and size in bytes of the largest output of any layer of ``model`` for one batch."""
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    shapes: list[tuple[int, ...]] = []
+    outputs: list[tuple[tuple[int, ...], int]] = []
+
+    def record(_module: nn.Module, _inputs: object, out: torch.Tensor) -> None:
+        outputs.append((tuple(out.shape), out.numel() * out.element_size()))
+
     hooks = [
-        module.register_forward_hook(lambda _m, _i, out: shapes.append(tuple(out.shape)))
+        module.register_forward_hook(record)
         for module in model.modules()
         if not list(module.children())  # leaf layers: convolutions, ReLUs, BN, pooling …
     ]
@@ -80,8 +84,7 @@ def largest_activation(model: nn.Module, batch_size: int) -> tuple[tuple[int, ..
     finally:
         for hook in hooks:
             hook.remove()
-    shape = max(shapes, key=lambda s: torch.Size(s).numel())
-    return shape, torch.Size(shape).numel() * torch.finfo(torch.float32).bits // 8
+    return max(outputs, key=lambda output: output[1])
 
 
 @dataclass(frozen=True)

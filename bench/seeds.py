@@ -16,6 +16,7 @@ import statistics
 import torch
 
 from nnbook.mnist import CLASS_RECIPE, DEFAULT_RECIPE, fit, load
+from nnbook.mnist.course import TARGET_ACCURACY
 from nnbook.mnist.trainer import pick_device
 
 
@@ -27,7 +28,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, help="override the recipe's batch size")
     parser.add_argument("--lr", type=float, help="override the recipe's (peak) learning rate")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--target", type=float, default=0.995, help="final accuracy to reach")
+    parser.add_argument(
+        "--target", type=float, default=TARGET_ACCURACY,
+        help=f"final accuracy to reach (default: the class's {TARGET_ACCURACY})",
+    )  # fmt: skip
     args = parser.parse_args()
     recipe = CLASS_RECIPE if args.recipe == "class" else DEFAULT_RECIPE
     changes = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr}

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import sympy as sp
 from openpyxl import Workbook
@@ -22,6 +23,7 @@ from openpyxl.utils import get_column_letter
 from sympy.printing.str import StrPrinter
 
 from nnbook import symbolic as sym
+from nnbook.files import atomic_write
 from nnbook.network import (
     COLUMNS,
     DEFAULT_ITERATIONS,
@@ -245,15 +247,7 @@ def write_workbook(
     if target.suffix.lower() != ".xlsx":
         raise ValueError(f"the workbook's name must end in .xlsx, got {target.name}")
     workbook = build_workbook(learning_rates, iterations)  # validates before touching the disk
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    os.close(handle)
-    try:
-        workbook.save(temporary)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write(target, workbook.save)
 
 
 def recalculate(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> Path:
@@ -301,3 +295,22 @@ def read_values(path: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
         tables[sheet.title] = pd.DataFrame(list(rows), columns=list(COLUMNS))
     workbook.close()
     return tables
+
+
+#: Below this size a value is compared absolutely (see ``largest_relative_difference``).
+SMALLEST_DENOMINATOR = 1e-4
+
+
+def largest_relative_difference(table: pd.DataFrame, run: pd.DataFrame) -> float:
+    """max |sheet − NumPy| / max(|NumPy|, 1e-4) over every cell of ``COLUMNS``.
+
+    A weight that crosses zero (w5 at η = 1 passes −1e-5) makes a purely pointwise relative
+    difference meaningless; below 1e-4 the difference is taken relative to 1e-4, i.e. an
+    absolute 1e-16 at a 1e-12 tolerance, far below the size of any quantity in the sheet.
+    """
+    got = table[list(COLUMNS)].to_numpy(float)
+    expected = run[list(COLUMNS)].to_numpy(float)
+    if got.shape != expected.shape:
+        raise ValueError(f"the sheet has shape {got.shape}, the run {expected.shape}")
+    scale = np.maximum(np.abs(expected), SMALLEST_DENOMINATOR)
+    return float(np.max(np.abs(got - expected) / scale))

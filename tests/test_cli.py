@@ -63,6 +63,39 @@ def test_bad_input_exits_2_with_a_message(args, message):
     assert result.stdout == ""
 
 
+def test_biases_inputs_and_targets():
+    numbers = ["--inputs", "0.05", "0.1", "--targets", "0.01", "0.99", "--biases", "0.35", "0.6"]
+    result = run("backprop", "--iterations", "2", *numbers, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    expected = train(0.5, 2, inputs=(0.05, 0.1), targets=(0.01, 0.99), biases=(0.35, 0.6))
+    assert [[row[name] for name in COLUMNS] for row in rows] == expected.to_numpy().tolist()
+    assert rows[2]["b1"] == 0.35  # fixed by default
+    trained = json.loads(run("backprop", "--iterations", "2", *numbers, "--train-biases",
+                             "--format", "json").stdout)  # fmt: skip
+    assert trained[2]["b1"] == trained[1]["b1"] - 0.5 * trained[1]["dE_db1"]
+
+
+@pytest.mark.parametrize("command", ["backprop", "spreadsheet"])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--inputs", "0.1"], "expected 2 values (i1, i2), got 1"),
+        (["--targets", "0.1", "0.2", "0.3"], "expected 2 values (t1, t2), got 3"),
+        (["--biases", "1"], "expected 2 values (b1, b2), got 1"),
+        (["--biases", "inf", "0"], "b1, b2 must be finite numbers"),
+        (["--inputs", "nan", "0"], "i1, i2 must be finite numbers"),
+        (["--targets", "x", "0"], "invalid float value: 'x'"),
+    ],
+)
+def test_bad_numbers_exit_2(command, args, message, tmp_path):
+    out = [str(tmp_path / "sheet.xlsx")] if command == "spreadsheet" else []
+    result = run_nnbook(command, *out, *args, timeout=120)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == "" and list(tmp_path.iterdir()) == []
+
+
 def test_divergence_exits_2(monkeypatch, capsys):
     from nnbook.cli import main
 

@@ -9,7 +9,7 @@ from openpyxl import load_workbook
 
 from nnbook import spreadsheet
 from nnbook.backprop import train_many
-from nnbook.network import COLUMNS, DEFAULT_ITERATIONS, LEARNING_RATES
+from nnbook.network import COLUMNS, DEFAULT_ITERATIONS, INITIAL_WEIGHTS, LEARNING_RATES
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +134,26 @@ def test_relative_difference_is_measured_against_a_floor():
     assert spreadsheet.largest_relative_difference(tiny, near_zero) == pytest.approx(1e-8)
     with pytest.raises(ValueError, match="shape"):
         spreadsheet.largest_relative_difference(run.iloc[:2], run)
+
+
+def test_biases_and_own_numbers_live_in_every_formula(tmp_path):
+    numbers = spreadsheet.SheetNumbers(
+        INITIAL_WEIGHTS, (0.05, 0.1), (0.01, 0.99), (0.35, 0.6), train_biases=True
+    )
+    path = spreadsheet.write_workbook(tmp_path / "mine.xlsx", [0.5], 20, numbers)
+    sheet = load_workbook(path)["eta=0.5"]
+    assert sheet["J10"].value == 0.35 and sheet["K10"].value == 0.6  # yellow bias cells
+    assert sheet[spreadsheet.TRAIN_BIASES_CELL].value == 1
+    recalculated = spreadsheet.recalculate(path, tmp_path / "out")
+    table = spreadsheet.read_values(recalculated)["eta=0.5"]
+    run = train_many([0.5], 20, INITIAL_WEIGHTS, (0.05, 0.1), (0.01, 0.99), (0.35, 0.6), True)
+    assert spreadsheet.largest_relative_difference(table, run[0.5]) < 1e-12
+    # switch training off and move b2 in the sheet: the biases then stay, and all follows
+    book = load_workbook(path)
+    book["eta=0.5"][spreadsheet.TRAIN_BIASES_CELL] = 0
+    book["eta=0.5"]["K10"] = -0.2
+    book.save(tmp_path / "edited.xlsx")
+    edited = spreadsheet.recalculate(tmp_path / "edited.xlsx", tmp_path / "out2")
+    table = spreadsheet.read_values(edited)["eta=0.5"]
+    run = train_many([0.5], 20, INITIAL_WEIGHTS, (0.05, 0.1), (0.01, 0.99), (0.35, -0.2))
+    assert spreadsheet.largest_relative_difference(table, run[0.5]) < 1e-12

@@ -48,3 +48,34 @@ def test_latex():
 def test_lambdified_rejects_a_batch():
     with pytest.raises(ValueError, match="one set"):
         sym.lambdified_gradients([[0.1] * 8, [0.2] * 8])
+
+
+@pytest.mark.parametrize(
+    "derivative", [*sym.derivatives(), *sym.bias_derivatives()], ids=lambda d: d.name
+)
+def test_the_notes_form_is_what_sp_diff_returned(derivative):
+    assert sp.expand(derivative.notes - derivative.chain_rule) == 0
+    assert sym.equals(derivative, derivative.notes)
+
+
+def test_the_notes_order_and_signs():
+    w5, w1 = sym.derivatives()[4], sym.derivatives()[0]
+    assert w5.chain_rule_latex().endswith(
+        r"= \left(a_{o1} - t_{1}\right) \cdot a_{o1} \cdot \left(1 - a_{o1}\right) \cdot a_{h1}"
+    )
+    assert w1.chain_rule_latex().endswith(
+        r"\cdot a_{h1} \cdot \left(1 - a_{h1}\right) \cdot i_{1}"
+    )
+    assert r"- a_{o1} + t_{1}" not in w5.chain_rule_latex()  # SymPy's own order, not the notes'
+
+
+def test_the_bias_derivatives_are_the_hand_formulas():
+    b1, b2 = sym.bias_derivatives()
+    assert sym.matches_hand_formula(b1) and sym.matches_hand_formula(b2)
+    # and a hand slip is caught: b2 taking only the first output's error signal
+    assert not sym.equals(b2, sym.HAND_FORMULAS[sym.b2].xreplace({sym.a_o2: sym.a_o1}))
+
+
+def test_number_latex():
+    assert sym.number_latex(0.0128808186316) == "0.0128808186"
+    assert sym.number_latex(3.5101878e-05) == r"3.5101878 \times 10^{-5}"

@@ -10,7 +10,16 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from nnbook.network import DEFAULT_ITERATIONS, INITIAL_WEIGHTS, LEARNING_RATES, WEIGHT_NAMES
+from nnbook.network import (
+    BIASES,
+    DEFAULT_ITERATIONS,
+    DEFAULT_LEARNING_RATE,
+    INITIAL_WEIGHTS,
+    INPUTS,
+    LEARNING_RATES,
+    TARGETS,
+    WEIGHT_NAMES,
+)
 
 
 class UsageError(Exception):
@@ -21,7 +30,10 @@ def _backprop(args: argparse.Namespace) -> None:
     from nnbook.backprop import DivergenceError, train
 
     try:
-        table = train(args.lr, args.iterations, args.weights)
+        table = train(
+            args.lr, args.iterations, args.weights, args.inputs, args.targets, args.biases,
+            args.train_biases,
+        )  # fmt: skip
     except (ValueError, DivergenceError) as error:
         raise UsageError(str(error)) from None
     if args.format == "json":
@@ -31,27 +43,43 @@ def _backprop(args: argparse.Namespace) -> None:
         table.to_csv(sys.stdout, index=False)
 
 
+def _add_network_numbers(parser: argparse.ArgumentParser) -> None:
+    """The flags that set the network's numbers, shared by ``backprop`` and ``spreadsheet``."""
+    numbers = (
+        ("--weights", "W", INITIAL_WEIGHTS, f"starting weights {' '.join(WEIGHT_NAMES)}"),
+        ("--inputs", "I", INPUTS, "inputs i1 i2"),
+        ("--targets", "T", TARGETS, "targets t1 t2"),
+        ("--biases", "B", BIASES, "biases b1 (hidden units) b2 (output units)"),
+    )
+    for flag, metavar, default, what in numbers:
+        parser.add_argument(
+            flag, type=float, nargs="+", default=list(default), metavar=metavar,
+            help=f"{what} (default: {' '.join(map(str, default))}, the class's)",
+        )  # fmt: skip
+    parser.add_argument(
+        "--train-biases", action="store_true",
+        help="update the biases too, b ← b − η·∂E_total/∂b (default: they stay fixed)",
+    )  # fmt: skip
+
+
 def _add_backprop(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "backprop",
-        help="train the class network of Part 1 and print one row per iteration",
-        description="Rows: the state after k updates (weights, forward pass, gradients).",
+        help="train the 2-2-2 network of Part 1 and print one row per iteration",
+        description="Rows: the state after k updates (weights, biases, forward pass, "
+        "gradients). Every number of the network can be set; the defaults are the class's.",
     )
-    parser.add_argument("--lr", type=float, default=0.5, help="learning rate η (default 0.5)")
+    parser.add_argument(
+        "--lr", type=float, default=DEFAULT_LEARNING_RATE,
+        help=f"learning rate η (default {DEFAULT_LEARNING_RATE})",
+    )  # fmt: skip
     parser.add_argument(
         "--iterations",
         type=int,
         default=DEFAULT_ITERATIONS,
         help=f"number of updates N; rows 0..N are printed (default {DEFAULT_ITERATIONS})",
     )
-    parser.add_argument(
-        "--weights",
-        type=float,
-        nargs="+",
-        default=list(INITIAL_WEIGHTS),
-        metavar="W",
-        help=f"starting weights {' '.join(WEIGHT_NAMES)} (default: the class's)",
-    )
+    _add_network_numbers(parser)
     parser.add_argument("--format", choices=("csv", "json"), default="csv")
     parser.set_defaults(run=_backprop)
 
@@ -140,10 +168,13 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
 
 
 def _spreadsheet(args: argparse.Namespace) -> None:
-    from nnbook.spreadsheet import write_workbook
+    from nnbook.spreadsheet import SheetNumbers, write_workbook
 
     try:
-        path = write_workbook(args.out, args.learning_rates, args.iterations)
+        numbers = SheetNumbers(
+            args.weights, args.inputs, args.targets, args.biases, args.train_biases
+        )
+        path = write_workbook(args.out, args.learning_rates, args.iterations, numbers)
     except ValueError as error:
         raise UsageError(str(error)) from None
     except OSError as error:
@@ -167,6 +198,7 @@ def _add_spreadsheet(commands: argparse._SubParsersAction) -> None:
         "--learning-rates", type=float, nargs="+", default=list(LEARNING_RATES), metavar="ETA",
         help="one sheet per learning rate (default: " + " ".join(map(str, LEARNING_RATES)) + ")",
     )  # fmt: skip
+    _add_network_numbers(parser)
     parser.set_defaults(run=_spreadsheet)
 
 

@@ -9,22 +9,53 @@ import pandas as pd
 import torch
 
 from nnbook.backprop import forward, gradients
-from nnbook.network import INPUTS, TARGETS, WEIGHT_NAMES, as_weights
+from nnbook.network import (
+    BIAS_NAMES,
+    BIASES,
+    INPUT_NAMES,
+    INPUTS,
+    TARGET_NAMES,
+    TARGETS,
+    WEIGHT_NAMES,
+    as_pair,
+    as_weights,
+)
 from nnbook.symbolic import lambdified_gradients
 
 
-def autograd_gradients(
-    weights: object, inputs: Sequence[float] = INPUTS, targets: Sequence[float] = TARGETS
-) -> np.ndarray:
-    """∂E_total/∂w1..w8 from torch.autograd (float64), on the network written again in torch."""
+def _autograd(
+    weights: object, inputs: Sequence[float], targets: Sequence[float], biases: Sequence[float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(∂E_total/∂w1..w8, ∂E_total/∂b1, b2) from torch.autograd, the network written in torch."""
     w = torch.tensor(as_weights(weights), dtype=torch.float64, requires_grad=True)
-    i = torch.tensor(inputs, dtype=torch.float64)
-    t = torch.tensor(targets, dtype=torch.float64)
-    a_h = torch.sigmoid(w[:4].reshape(2, 2) @ i)  # [a_h1, a_h2]
-    a_o = torch.sigmoid(w[4:].reshape(2, 2) @ a_h)  # [a_o1, a_o2]
+    b = torch.tensor(as_pair(biases, BIAS_NAMES), dtype=torch.float64, requires_grad=True)
+    i = torch.tensor(as_pair(inputs, INPUT_NAMES), dtype=torch.float64)
+    t = torch.tensor(as_pair(targets, TARGET_NAMES), dtype=torch.float64)
+    a_h = torch.sigmoid(w[:4].reshape(2, 2) @ i + b[0])  # [a_h1, a_h2]
+    a_o = torch.sigmoid(w[4:].reshape(2, 2) @ a_h + b[1])  # [a_o1, a_o2]
     e_total = 0.5 * ((t - a_o) ** 2).sum()
     e_total.backward()
-    return w.grad.numpy()
+    return w.grad.numpy(), b.grad.numpy()
+
+
+def autograd_gradients(
+    weights: object,
+    inputs: Sequence[float] = INPUTS,
+    targets: Sequence[float] = TARGETS,
+    biases: Sequence[float] = BIASES,
+) -> np.ndarray:
+    """∂E_total/∂w1..w8 from torch.autograd (float64)."""
+    return _autograd(weights, inputs, targets, biases)[0]
+
+
+def autograd_bias_gradients(
+    weights: object,
+    inputs: Sequence[float] = INPUTS,
+    targets: Sequence[float] = TARGETS,
+    biases: Sequence[float] = BIASES,
+) -> np.ndarray:
+    """∂E_total/∂b1, ∂E_total/∂b2 from torch.autograd (float64)."""
+    return _autograd(weights, inputs, targets, biases)[1]
 
 
 def finite_difference_gradients(
@@ -32,13 +63,32 @@ def finite_difference_gradients(
     step: float = 1e-6,
     inputs: Sequence[float] = INPUTS,
     targets: Sequence[float] = TARGETS,
+    biases: Sequence[float] = BIASES,
 ) -> np.ndarray:
     """Central differences (E(w + h·e_k) − E(w − h·e_k)) / 2h for each weight w_k."""
     w = as_weights(weights)
     shifts = np.eye(len(WEIGHT_NAMES)) * step
-    upper = forward(w + shifts, inputs, targets).E_total
-    lower = forward(w - shifts, inputs, targets).E_total
+    upper = forward(w + shifts, inputs, targets, biases).E_total
+    lower = forward(w - shifts, inputs, targets, biases).E_total
     return (upper - lower) / (2 * step)
+
+
+def finite_difference_bias_gradients(
+    weights: object,
+    step: float = 1e-6,
+    inputs: Sequence[float] = INPUTS,
+    targets: Sequence[float] = TARGETS,
+    biases: Sequence[float] = BIASES,
+) -> np.ndarray:
+    """Central differences for b1 and b2."""
+    b = np.array(as_pair(biases, BIAS_NAMES))
+    result = []
+    for k in range(len(b)):
+        shift = np.eye(len(b))[k] * step
+        upper = forward(weights, inputs, targets, b + shift).E_total
+        lower = forward(weights, inputs, targets, b - shift).E_total
+        result.append((upper - lower) / (2 * step))
+    return np.array(result)
 
 
 def gradient_table(weights: object) -> pd.DataFrame:

@@ -1,9 +1,14 @@
-"""The class network of Part 1: two inputs, two hidden and two output sigmoid units, no biases.
+"""The class network of Part 1: two inputs, two hidden and two output sigmoid units.
+
+The class network has no biases; the network takes a bias b1 shared by both hidden units and a
+bias b2 shared by both output units, 0 by default, as in the best-known worked example.
 
 One definition, used by the NumPy backprop, the SymPy derivation, the spreadsheet and the book.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -13,12 +18,37 @@ INPUTS: tuple[float, float] = (0.05, 0.1)
 TARGETS: tuple[float, float] = (0.5, 0.5)
 #: Initial weights w1..w8 (w1..w4 input → hidden, w5..w8 hidden → output).
 INITIAL_WEIGHTS: tuple[float, ...] = (0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55)
+#: Biases b1 (both hidden units) and b2 (both output units): the class network has none.
+BIASES: tuple[float, float] = (0.0, 0.0)
 #: The learning rates η the class compares.
 LEARNING_RATES: tuple[float, ...] = (0.1, 0.2, 0.5, 0.8, 1.0, 2.0)
+#: The learning rate of a single run unless another is chosen (the middle of the class's six).
+DEFAULT_LEARNING_RATE = 0.5
 #: Number of updates in the class runs.
 DEFAULT_ITERATIONS = 100
 
+
+@dataclass(frozen=True)
+class Example:
+    """A worked example: the numbers of the network besides its starting weights."""
+
+    inputs: tuple[float, float]
+    targets: tuple[float, float]
+    biases: tuple[float, float]
+    lr: float
+    iterations: int
+
+
+#: The best-known worked example of backpropagation (M. Mazur, 2015): the class's 2-2-2 network
+#: and weights, with biases, other targets, and η = 0.5.
+TEXTBOOK_EXAMPLE = Example(
+    inputs=(0.05, 0.10), targets=(0.01, 0.99), biases=(0.35, 0.60), lr=0.5, iterations=10_000
+)
+
 WEIGHT_NAMES: tuple[str, ...] = tuple(f"w{k}" for k in range(1, 9))
+BIAS_NAMES: tuple[str, str] = ("b1", "b2")
+INPUT_NAMES: tuple[str, str] = ("i1", "i2")
+TARGET_NAMES: tuple[str, str] = ("t1", "t2")
 #: Every intermediate of the forward pass, in the order of the class sheet.
 FORWARD_NAMES: tuple[str, ...] = (
     "h1",
@@ -34,8 +64,16 @@ FORWARD_NAMES: tuple[str, ...] = (
     "E_total",
 )
 GRADIENT_NAMES: tuple[str, ...] = tuple(f"dE_d{name}" for name in WEIGHT_NAMES)
+BIAS_GRADIENT_NAMES: tuple[str, str] = ("dE_db1", "dE_db2")
 #: Columns of one training row: the state after k updates.
-COLUMNS: tuple[str, ...] = ("iteration", *WEIGHT_NAMES, *FORWARD_NAMES, *GRADIENT_NAMES)
+COLUMNS: tuple[str, ...] = (
+    "iteration",
+    *WEIGHT_NAMES,
+    *BIAS_NAMES,
+    *FORWARD_NAMES,
+    *GRADIENT_NAMES,
+    *BIAS_GRADIENT_NAMES,
+)
 
 
 def as_weights(weights: object) -> np.ndarray:
@@ -48,6 +86,33 @@ def as_weights(weights: object) -> np.ndarray:
         raise ValueError(f"expected {len(WEIGHT_NAMES)} weights (w1..w8), got shape {array.shape}")
     if not np.all(np.isfinite(array)):
         raise ValueError("weights must be finite numbers")
+    return array
+
+
+def as_pair(values: object, names: tuple[str, str]) -> tuple[float, float]:
+    """Two finite numbers, e.g. the inputs (i1, i2); ``ValueError`` naming them otherwise."""
+    label = f"{names[0]}, {names[1]}"
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{label} must be numbers, got {values!r}") from None
+    if array.shape != (2,):
+        raise ValueError(f"expected 2 values ({label}), got {array.size}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{label} must be finite numbers, got {values!r}")
+    return float(array[0]), float(array[1])
+
+
+def as_biases(biases: object) -> np.ndarray:
+    """``biases`` as a float64 array whose last axis holds b1, b2 (finite), else ``ValueError``."""
+    try:
+        array = np.asarray(biases, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"b1, b2 must be numbers, got {biases!r}") from None
+    if array.ndim == 0 or array.shape[-1] != len(BIAS_NAMES):
+        raise ValueError(f"expected 2 values (b1, b2), got {array.size}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"b1, b2 must be finite numbers, got {biases!r}")
     return array
 
 

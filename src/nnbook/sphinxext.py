@@ -1,8 +1,9 @@
-"""Sphinx extension of the book: MathJax 3 served from the book's own static files.
+"""Sphinx extension of the book: offline MathJax 3, and the network as JavaScript.
 
 MathJax comes from the PyPI package ``django-static-mathjax`` (pinned in requirements.txt),
 which ships MathJax's ``es5`` build; it is copied to ``_static/mathjax/`` so that every equation
-renders with the network off.
+renders with the network off. The page calculator's module, ``nnbook-network.js``, is printed
+from the SymPy derivation into ``_static/`` at the end of every build.
 """
 
 from __future__ import annotations
@@ -51,8 +52,19 @@ def _drop_duplicate_scripts(
     context["script_files"][:] = unique  # in place: other handlers hold the same list
 
 
+def _write_network_module(app: Sphinx, exception: Exception | None) -> None:
+    """``_static/nnbook-network.js``: the network printed as JavaScript from the derivation."""
+    if exception is None and app.builder.format == "html":
+        from nnbook.calculator import MODULE_NAME, javascript_module
+
+        target = Path(app.outdir) / "_static" / MODULE_NAME
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(javascript_module(), encoding="utf-8")
+
+
 def setup(app: Sphinx) -> dict[str, object]:
     app.connect("config-inited", _use_local_mathjax)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)  # after the rest
     app.connect("build-finished", _copy_mathjax)
+    app.connect("build-finished", _write_network_module)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

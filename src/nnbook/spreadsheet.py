@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -25,13 +26,19 @@ from sympy.printing.str import StrPrinter
 from nnbook import symbolic as sym
 from nnbook.files import atomic_write
 from nnbook.network import (
+    BIAS_NAMES,
+    BIASES,
     COLUMNS,
     DEFAULT_ITERATIONS,
     INITIAL_WEIGHTS,
+    INPUT_NAMES,
     INPUTS,
     LEARNING_RATES,
+    TARGET_NAMES,
     TARGETS,
     WEIGHT_NAMES,
+    as_pair,
+    as_weights,
     check_iterations,
     check_learning_rate,
 )
@@ -39,10 +46,13 @@ from nnbook.network import (
 #: Most rows a sheet may hold (Excel's limit is 1,048,576, less the rows above the table).
 MAX_ITERATIONS = 1_000_000
 PARAMETER_ROWS = {"i1": 3, "i2": 4, "t1": 5, "t2": 6, "eta": 7}
+#: 1 (update b1, b2 like the weights) or 0 (keep them fixed): a live cell, D3 labels it.
+TRAIN_BIASES_CELL = "E3"
+#: Starting weights w1..w8 in columns B..I, then the biases b1, b2 in J, K.
 WEIGHT_LABEL_ROW, WEIGHT_ROW = 9, 10
 HEADER_ROW = 12
 FIRST_DATA_ROW = HEADER_ROW + 1
-ETA = sp.Symbol("eta", positive=True)
+ETA, TRAIN_BIASES = sym.LEARNING_RATE, sym.TRAIN_BIASES
 
 
 class FormulaPrinter(StrPrinter):
@@ -85,31 +95,6 @@ def to_formula(expr: sp.Expr, cells: Mapping[sp.Symbol, str]) -> str:
     return "=" + FormulaPrinter(cells).doprint(expr)
 
 
-def column_expressions() -> dict[str, sp.Expr]:
-    """Each computed column of a row as a SymPy expression in earlier columns of the same row.
-
-    The forward pass comes from ``nnbook.symbolic`` (σ(h) replaced by the a_h column), the
-    gradients are SymPy's chain-rule forms of ∂E_total/∂w.
-    """
-    h1_, h2_, o1_, o2_, e1_, e2_ = sp.symbols("h1 h2 o1 o2 E1 E2", real=True)
-    expressions = {
-        "h1": sym.h1,
-        "a_h1": sym.sigmoid(h1_),
-        "h2": sym.h2,
-        "a_h2": sym.sigmoid(h2_),
-        "o1": sym.to_activations(sym.o1),
-        "a_o1": sym.sigmoid(o1_),
-        "o2": sym.to_activations(sym.o2),
-        "a_o2": sym.sigmoid(o2_),
-        "E1": sym.to_activations(sym.E1),
-        "E2": sym.to_activations(sym.E2),
-        "E_total": e1_ + e2_,
-    }
-    for derivative in sym.derivatives():
-        expressions[f"dE_d{derivative.name}"] = derivative.chain_rule
-    return expressions
-
-
 def _row_cells(row: str) -> dict[sp.Symbol, str]:
     """Symbols → cells: parameters (absolute) and the columns of data row ``row``.
 
@@ -119,6 +104,7 @@ def _row_cells(row: str) -> dict[sp.Symbol, str]:
     letter = {name: get_column_letter(k + 1) for k, name in enumerate(COLUMNS)}
     cells = {
         sym.i1: "$B$3", sym.i2: "$B$4", sym.t1: "$B$5", sym.t2: "$B$6", ETA: "$B$7",
+        TRAIN_BIASES: "$E$3",
     }  # fmt: skip
     for name in COLUMNS[1:]:
         cells[sp.Symbol(name, real=True)] = f"{letter[name]}{row}"
@@ -129,22 +115,22 @@ def _row_cells(row: str) -> dict[sp.Symbol, str]:
 def row_templates() -> dict[int, str]:
     """Column number → formula template of a data row after the first (``{row}``, ``{previous}``).
 
-    Weights: w ← w − η·∂E_total/∂w from the row above; the rest from ``column_expressions``.
+    Weights: w ← w − η·∂E_total/∂w from the row above; biases: b ← b − train·η·∂E_total/∂b
+    (train = the 1/0 cell); the rest from ``nnbook.symbolic.row_expressions``.
     """
     here, above = _row_cells("{row}"), _row_cells("{previous}")
     templates = {}
-    for k, name in enumerate(WEIGHT_NAMES):
-        weight, gradient = sp.Symbol(name, real=True), sp.Symbol(f"dE_d{name}", real=True)
-        templates[k + 2] = to_formula(weight - ETA * gradient, above)
-    for name, expression in column_expressions().items():
+    for name, expression in sym.update_expressions().items():
+        templates[COLUMNS.index(name) + 1] = to_formula(expression, above)
+    for name, expression in sym.row_expressions().items():
         templates[COLUMNS.index(name) + 1] = to_formula(expression, here)
     return templates
 
 
 def first_row_templates() -> dict[int, str]:
-    """As ``row_templates``, but the weights of row 0 are the starting weights at the top."""
+    """As ``row_templates``, but row 0 takes the starting weights and biases at the top."""
     templates = dict(row_templates())
-    for k in range(len(WEIGHT_NAMES)):
+    for k in range(len(WEIGHT_NAMES) + len(BIAS_NAMES)):
         templates[k + 2] = f"={get_column_letter(k + 2)}${WEIGHT_ROW}"
     return templates
 
@@ -153,20 +139,51 @@ def sheet_name(lr: float) -> str:
     return f"eta={lr:g}"
 
 
-def _write_eta_sheet(workbook: Workbook, lr: float, iterations: int) -> None:
+@dataclass(frozen=True)
+class SheetNumbers:
+    """What the yellow cells start with: the network's numbers, checked."""
+
+    weights: tuple[float, ...] = INITIAL_WEIGHTS
+    inputs: tuple[float, float] = INPUTS
+    targets: tuple[float, float] = TARGETS
+    biases: tuple[float, float] = BIASES
+    train_biases: bool = False
+
+    def __post_init__(self) -> None:
+        weights = as_weights(self.weights)
+        if weights.ndim != 1:
+            raise ValueError(f"expected one set of 8 weights, got shape {weights.shape}")
+        object.__setattr__(self, "weights", tuple(float(w) for w in weights))
+        object.__setattr__(self, "inputs", as_pair(self.inputs, INPUT_NAMES))
+        object.__setattr__(self, "targets", as_pair(self.targets, TARGET_NAMES))
+        object.__setattr__(self, "biases", as_pair(self.biases, BIAS_NAMES))
+
+
+def _write_eta_sheet(
+    workbook: Workbook, lr: float, iterations: int, numbers: SheetNumbers
+) -> None:
     sheet = workbook.create_sheet(sheet_name(lr))
     bold = Font(bold=True)
-    sheet["A1"] = f"Backpropagation, class network, learning rate η = {lr:g}"
+    sheet["A1"] = f"Backpropagation, the 2-2-2 network, learning rate η = {lr:g}"
     sheet["A1"].font = Font(bold=True, size=13)
-    sheet["A2"] = "Change η or a starting weight (yellow) and every row recomputes."
-    values = {"i1": INPUTS[0], "i2": INPUTS[1], "t1": TARGETS[0], "t2": TARGETS[1], "eta": lr}
+    sheet["A2"] = (
+        "Change η, an input, a target or a starting value (yellow): every row recomputes."
+    )
+    values = {
+        "i1": numbers.inputs[0], "i2": numbers.inputs[1],
+        "t1": numbers.targets[0], "t2": numbers.targets[1], "eta": lr,
+    }  # fmt: skip
     labels = {"eta": "η (learning rate)"}
     yellow = PatternFill("solid", fgColor="FFF2CC")
     for name, row in PARAMETER_ROWS.items():
         sheet.cell(row, 1, labels.get(name, name)).font = bold
         sheet.cell(row, 2, values[name]).fill = yellow
-    sheet.cell(WEIGHT_LABEL_ROW - 1, 1, "starting weights").font = bold
-    for k, (name, value) in enumerate(zip(WEIGHT_NAMES, INITIAL_WEIGHTS, strict=True)):
+    flag = sheet[TRAIN_BIASES_CELL]
+    sheet.cell(flag.row, flag.column - 1, "train biases (1 = yes, 0 = no)").font = bold
+    flag.value, flag.fill = int(numbers.train_biases), yellow
+    sheet.cell(WEIGHT_LABEL_ROW - 1, 1, "starting weights and biases").font = bold
+    starting = (*numbers.weights, *numbers.biases)
+    for k, (name, value) in enumerate(zip((*WEIGHT_NAMES, *BIAS_NAMES), starting, strict=True)):
         sheet.cell(WEIGHT_LABEL_ROW, k + 2, name).font = bold
         sheet.cell(WEIGHT_ROW, k + 2, value).fill = yellow
     for k, name in enumerate(COLUMNS):
@@ -199,16 +216,18 @@ def _write_about_sheet(
     lines = [
         "nnbook: the class backpropagation sheet, generated from the SymPy derivation",
         "",
-        "Network: inputs i1, i2; hidden h1 = w1·i1 + w2·i2, h2 = w3·i1 + w4·i2, a_h = σ(h);",
-        "outputs o1 = w5·a_h1 + w6·a_h2, o2 = w7·a_h1 + w8·a_h2, a_o = σ(o), σ(x) = 1/(1+e^(−x)).",
-        "Error: E_total = E1 + E2 = ½(t1 − a_o1)² + ½(t2 − a_o2)². No biases.",
-        "Update: w ← w − η·∂E_total/∂w for all eight weights, from the same forward pass.",
+        "Network: inputs i1, i2; hidden h1 = w1·i1 + w2·i2 + b1, h2 = w3·i1 + w4·i2 + b1,",
+        "a_h = σ(h); outputs o1 = w5·a_h1 + w6·a_h2 + b2, o2 = w7·a_h1 + w8·a_h2 + b2,",
+        "a_o = σ(o), σ(x) = 1/(1+e^(−x)). The class network has no biases: b1 = b2 = 0.",
+        "Error: E_total = E1 + E2 = ½(t1 − a_o1)² + ½(t2 − a_o2)².",
+        "Update: w ← w − η·∂E_total/∂w for all eight weights, from the same forward pass;",
+        "b ← b − η·∂E_total/∂b too when the cell 'train biases' is 1 (fixed when it is 0).",
         "",
         f"One sheet per learning rate: {', '.join(sheet_name(lr) for lr in learning_rates)}.",
-        "At the top of each: the inputs, targets, η and the starting weights (yellow cells).",
+        "At the top of each: inputs, targets, η, starting weights and biases (yellow cells).",
         f"Below the header row: one row per iteration 0..{iterations}; row k is the state after"
         " k updates:",
-        "the weights, every intermediate of the forward pass, E1, E2, E_total and ∂E_total/∂w.",
+        "weights, biases, every intermediate of the forward pass, E1, E2, E_total, the gradients.",
         "Every computed cell is a formula printed from SymPy's expressions; nothing is typed.",
         "The chart on each sheet plots E_total against iteration.",
     ]
@@ -219,7 +238,9 @@ def _write_about_sheet(
 
 
 def build_workbook(
-    learning_rates: Sequence[float] = LEARNING_RATES, iterations: int = DEFAULT_ITERATIONS
+    learning_rates: Sequence[float] = LEARNING_RATES,
+    iterations: int = DEFAULT_ITERATIONS,
+    numbers: SheetNumbers = SheetNumbers(),
 ) -> Workbook:
     """The workbook in memory: an ``about`` sheet, then one sheet per learning rate."""
     rates = [check_learning_rate(lr) for lr in learning_rates]
@@ -233,7 +254,7 @@ def build_workbook(
     workbook = Workbook()
     _write_about_sheet(workbook, rates, steps)
     for lr in rates:
-        _write_eta_sheet(workbook, lr, steps)
+        _write_eta_sheet(workbook, lr, steps, numbers)
     return workbook
 
 
@@ -241,12 +262,13 @@ def write_workbook(
     path: str | os.PathLike[str],
     learning_rates: Sequence[float] = LEARNING_RATES,
     iterations: int = DEFAULT_ITERATIONS,
+    numbers: SheetNumbers = SheetNumbers(),
 ) -> Path:
     """Build the workbook and save it at ``path``, replacing a file there only when complete."""
     target = Path(path)
     if target.suffix.lower() != ".xlsx":
         raise ValueError(f"the workbook's name must end in .xlsx, got {target.name}")
-    workbook = build_workbook(learning_rates, iterations)  # validates before touching the disk
+    workbook = build_workbook(learning_rates, iterations, numbers)  # validates before writing
     return atomic_write(target, workbook.save)
 
 

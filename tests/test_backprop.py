@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nnbook.backprop import DivergenceError, forward, gradients, train, train_many
+from nnbook.backprop import DivergenceError, forward, gradients, rises, train, train_many
 from nnbook.gradcheck import autograd_gradients, finite_difference_gradients
 from nnbook.network import COLUMNS, INITIAL_WEIGHTS, LEARNING_RATES, WEIGHT_NAMES
 from nnbook.symbolic import lambdified_gradients
@@ -101,3 +101,12 @@ def test_zero_iterations_gives_the_starting_row():
     table = train(0.5, 0)
     assert len(table) == 1
     assert table.loc[0, "E_total"] == forward(INITIAL_WEIGHTS).E_total
+
+
+def test_rises_sees_only_rises_above_round_off():
+    assert not rises([3.0, 2.0, 1.0])
+    assert rises([3.0, 2.0, 2.5, 1.0])
+    assert not rises([1e-3, 1e-31, 2e-31])  # round-off below the floor is not a rise
+    # the class network within 100 updates: η = 2 falls at every step, a huge η overshoots
+    assert not rises(train(2.0, 100)["E_total"])
+    assert rises(train(100.0, 100)["E_total"])

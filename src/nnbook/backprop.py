@@ -247,3 +247,13 @@ def train_many(
         table["iteration"] = table["iteration"].astype(int)
         tables[float(lr)] = table
     return tables
+
+
+#: Below this E_total is float64 round-off: |a_o − t| is then a few units in the last place.
+ROUND_OFF_FLOOR = 1e-20
+
+
+def rises(error: Sequence[float], floor: float = ROUND_OFF_FLOOR) -> bool:
+    """True when E_total rises from one update to the next anywhere above ``floor``."""
+    curve = np.asarray(error, dtype=np.float64)
+    return bool(np.any((np.diff(curve) > 0) & (curve[:-1] > floor)))

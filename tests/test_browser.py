@@ -1,8 +1,11 @@
 """Every page of the built book in headless Chromium, with the network outside the book blocked.
 
-Checks: no page or console errors, every math element typeset by MathJax without errors, every
-image loaded, no raw LaTeX left in the visible text. A screenshot of each page is saved under
-``test-artifacts/screenshots/``.
+Checks, in the theme's light and dark mode: no page or console errors, every math element
+typeset by MathJax without errors, every image loaded, no raw LaTeX left in the visible text,
+the mode really switched, and no WCAG 2 A or AA violation found by axe-core (``npm ci``
+installs the version pinned in ``package.json``); at a phone's and a laptop's width, no
+page scrolls sideways and no equation is wider than its column. Screenshots of every page in
+each mode and at the phone's width are saved under ``test-artifacts/screenshots/``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,28 @@ import pytest
 from built_book import HTML, ROOT, chromium, html_pages, serve_book
 
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+MODES = ("light", "dark")
+FITS = """async () => {
+  const maths = Array.from(document.querySelectorAll('.math'));
+  if (maths.length && window.MathJax && MathJax.startup) { await MathJax.startup.promise; }
+  // display equations: the typeset math (not the hidden MathML for screen readers) must fit
+  const wide = Array.from(document.querySelectorAll('mjx-container[display="true"]'))
+    .filter(m => {
+      const math = m.querySelector('mjx-math').getBoundingClientRect();
+      const column = m.parentElement.getBoundingClientRect();
+      return math.width > column.width + 1 || math.right > column.right + 1;
+    })
+    .map(m => m.textContent.slice(0, 60));
+  return {page: document.documentElement.scrollWidth, viewport: window.innerWidth, wide};
+}"""
+AXE_RUN = """async () => {
+  const result = await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}});
+  return result.violations.map(v => ({
+    id: v.id, impact: v.impact,
+    nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')),
+  }));
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +69,15 @@ TYPESET = """async () => {
 }"""
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("page", html_pages(), ids=lambda p: str(p.relative_to(HTML)))
-def test_page_in_a_browser(page, server, browser):
+def test_page_in_a_browser(page, mode, server, browser):
+    if not AXE.is_file():
+        pytest.fail(f"axe-core not found at {AXE}: run `npm ci`", pytrace=False)
     relative = page.relative_to(HTML).as_posix()
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    # the theme reads the reader's choice from localStorage before it paints
+    context.add_init_script(f"localStorage.setItem('mode', '{mode}');")
     blocked, problems = [], []
 
     def route(request_route):
@@ -73,10 +103,19 @@ def test_page_in_a_browser(page, server, browser):
         tab.wait_for_url("**/book/intro.html")
         tab.wait_for_load_state("load")
     found = tab.evaluate(TYPESET)
+    fits = tab.evaluate(FITS)  # at a laptop's width
+    shown_mode = tab.evaluate("document.documentElement.dataset.theme")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=SCREENSHOTS / (relative.replace("/", "__") + ".png"), full_page=True)
+    name = relative.replace("/", "__").removesuffix(".html")
+    tab.screenshot(path=SCREENSHOTS / f"{name}.{mode}.png", full_page=True)
+    tab.add_script_tag(path=str(AXE))
+    violations = tab.evaluate(AXE_RUN)
     context.close()
 
+    assert shown_mode == mode, f"the page shows {shown_mode!r}, not {mode!r}"
+    assert not violations, violations
+    assert fits["page"] <= fits["viewport"], f"the page scrolls sideways: {fits}"
+    assert not fits["wide"], f"equations wider than their column: {fits['wide']}"
     assert not problems, problems
     assert not found["untypeset"], f"math not typeset: {found['untypeset']}"
     assert not found["errors"], f"MathJax errors: {found['errors']}"
@@ -85,3 +124,45 @@ def test_page_in_a_browser(page, server, browser):
         assert raw not in found["text"], f"raw LaTeX {raw!r} in the visible text"
     if relative.startswith("book/part1/derivatives"):
         assert found["maths"] >= 16 + 2  # the eight derivatives in two forms, and more
+
+
+PHONE = 390  # px; the laptop's width, 1280 px, is checked in test_page_in_a_browser
+
+
+#: Known to be too wide at a phone's width: the expanded derivatives (nested σ(…) of sums) do
+#: not break over lines yet; strict, so the test says so once they do.
+TOO_WIDE_ON_A_PHONE = {"book/part1/derivatives.html"}
+
+
+def phone_pages() -> list:
+    return [
+        pytest.param(
+            page,
+            marks=pytest.mark.xfail(strict=True, reason="expanded derivatives wider than 390 px"),
+        )
+        if page.relative_to(HTML).as_posix() in TOO_WIDE_ON_A_PHONE
+        else page
+        for page in html_pages()
+    ]
+
+
+@pytest.mark.parametrize("page", phone_pages(), ids=lambda p: str(p.relative_to(HTML)))
+def test_page_fits_a_phone(page, server, browser):
+    relative = page.relative_to(HTML).as_posix()
+    context = browser.new_context(viewport={"width": PHONE, "height": 800})
+    context.route(
+        "**/*",
+        lambda route: route.continue_() if route.request.url.startswith(server) else route.abort(),
+    )
+    tab = context.new_page()
+    tab.goto(server + relative, wait_until="load")
+    if relative == "index.html":  # Jupyter Book's redirect to the landing page
+        tab.wait_for_url("**/book/intro.html")
+        tab.wait_for_load_state("load")
+    fits = tab.evaluate(FITS)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    name = relative.replace("/", "__").removesuffix(".html")
+    tab.screenshot(path=SCREENSHOTS / f"{name}.{PHONE}px.png", full_page=True)
+    context.close()
+    assert fits["page"] <= fits["viewport"], f"the page scrolls sideways: {fits}"
+    assert not fits["wide"], f"equations wider than their column: {fits['wide']}"

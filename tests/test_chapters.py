@@ -66,3 +66,57 @@ def test_the_training_seed_comes_from_the_environment():
     text = (ROOT / "book" / "part2" / "training.ipynb").read_text(encoding="utf-8")
     assert "seed_from_environment()" in text
     assert not re.search(r"SEED = \d", text)
+
+
+def install_cell() -> str:
+    """The first cell every chapter starts with, from the repository of ``_config.yml``."""
+    import yaml
+
+    repository = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    return (
+        "# Colab, Binder or a downloaded notebook: install the book's package if it is missing.\n"
+        "import importlib.util\n"
+        "\n"
+        'if importlib.util.find_spec("nnbook") is None:\n'
+        f'    %pip install --quiet "nnbook @ git+{repository["url"]}@{repository["branch"]}"'
+    )
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_chapter_installs_the_package_where_it_is_missing(chapter):
+    first = code_cells(chapter)[0]
+    assert source(first) == install_cell(), f"the first cell should be:\n{install_cell()}"
+    assert "remove-cell" in tags(first)  # hidden in the HTML
+    assert first["outputs"] == []  # where nnbook is installed (the build, nbval), a no-op
+
+
+def test_the_package_declares_what_it_imports():
+    """Every third-party module that src/nnbook imports comes from a declared dependency."""
+    import ast
+    import importlib.metadata
+    import sys
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {
+        Requirement(line).name.lower().replace("_", "-") for line in project["dependencies"]
+    }
+    provided = importlib.metadata.packages_distributions()
+    needed = set()
+    for path in (ROOT / "src" / "nnbook").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                top = module.split(".")[0]
+                if top not in sys.stdlib_module_names and top != "nnbook":
+                    needed.update(d.lower() for d in provided.get(top, [top]))
+    via_myst_nb = {"sphinx", "ipython"}  # myst-nb requires both
+    missing = needed - declared - via_myst_nb
+    assert not missing, f"imported but not declared in pyproject.toml: {sorted(missing)}"

@@ -46,7 +46,7 @@ class sigmoid(sp.Function):  # noqa: N801  (SymPy functions are lower case, like
         return 1 / (1 + sp.exp(-x))
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
-        return rf"\sigma\left({printer._print(self.args[0])}\right)"
+        return rf"\sigma({printer._print(self.args[0])})"  # plain ( ): MathJax may break inside
 
 
 # The network, one line per equation of the class notes (b1 = b2 = 0 in the class network).
@@ -135,7 +135,8 @@ class Derivative:
 
     def expanded_latex(self) -> str:
         """LaTeX for ∂E_total/∂w = expanded form in the weights alone."""
-        return rf"{derivative_latex(self.weight)} = {sp.latex(self.expanded)}"
+        expanded = sp.latex(self.expanded, mul_symbol="dot")  # · is a place to break a line
+        return rf"{derivative_latex(self.weight)} = {breakable(expanded)}"
 
 
 def derivative_latex(weight: sp.Symbol) -> str:
@@ -220,18 +221,19 @@ class ChainRule:
         """The gradient at ``numbers``: the product of the factors' values."""
         return float(np.prod([factor.value(numbers) for factor in self.factors]))
 
-    def latex(self, numbers: dict[sp.Symbol, float]) -> str:
-        """The walk as aligned LaTeX: each factor, its formula and value, then their product."""
+    def lines(self, numbers: dict[sp.Symbol, float]) -> list[str]:
+        """The walk in LaTeX, one equation a line: each factor, its formula and value, then their
+        product (separate equations, so that each can break to fit a narrow screen)."""
         lines = []
         for factor in (*self.paths, *self.factors):
             formula = notes_latex(factor.expr)
             if self.paths and factor is self.factors[0] and len(self.factors) > 1:
                 formula = " + ".join(path.label for path in self.paths)  # the two paths, summed
-            lines.append(rf"{factor.label} &= {formula} = {number_latex(factor.value(numbers))}")
+            lines.append(rf"{factor.label} = {formula} = {number_latex(factor.value(numbers))}")
         product = r" \cdot ".join(number_latex(f.value(numbers)) for f in self.factors)
         total = number_latex(self.value(numbers))
-        lines.append(rf"{derivative_latex(self.parameter)} &= {product} = {total}")
-        return "\\begin{aligned}" + r" \\ ".join(lines) + "\\end{aligned}"
+        lines.append(rf"{derivative_latex(self.parameter)} = {product} = {total}")
+        return lines
 
 
 def _error_at_output(output: sp.Symbol) -> tuple[Factor, Factor]:
@@ -298,8 +300,17 @@ def number_latex(value: float, digits: int = 9) -> str:
 
 
 def notes_latex(expr: sp.Expr) -> str:
-    """LaTeX that keeps the factors and terms in the order they were written, with ·."""
-    return sp.latex(expr, order="none", mul_symbol="dot")
+    """LaTeX that keeps the factors and terms in the order they were written, with ·.
+
+    Parentheses are plain: MathJax cannot break a line inside a ``\\left( … \\right)`` group, and
+    the long first-layer formulas must break to fit a phone's width.
+    """
+    return breakable(sp.latex(expr, order="none", mul_symbol="dot"))
+
+
+def breakable(latex: str) -> str:
+    """``\\left( … \\right)`` as plain parentheses, inside which MathJax can break a line."""
+    return latex.replace(r"\left(", "(").replace(r"\right)", ")")
 
 
 def equals(derivative: Derivative, formula: sp.Expr) -> bool:

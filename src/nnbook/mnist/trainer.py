@@ -121,12 +121,10 @@ class EpochResult:
     seconds: float
 
     def summary(self) -> str:
-        """One line for a log: losses, accuracies in %, seconds."""
-        return (
-            f"epoch {self.epoch:2d}  train loss {self.train_loss:.4f} "
-            f"acc {100 * self.train_accuracy:.2f} %  |  test loss {self.test_loss:.4f} "
-            f"acc {100 * self.test_accuracy:.2f} %  |  {self.seconds:5.1f} s"
-        )
+        """One short line for a log: loss and accuracy (%) on the training and the test set, s."""
+        train = f"{self.train_loss:.4f} {100 * self.train_accuracy:5.2f} %"
+        test = f"{self.test_loss:.4f} {100 * self.test_accuracy:5.2f} %"
+        return f"epoch {self.epoch:2d}: train {train}, test {test}, {self.seconds:5.1f} s"
 
 
 def make_optimizer(model: nn.Module, recipe: Recipe, steps_per_epoch: int) -> tuple:

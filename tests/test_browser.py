@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from built_book import HTML, ROOT, chromium, html_pages, serve_book
+from built_book import HTML, ROOT, chromium, html_pages, only_the_book, serve_book
 
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -78,16 +78,8 @@ def test_page_in_a_browser(page, mode, server, browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     # the theme reads the reader's choice from localStorage before it paints
     context.add_init_script(f"localStorage.setItem('mode', '{mode}');")
-    blocked, problems = [], []
-
-    def route(request_route):
-        if request_route.request.url.startswith(server):
-            request_route.continue_()
-        else:
-            blocked.append(request_route.request.url)
-            request_route.abort()
-
-    context.route("**/*", route)
+    problems: list[str] = []
+    only_the_book(context, server)
     tab = context.new_page()
     tab.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     tab.on(
@@ -150,10 +142,7 @@ def phone_pages() -> list:
 def test_page_fits_a_phone(page, server, browser):
     relative = page.relative_to(HTML).as_posix()
     context = browser.new_context(viewport={"width": PHONE, "height": 800})
-    context.route(
-        "**/*",
-        lambda route: route.continue_() if route.request.url.startswith(server) else route.abort(),
-    )
+    only_the_book(context, server)
     tab = context.new_page()
     tab.goto(server + relative, wait_until="load")
     if relative == "index.html":  # Jupyter Book's redirect to the landing page

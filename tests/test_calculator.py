@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 import pytest
-from built_book import HTML, chromium, serve_book
+from built_book import HTML, chromium, only_the_book, serve_book
 
 from nnbook import calculator
 from nnbook.backprop import train
@@ -58,10 +58,7 @@ def browser():
 @pytest.fixture
 def page(browser, server):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    context.route(
-        "**/*",
-        lambda route: route.continue_() if route.request.url.startswith(server) else route.abort(),
-    )
+    only_the_book(context, server)
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda error: errors.append(str(error)))

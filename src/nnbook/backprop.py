@@ -191,8 +191,7 @@ def train_array(
                 f"finite numbers (learning rate {bad})"
             )
         grad = gradients(w, inputs, targets, state)
-        d = deltas(w, targets, state)
-        bias_grad = np.stack([d.h1 + d.h2, d.o1 + d.o2], axis=-1)  # as in bias_gradients
+        bias_grad = bias_gradients(w, inputs, targets, state)
         rows[:, k, 0] = k
         rows[:, k, _WEIGHTS] = w
         rows[:, k, _BIASES] = b

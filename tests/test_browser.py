@@ -121,24 +121,7 @@ def test_page_in_a_browser(page, mode, server, browser):
 PHONE = 390  # px; the laptop's width, 1280 px, is checked in test_page_in_a_browser
 
 
-#: Known to be too wide at a phone's width: the expanded derivatives (nested σ(…) of sums) do
-#: not break over lines yet; strict, so the test says so once they do.
-TOO_WIDE_ON_A_PHONE = {"book/part1/derivatives.html"}
-
-
-def phone_pages() -> list:
-    return [
-        pytest.param(
-            page,
-            marks=pytest.mark.xfail(strict=True, reason="expanded derivatives wider than 390 px"),
-        )
-        if page.relative_to(HTML).as_posix() in TOO_WIDE_ON_A_PHONE
-        else page
-        for page in html_pages()
-    ]
-
-
-@pytest.mark.parametrize("page", phone_pages(), ids=lambda p: str(p.relative_to(HTML)))
+@pytest.mark.parametrize("page", html_pages(), ids=lambda p: str(p.relative_to(HTML)))
 def test_page_fits_a_phone(page, server, browser):
     relative = page.relative_to(HTML).as_posix()
     context = browser.new_context(viewport={"width": PHONE, "height": 800})

@@ -19,7 +19,7 @@ CHAPTERS = sorted(
 )
 IGNORE = "nbval-ignore-output"
 #: Calls whose results depend on the training run: every cell from the first one on is tagged.
-RUN_DEPENDENT = re.compile(r"\bfit\(")
+RUN_DEPENDENT = re.compile(r"\b(fit|trained)\(")
 #: What varies from run to run wherever it appears.
 CLOCK = re.compile(r"perf_counter|time\.time\(|datetime\.now")
 
@@ -120,3 +120,15 @@ def test_the_package_declares_what_it_imports():
     via_myst_nb = {"sphinx", "ipython"}  # myst-nb requires both
     missing = needed - declared - via_myst_nb
     assert not missing, f"imported but not declared in pyproject.toml: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_chapter_has_exercises_with_solutions(chapter):
+    """At least three exercises per chapter of Part 1 and two elsewhere, each with a solution."""
+    cells = json.loads(chapter.read_text(encoding="utf-8"))["cells"]
+    text = "\n".join(source(cell) for cell in cells if cell["cell_type"] == "markdown")
+    labels = re.findall(r"```\{exercise\}[^\n]*\n:label: (\S+)", text)
+    solved = re.findall(r"```\{solution-start\} (\S+)", text)
+    if chapter.parent.name != "appendix":
+        assert len(labels) >= (3 if chapter.parent.name == "part1" else 2)
+    assert sorted(labels) == sorted(solved), "every exercise needs its solution"

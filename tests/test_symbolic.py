@@ -45,6 +45,37 @@ def test_latex():
     assert sp.latex(sym.sigmoid(sym.w1)) == r"\sigma(w_{1})"
 
 
+def fraction_parts(latex: str) -> list[str]:
+    """The numerator and denominator of every ``\\frac{…}{…}`` (braces balanced)."""
+    parts, start = [], 0
+    while (start := latex.find(r"\frac{", start)) != -1:
+        position = start + len(r"\frac")
+        for _ in range(2):
+            depth, end = 0, position
+            while True:
+                depth += {"{": 1, "}": -1}.get(latex[end], 0)
+                end += 1
+                if depth == 0:
+                    break
+            parts.append(latex[position + 1 : end - 1])
+            position = end
+        start += 1
+    return parts
+
+
+def test_expanded_latex_can_break_between_factors():
+    x, y, a, b = sp.symbols("x y a b")
+    assert sym.sum_latex(-x * (a + b) / 20 + y) == (
+        r"y \goodbreak - \frac{1}{20} \goodbreak\cdot x \goodbreak\cdot (a + b)"
+    )
+    for d in sym.derivatives():
+        latex = d.expanded_latex()
+        # nothing breaks inside a fraction: no fraction may hold a σ(…) or a product
+        parts = fraction_parts(latex)
+        assert all(r"\sigma" not in part and r"\cdot" not in part for part in parts)
+        assert r"\left(" not in latex and latex.count(r"\goodbreak") >= 3
+
+
 def test_lambdified_rejects_a_batch():
     with pytest.raises(ValueError, match="one set"):
         sym.lambdified_gradients([[0.1] * 8, [0.2] * 8])

@@ -134,9 +134,8 @@ class Derivative:
         return rf"{derivative_latex(self.weight)} = {notes_latex(self.notes)}"
 
     def expanded_latex(self) -> str:
-        """LaTeX for ∂E_total/∂w = expanded form in the weights alone."""
-        expanded = sp.latex(self.expanded, mul_symbol="dot")  # · is a place to break a line
-        return rf"{derivative_latex(self.weight)} = {breakable(expanded)}"
+        """LaTeX for ∂E_total/∂w = expanded form in the weights alone, breakable over lines."""
+        return rf"{derivative_latex(self.weight)} = {sum_latex(self.expanded)}"
 
 
 def derivative_latex(weight: sp.Symbol) -> str:
@@ -311,6 +310,27 @@ def notes_latex(expr: sp.Expr) -> str:
 def breakable(latex: str) -> str:
     """``\\left( … \\right)`` as plain parentheses, inside which MathJax can break a line."""
     return latex.replace(r"\left(", "(").replace(r"\right)", ")")
+
+
+def sum_latex(expr: sp.Expr) -> str:
+    """LaTeX of a sum of products that MathJax can break at every term and factor.
+
+    SymPy would print ``-w5·(…)·(…)/20`` as one fraction, and nothing inside a fraction breaks
+    over lines; here each term's rational coefficient comes first (``−1/20 · w5 · (…)``), and
+    ``·`` between factors and plain parentheses leave a line break possible everywhere.
+    """
+    pieces = []
+    for term in sp.Add.make_args(expr):
+        coefficient, product = term.as_coeff_Mul()
+        sign = "-" if coefficient < 0 else "+"
+        coefficient = abs(coefficient)
+        factors = [coefficient] if coefficient != 1 else []
+        factors += product.as_ordered_factors()
+        printed = [breakable(sp.latex(f, mul_symbol="dot")) for f in factors]
+        printed = [f"({p})" if f.is_Add else p for f, p in zip(factors, printed, strict=True)]
+        # \goodbreak: where MathJax should break first, between factors rather than inside one
+        pieces.append(f"{sign} " + r" \goodbreak\cdot ".join(printed))
+    return r" \goodbreak ".join(pieces).removeprefix("+ ")
 
 
 def equals(derivative: Derivative, formula: sp.Expr) -> bool:

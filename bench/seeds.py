@@ -5,6 +5,7 @@ the best epoch of the best seed; this script measures exactly that, and the seco
 
     MNIST_ROOT=../shared/mnist python bench/seeds.py --seeds 1 2 3
     MNIST_ROOT=../shared/mnist python bench/seeds.py --recipe class --seeds 1
+    MNIST_ROOT=../shared/mnist python bench/seeds.py --model tiny  # its recipe, 15 epochs
 """
 
 from __future__ import annotations
@@ -15,34 +16,42 @@ import statistics
 
 import torch
 
-from nnbook.mnist import CLASS_RECIPE, DEFAULT_RECIPE, fit, load
+from nnbook.mnist import CLASS_RECIPE, fit, load
 from nnbook.mnist.course import TARGET_ACCURACY
+from nnbook.mnist.journey import recipe_for
+from nnbook.mnist.models import DEFAULT_MODEL, MODELS
 from nnbook.mnist.trainer import pick_device
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=tuple(MODELS), default=DEFAULT_MODEL)
     parser.add_argument("--recipe", choices=("default", "class"), default="default")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
     parser.add_argument("--batch-size", type=int, help="override the recipe's batch size")
     parser.add_argument("--lr", type=float, help="override the recipe's (peak) learning rate")
+    parser.add_argument("--weight-decay", type=float, help="override the recipe's weight decay")
+    parser.add_argument("--max-degrees", type=float, help="override the largest rotation")
     parser.add_argument("--device", default="auto")
     parser.add_argument(
         "--target", type=float, default=TARGET_ACCURACY,
         help=f"final accuracy to reach (default: the class's {TARGET_ACCURACY})",
     )  # fmt: skip
     args = parser.parse_args()
-    recipe = CLASS_RECIPE if args.recipe == "class" else DEFAULT_RECIPE
-    changes = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr}
+    recipe = CLASS_RECIPE if args.recipe == "class" else recipe_for(args.model)
+    changes = {
+        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+        "weight_decay": args.weight_decay, "max_degrees": args.max_degrees,
+    }  # fmt: skip
     recipe = dataclasses.replace(recipe, **{k: v for k, v in changes.items() if v is not None})
     device = pick_device(args.device)
-    print(f"{recipe}\n{device}, {torch.get_num_threads()} threads")
+    print(f"{args.model}: {recipe}\n{device}, {torch.get_num_threads()} threads")
     data = load()
     finals, per_epoch = [], []
     for seed in args.seeds:
         result = fit(
-            data.train, data.test, recipe, seed=seed, device=str(device),
+            data.train, data.test, recipe, seed=seed, device=str(device), model=args.model,
             on_epoch=lambda row, seed=seed: print(f"seed {seed}  {row.summary()}", flush=True),
         )  # fmt: skip
         history = result.history

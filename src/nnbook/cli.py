@@ -90,9 +90,10 @@ def _train(args: argparse.Namespace) -> None:
     import torch
 
     from nnbook.mnist.data import MNISTDataError, load
-    from nnbook.mnist.trainer import CLASS_RECIPE, DEFAULT_RECIPE, fit, pick_device
+    from nnbook.mnist.journey import recipe_for
+    from nnbook.mnist.trainer import CLASS_RECIPE, fit, pick_device
 
-    base = CLASS_RECIPE if args.recipe == "class" else DEFAULT_RECIPE
+    base = CLASS_RECIPE if args.recipe == "class" else recipe_for(args.model)
     changes = {
         name: value
         for name, value in (
@@ -120,7 +121,8 @@ def _train(args: argparse.Namespace) -> None:
         result = fit(
             train, test, recipe, seed=args.seed, device=args.device, out=args.out,
             resume=args.resume, progress=not args.quiet,
-            on_epoch=lambda row: print(row.summary(), flush=True),
+            on_epoch=lambda row: print(row.summary(), flush=True), model=args.model,
+            deterministic=args.deterministic,
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as error:
         raise UsageError(str(error)) from None
@@ -135,16 +137,26 @@ def _positive_int(text: str) -> int:
 
 
 def _add_train(commands: argparse._SubParsersAction) -> None:
+    from nnbook.mnist.models import DEFAULT_MODEL, MODELS
+
     parser = commands.add_parser(
         "train",
-        help="train the MNIST network of Part 2",
+        help="train an MNIST network of Part 2",
         description="Per-epoch history in OUT/history.json, weights in OUT/model.pt, a "
         "checkpoint in OUT/checkpoint.pt after every epoch. "
-        "Options left unset take the recipe's value.",
+        "Options left unset take the recipe's value. "
+        "Repeatable: on the CPU the same seed gives the same history on the same machine and "
+        "thread count, and --resume ends with the weights of an uninterrupted run. On CUDA "
+        "that holds only with --deterministic (cuDNN otherwise picks the fastest kernels, "
+        "some of which add in a varying order).",
     )
     parser.add_argument(
+        "--model", choices=tuple(MODELS), default=DEFAULT_MODEL,
+        help=f"the network (default {DEFAULT_MODEL}; `nnbook models` lists them)",
+    )  # fmt: skip
+    parser.add_argument(
         "--recipe", choices=("default", "class"), default="default",
-        help="the book's one-cycle recipe, or the class notes' constant-rate SGD",
+        help="the book's one-cycle recipe for that model, or the class notes' constant-rate SGD",
     )  # fmt: skip
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
@@ -164,7 +176,30 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--limit-test", type=_positive_int, help="use the first N test images")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--deterministic", action="store_true",
+        help="deterministic algorithms only (CUDA: repeatable runs, somewhat slower steps; "
+        "the CPU is repeatable without it)",
+    )  # fmt: skip
     parser.set_defaults(run=_train)
+
+
+def _models(args: argparse.Namespace) -> None:
+    from nnbook.mnist.models import model_summaries
+
+    table = model_summaries()
+    print(table.to_csv().rstrip("\n") if args.format == "csv" else table.to_string())
+
+
+def _add_models(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "models",
+        help="list the MNIST networks with parameters, MACs and receptive field",
+        description="Every network `nnbook train --model` accepts, in the order the book meets "
+        "them.",
+    )
+    parser.add_argument("--format", choices=("table", "csv"), default="table")
+    parser.set_defaults(run=_models)
 
 
 def _spreadsheet(args: argparse.Namespace) -> None:
@@ -204,7 +239,7 @@ def _add_spreadsheet(commands: argparse._SubParsersAction) -> None:
 
 #: Each subcommand registers itself with one of these.
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_backprop, _add_train, _add_spreadsheet,
+    _add_backprop, _add_train, _add_models, _add_spreadsheet,
 ]  # fmt: skip
 
 

@@ -25,6 +25,9 @@ def conv_block(
 class Net(nn.Module):
     """Input 1×28×28 → log-probabilities of the ten digits."""
 
+    #: channels-last (NHWC) tensors: faster steps for Net's 16 and 32 channels on the CPU
+    memory_format = torch.channels_last
+
     def __init__(self, dropout: float = DROPOUT) -> None:
         super().__init__()
         self.block1 = nn.Sequential(

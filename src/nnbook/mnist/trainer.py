@@ -21,7 +21,7 @@ from nnbook.files import atomic_write
 from nnbook.mnist.allocator import keep_freed_memory
 from nnbook.mnist.course import DEFAULT_SEED, SEED_VARIABLE
 from nnbook.mnist.data import MNISTTensors, random_affine
-from nnbook.mnist.model import Net
+from nnbook.mnist.models import DEFAULT_MODEL, MODELS, build_model
 
 DEVICES = ("auto", "cpu", "cuda")
 #: Test-set batch: 256 images keep the largest activation (25.7 MB) on the reusable heap (see
@@ -99,6 +99,18 @@ def seed_from_environment(environ: Mapping[str, str] = os.environ) -> int:
         return int(text)
     except ValueError:
         raise ValueError(f"{SEED_VARIABLE} must be a whole number, got {text!r}") from None
+
+
+def use_deterministic() -> None:
+    """Deterministic kernels only, for repeatable CUDA runs (cuDNN's fastest add in any order).
+
+    An operation with no deterministic version warns instead of failing. cuBLAS needs its
+    workspace fixed before its first use in the process.
+    """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def seed_everything(seed: int) -> None:
@@ -245,44 +257,51 @@ def fit(
     progress: bool = False,
     on_epoch: Callable[[EpochResult], None] | None = None,
     tune_malloc: bool = True,
+    model: str = DEFAULT_MODEL,
+    deterministic: bool = False,
 ) -> FitResult:
-    """Train a fresh ``Net`` with ``recipe`` and return it with its per-epoch history.
+    """Train a fresh network (``model``: a name of ``nnbook.mnist.models.MODELS``) with ``recipe``;
+    return it with its per-epoch history.
 
     With ``out``, each epoch appends to ``out/history.json`` and writes ``out/checkpoint.pt``
     (model, optimiser, schedule and random states) atomically; the final weights go to
     ``out/model.pt``. ``resume=True`` continues from the checkpoint and ends, on the CPU, with
     the same weights as an uninterrupted run. ``tune_malloc`` lets glibc's ``malloc`` keep
     freed memory on the CPU (``nnbook.mnist.allocator``): faster steps, the same numbers.
+    ``deterministic`` makes CUDA runs repeatable (``use_deterministic``); the CPU already is.
     """
     import time
 
     target = pick_device(device)
+    if deterministic:
+        use_deterministic()
     if tune_malloc and target.type == "cpu":
         keep_freed_memory()  # fewer page faults, faster steps; changes no numbers
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
     seed_everything(seed)
     generator = torch.Generator().manual_seed(seed)
     train, test = train.to(target), test.to(target)
-    model = Net().to(target, memory_format=torch.channels_last)
+    network = build_model(model, target)
     steps = -(-len(train) // recipe.batch_size)
-    optimizer, scheduler = make_optimizer(model, recipe, steps)
-    result = FitResult(model)
+    optimizer, scheduler = make_optimizer(network, recipe, steps)
+    result = FitResult(network)
     folder = Path(out) if out is not None else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
     if resume:
         if folder is None or not (folder / CHECKPOINT).is_file():
             raise FileNotFoundError(f"--resume: no {CHECKPOINT} in {folder}")
-        state = torch.load(folder / CHECKPOINT, map_location=target, weights_only=True)
+        # Tensors load on the CPU: the random states must stay CPU ByteTensors, and
+        # load_state_dict moves weights and optimiser state to the network's own device.
+        state = torch.load(folder / CHECKPOINT, map_location="cpu", weights_only=True)
         if state["recipe"] != asdict(recipe) or state["seed"] != seed:
             raise ValueError("--resume: the checkpoint was made with another recipe or seed")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        generator.set_state(state["generator"])
-        if target.type == "cuda":
-            torch.cuda.set_rng_state(state["cuda_rng"].cpu())
-        result.history = [EpochResult(**row) for row in state["history"]]
+        if state.get("model_name", DEFAULT_MODEL) != model:
+            raise ValueError(
+                f"--resume: the checkpoint is of model {state.get('model_name')!r}, not {model!r}"
+            )
+        result.history = restore(state, network, optimizer, scheduler, generator)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -292,9 +311,9 @@ def fit(
         started = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
         train_loss, train_accuracy = train_epoch(
-            model, train, optimizer, scheduler, recipe, generator, bar
+            network, train, optimizer, scheduler, recipe, generator, bar
         )
-        test_loss, test_accuracy = evaluate(model, test)
+        test_loss, test_accuracy = evaluate(network, test)
         row = EpochResult(
             epoch,
             train_loss,
@@ -306,25 +325,50 @@ def fit(
         )
         result.history.append(row)
         if folder is not None:
-            _atomic_save(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "torch_rng": torch.get_rng_state(),
-                    "cuda_rng": torch.cuda.get_rng_state()
-                    if target.type == "cuda"
-                    else torch.empty(0, dtype=torch.uint8),
-                    "generator": generator.get_state(),
-                    "history": [asdict(r) for r in result.history],
-                    "recipe": asdict(recipe),
-                    "seed": seed,
-                },
-                folder / CHECKPOINT,
-            )
+            state = checkpoint(network, optimizer, scheduler, generator, result.history)
+            state.update(recipe=asdict(recipe), seed=seed, model_name=model)
+            _atomic_save(state, folder / CHECKPOINT)
             _atomic_save([asdict(r) for r in result.history], folder / HISTORY)
         if on_epoch is not None:
             on_epoch(row)
     if folder is not None:
-        _atomic_save(model.state_dict(), folder / MODEL)
+        _atomic_save(network.state_dict(), folder / MODEL)
     return result
+
+
+def checkpoint(
+    network: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    generator: torch.Generator,
+    history: list[EpochResult],
+) -> dict:
+    """Everything a resumed run needs to continue exactly: weights, optimiser, schedule, RNGs."""
+    on_cuda = next(network.parameters()).device.type == "cuda"
+    return {
+        "model": network.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state() if on_cuda else torch.empty(0, dtype=torch.uint8),
+        "generator": generator.get_state(),
+        "history": [asdict(row) for row in history],
+    }
+
+
+def restore(
+    state: Mapping,
+    network: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    generator: torch.Generator,
+) -> list[EpochResult]:
+    """Load a ``checkpoint`` (its tensors on any device) into a run; returns its history."""
+    network.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])  # moves the momenta to the network's device
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"].cpu())
+    generator.set_state(state["generator"].cpu())
+    if next(network.parameters()).device.type == "cuda" and len(state["cuda_rng"]):
+        torch.cuda.set_rng_state(state["cuda_rng"].cpu())
+    return [EpochResult(**row) for row in state["history"]]

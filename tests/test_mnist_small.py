@@ -1,0 +1,185 @@
+"""The small networks of "How small can it go", the model registry, kept runs and the CLI."""
+
+import inspect
+import json
+import re
+from dataclasses import replace
+
+import pytest
+import torch
+import torchinfo
+from cli_runner import run_nnbook
+
+from nnbook.mnist import journey
+from nnbook.mnist.model import receptive_fields
+from nnbook.mnist.models import MODELS, build_model, model_summaries, parameter_count
+from nnbook.mnist.runs import run_folder, runs_root, trained
+from nnbook.mnist.trainer import CHECKPOINT, HISTORY, MODEL, fit
+
+QUICK = replace(journey.SMALL_RECIPE, epochs=2, batch_size=64)
+
+
+@pytest.fixture(scope="module")
+def small(mnist):
+    return mnist.train.subset(512), mnist.test.subset(256)
+
+
+def conv_output_shapes(network):
+    stats = torchinfo.summary(network, input_size=(1, 1, 28, 28), verbose=0)
+    return [
+        tuple(layer.output_size[1:])
+        for layer in stats.summary_list
+        if isinstance(layer.module, torch.nn.Conv2d)
+    ]
+
+
+def stop(row):
+    """on_epoch that cuts a run off after its first epoch, as Ctrl-C would."""
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("name", [step.model for step in journey.STEPS])
+def test_each_step_is_a_small_working_network(name):
+    network = build_model(name).eval()
+    count = parameter_count(network)
+    assert count < journey.COURSE_MAX_PARAMETERS
+    # torchinfo counts the same parameters independently
+    stats = torchinfo.summary(network, input_size=(1, 1, 28, 28), verbose=0)
+    assert stats.trainable_params == count
+    out = network(torch.randn(3, 1, 28, 28))
+    assert out.shape == (3, 10)
+    torch.testing.assert_close(out.exp().sum(1), torch.ones(3))
+    assert conv_output_shapes(network)[-1] == (10, 1, 1)  # one score per digit, after GAP
+    assert receptive_fields(network)[-1].receptive_field >= 28  # GAP sees the whole image
+
+
+def test_the_last_step_is_below_the_smallest_published_network():
+    last = journey.STEPS[-1]
+    count = parameter_count(build_model(last.model))
+    assert count <= journey.FINAL_MAX_PARAMETERS < journey.SMALLEST_PUBLISHED_PARAMETERS
+    assert last.recipe.epochs <= journey.COURSE_MAX_EPOCHS
+    assert all(step.recipe.epochs <= journey.COURSE_MAX_EPOCHS for step in journey.STEPS)
+
+
+@pytest.mark.parametrize("name", [step.model for step in journey.STEPS])
+def test_shapes_and_receptive_fields_in_the_comments_are_the_real_ones(name):
+    """Each layer's comment (``# 10×24×24, RF 5``) says what torchinfo and the RF formula find."""
+    cls = MODELS[name]
+    comments = re.findall(r"# (\d+)×(\d+)×(\d+)(?:.*?RF (\d+))?", inspect.getsource(cls))
+    network = cls()
+    stats = torchinfo.summary(network, input_size=(1, 1, 28, 28), verbose=0, depth=2)
+    children = {id(m) for m in network.features.children()}
+    shapes = [tuple(s.output_size[1:]) for s in stats.summary_list if id(s.module) in children]
+    assert [tuple(map(int, c[:3])) for c in comments] == shapes
+    fields = {f.name.rsplit(".", 1)[0] if f.name.count(".") > 1 else f.name: f.receptive_field
+              for f in receptive_fields(network)}  # fmt: skip
+    written = [int(c[3]) for c in comments if c[3]]
+    layers = [f"features.{k}" for k, c in enumerate(comments) if c[3]]
+    assert written == [fields[layer] for layer in layers]
+
+
+def test_an_unknown_model_is_named():
+    with pytest.raises(ValueError, match="unknown model 'huge'; choose one of net, "):
+        build_model("huge")
+    with pytest.raises(ValueError, match="unknown model 'huge'"):
+        journey.recipe_for("huge")
+
+
+def test_every_model_has_a_recipe():
+    assert journey.recipe_for("net").epochs == 12
+    for step in journey.STEPS:
+        assert journey.recipe_for(step.model) == step.recipe
+
+
+def test_model_summaries_agree_with_the_models():
+    table = model_summaries()
+    assert list(table.index) == list(MODELS)
+    assert table.loc["net", "parameters"] == 17_466
+    for name in MODELS:
+        assert table.loc[name, "parameters"] == parameter_count(build_model(name))
+    assert table.loc["tiny", "MACs per image"] < table.loc["net", "MACs per image"]
+
+
+def test_fit_trains_a_small_model_and_refuses_an_unknown_one(small, tmp_path):
+    result = fit(*small, QUICK, seed=2, device="cpu", model="tiny", out=tmp_path)
+    assert type(result.model) is MODELS["tiny"]
+    first, last = result.history
+    assert last.train_loss < first.train_loss
+    with pytest.raises(ValueError, match="the checkpoint is of model 'tiny', not 'net'"):
+        fit(*small, QUICK, seed=2, device="cpu", model="net", out=tmp_path, resume=True)
+    with pytest.raises(ValueError, match="unknown model"):
+        fit(*small, QUICK, seed=2, device="cpu", model="huge")
+
+
+def test_resume_loads_the_checkpoint_on_the_cpu(small, tmp_path, monkeypatch):
+    """A checkpoint written on a GPU must load: its random states have to stay on the CPU."""
+    with pytest.raises(KeyboardInterrupt):
+        fit(*small, QUICK, seed=3, device="cpu", model="tiny", out=tmp_path, on_epoch=stop)
+    seen = []
+    real_load = torch.load
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("map_location"))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    fit(*small, QUICK, seed=3, device="cpu", model="tiny", out=tmp_path, resume=True)
+    assert seen == ["cpu"]  # then load_state_dict puts each tensor where the network is
+
+
+def test_kept_runs_train_once(small, tmp_path):
+    rows = []
+    first = trained(*small, QUICK, seed=4, device="cpu", model="tiny", root=tmp_path)
+    second = trained(
+        *small, QUICK, seed=4, device="cpu", model="tiny", root=tmp_path, on_epoch=rows.append
+    )
+    assert second.history == first.history == rows  # loaded, with the log replayed
+    for key, value in first.model.state_dict().items():
+        torch.testing.assert_close(second.model.state_dict()[key], value, rtol=0, atol=0)
+    assert len(list(tmp_path.iterdir())) == 1
+    # another seed or recipe is another run, in its own folder
+    other = trained(*small, replace(QUICK, epochs=1), seed=4, device="cpu", model="tiny",
+                    root=tmp_path)  # fmt: skip
+    assert len(other.history) == 1 and len(list(tmp_path.iterdir())) == 2
+
+
+def test_a_kept_run_that_was_cut_off_is_resumed(small, tmp_path):
+    folder = run_folder("tiny", QUICK, 6, torch.device("cpu"), (512, 256), tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        fit(*small, QUICK, seed=6, device="cpu", model="tiny", out=folder, on_epoch=stop)
+    assert (folder / CHECKPOINT).is_file() and not (folder / MODEL).exists()
+    rows = []
+    resumed = trained(
+        *small, QUICK, seed=6, device="cpu", model="tiny", root=tmp_path, on_epoch=rows.append
+    )
+    straight = fit(*small, QUICK, seed=6, device="cpu", model="tiny")
+    strip = [{**vars(r), "seconds": 0} for r in resumed.history]
+    assert strip == [{**vars(r), "seconds": 0} for r in straight.history]
+    assert [row.epoch for row in rows] == [1, 2]
+    assert len(json.loads((folder / HISTORY).read_text())) == 2
+
+
+def test_runs_root_comes_from_the_environment(tmp_path):
+    assert runs_root({"NNBOOK_RUNS": str(tmp_path)}) == tmp_path
+    assert runs_root({}).parts[-3:] == (".cache", "nnbook", "runs")
+
+
+def test_cli_lists_the_models():
+    result = run_nnbook("models", "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("model,parameters,MACs per image,receptive field")
+    assert [line.split(",")[0] for line in lines[1:]] == list(MODELS)
+    assert "net,17466," in result.stdout
+
+
+def test_cli_trains_a_small_model(tmp_path, mnist_root):
+    out = tmp_path / "tiny"
+    args = ["--model", "tiny", "--epochs", "1", "--limit-train", "256", "--limit-test", "128"]
+    result = run_nnbook("train", *args, "--data", str(mnist_root), "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    saved = torch.load(out / MODEL, weights_only=True)
+    assert saved.keys() == build_model("tiny").state_dict().keys()
+    bad = run_nnbook("train", "--model", "huge", "--out", str(tmp_path / "x"))
+    assert bad.returncode == 2 and "invalid choice: 'huge'" in bad.stderr
+    assert "--deterministic" in run_nnbook("train", "--help").stdout

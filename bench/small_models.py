@@ -1,11 +1,12 @@
 """The experiments behind "How small can it go": candidate networks and recipe variants, per seed.
 
 Each run is ``fit`` with the chapter's recipe for 15 epochs (``journey.SMALL_RECIPE``) unless a
-``key=value`` changes a field of it; three more switches change the training itself:
+``key=value`` changes a field of it; four more switches change the training itself:
 ``teacher=PATH`` with ``kd=ALPHA`` (and ``T=TEMPERATURE``) distils from a trained network's
 log-probabilities of the clean training images, saved by ``--save-teacher PATH`` (a run of
 ``Net`` with the default recipe), ``clean_last=N`` trains the last N epochs on unaugmented digits,
-and ``optimizer=adam`` uses AdamW with the same one-cycle schedule.
+``smoothing=EPS`` trains with label smoothing, and ``optimizer=adam`` uses AdamW with the same
+one-cycle schedule.
 
     MNIST_ROOT=../shared/mnist python bench/small_models.py deep10 --seeds 1 2 3
     MNIST_ROOT=../shared/mnist python bench/small_models.py deep10 --seeds 2 weight_decay=0.0001
@@ -43,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -135,8 +137,8 @@ CANDIDATES = {
 }
 
 
-def distilling_epoch(teacher: torch.Tensor, alpha: float, temperature: float):
-    """A ``train_epoch`` whose loss mixes the NLL with the KL divergence from soft targets."""
+def loss_epoch(loss_of: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]):
+    """A ``train_epoch`` that trains on ``loss_of(log_probs, labels, index)`` (reports the NLL)."""
 
     def train_epoch(model, data, optimizer, scheduler, recipe, generator, progress=None):
         model.train()
@@ -151,20 +153,37 @@ def distilling_epoch(teacher: torch.Tensor, alpha: float, temperature: float):
                 )
             optimizer.zero_grad(set_to_none=True)
             log_probs = model(images)
-            hard = F.nll_loss(log_probs, labels)
-            soft_teacher = F.log_softmax(teacher[index] / temperature, dim=1)
-            soft_student = F.log_softmax(log_probs / temperature, dim=1)
-            # KL(teacher ‖ student) at temperature T, scaled by T² (Hinton et al. 2015)
-            kl = F.kl_div(soft_student, soft_teacher, log_target=True, reduction="batchmean")
-            loss = (1 - alpha) * hard + alpha * temperature**2 * kl
-            loss.backward()
+            loss_of(log_probs, labels, index).backward()
             optimizer.step()
             scheduler.step()
-            total += hard.item() * len(labels)
+            total += F.nll_loss(log_probs, labels).item() * len(labels)
             correct += (log_probs.argmax(1) == labels).sum().item()
         return total / len(data), correct / len(data)
 
     return train_epoch
+
+
+def distilling_loss(teacher: torch.Tensor, alpha: float, temperature: float):
+    """The NLL mixed with the KL divergence from the teacher's soft targets."""
+
+    def loss_of(log_probs, labels, index):
+        soft_teacher = F.log_softmax(teacher[index] / temperature, dim=1)
+        soft_student = F.log_softmax(log_probs / temperature, dim=1)
+        # KL(teacher ‖ student) at temperature T, scaled by T² (Hinton et al. 2015)
+        kl = F.kl_div(soft_student, soft_teacher, log_target=True, reduction="batchmean")
+        return (1 - alpha) * F.nll_loss(log_probs, labels) + alpha * temperature**2 * kl
+
+    return loss_of
+
+
+def smoothed_loss(epsilon: float):
+    """Label smoothing: (1 − ε) · NLL + ε · the mean of −log p over the ten classes."""
+
+    def loss_of(log_probs, labels, index):
+        uniform = -log_probs.mean(1).mean()
+        return (1 - epsilon) * F.nll_loss(log_probs, labels) + epsilon * uniform
+
+    return loss_of
 
 
 def clean_last_epochs(count: int, epochs: int):
@@ -209,6 +228,7 @@ def main() -> None:
     teacher, alpha = changes.pop("teacher", None), float(changes.pop("kd", 0))
     temperature = float(changes.pop("T", 4))
     clean_last = int(changes.pop("clean_last", 0))
+    smoothing = float(changes.pop("smoothing", 0))
     if changes.pop("optimizer", "sgd") == "adam":
         trainer_module.make_optimizer = adamw
     base = journey.SMALL_RECIPE
@@ -221,7 +241,10 @@ def main() -> None:
     models.MODELS[args.model] = CANDIDATES[args.model]  # so that fit can build it by name
     calls = None
     if teacher and alpha:
-        trainer_module.train_epoch = distilling_epoch(torch.load(teacher), alpha, temperature)
+        loss_of = distilling_loss(torch.load(teacher), alpha, temperature)
+        trainer_module.train_epoch = loss_epoch(loss_of)
+    elif smoothing:
+        trainer_module.train_epoch = loss_epoch(smoothed_loss(smoothing))
     elif clean_last:
         trainer_module.train_epoch, calls = clean_last_epochs(clean_last, recipe.epochs)
     count = models.parameter_count(CANDIDATES[args.model]())

@@ -93,7 +93,10 @@ def _train(args: argparse.Namespace) -> None:
     from nnbook.mnist.journey import recipe_for
     from nnbook.mnist.trainer import CLASS_RECIPE, fit, pick_device
 
-    base = CLASS_RECIPE if args.recipe == "class" else recipe_for(args.model)
+    if args.recipe == "class":
+        base = CLASS_RECIPE
+    else:
+        base = recipe_for(args.model, gpu=args.recipe == "gpu")
     changes = {
         name: value
         for name, value in (
@@ -122,7 +125,7 @@ def _train(args: argparse.Namespace) -> None:
             train, test, recipe, seed=args.seed, device=args.device, out=args.out,
             resume=args.resume, progress=not args.quiet,
             on_epoch=lambda row: print(row.summary(), flush=True), model=args.model,
-            deterministic=args.deterministic,
+            deterministic=args.deterministic, cuda_graph=args.cuda_graph,
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as error:
         raise UsageError(str(error)) from None
@@ -155,8 +158,9 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
         help=f"the network (default {DEFAULT_MODEL}; `nnbook models` lists them)",
     )  # fmt: skip
     parser.add_argument(
-        "--recipe", choices=("default", "class"), default="default",
-        help="the book's one-cycle recipe for that model, or the class notes' constant-rate SGD",
+        "--recipe", choices=("default", "gpu", "class"), default="default",
+        help="the book's one-cycle recipe for that model; its GPU version (4x the batch, 2x the "
+        "peak rate; net: 16 epochs); or the class notes' constant-rate SGD",
     )  # fmt: skip
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
@@ -180,6 +184,11 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
         "--deterministic", action="store_true",
         help="deterministic algorithms only (CUDA: repeatable runs, somewhat slower steps; "
         "the CPU is repeatable without it)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--cuda-graph", action=argparse.BooleanOptionalAction, default=True,
+        help="CUDA: record one training step as a CUDA graph and replay it for every batch, "
+        "whole batches only (default); the CPU ignores it",
     )  # fmt: skip
     parser.set_defaults(run=_train)
 

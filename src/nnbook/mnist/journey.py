@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from nnbook.mnist.models import DEFAULT_MODEL, MODELS, model_summaries
-from nnbook.mnist.trainer import DEFAULT_RECIPE, EpochResult, Recipe
+from nnbook.mnist.trainer import DEFAULT_RECIPE, GPU_RECIPE, EpochResult, Recipe, for_gpu
 
 #: The course's next assignment: fewer parameters than this ...
 COURSE_MAX_PARAMETERS = 8_000
@@ -67,13 +67,18 @@ STEPS = (
 )
 
 
-def recipe_for(model: str) -> Recipe:
-    """The recipe the book trains ``model`` with: the default for ``net``, else its step's."""
+def recipe_for(model: str, gpu: bool = False) -> Recipe:
+    """The recipe the book trains ``model`` with: the default for ``net``, else its step's.
+
+    ``gpu=True``: the one for a GPU's CUDA graphs, ``GPU_RECIPE`` for ``net`` and the step's
+    recipe at a larger batch (``for_gpu``) for the others.
+    """
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
     if model == DEFAULT_MODEL:
-        return DEFAULT_RECIPE
-    return next(step.recipe for step in STEPS if step.model == model)
+        return GPU_RECIPE if gpu else DEFAULT_RECIPE
+    recipe = next(step.recipe for step in STEPS if step.model == model)
+    return for_gpu(recipe) if gpu else recipe
 
 
 def step_summary(model: str, history: Sequence[EpochResult]) -> dict[str, float]:

@@ -1,0 +1,147 @@
+"""The GPU path's training step, checked on the CPU: the written-out SGD against torch.optim.SGD,
+the recorded step (run eagerly) against ``train_epoch``; the GPU itself where there is one."""
+
+import json
+from dataclasses import asdict, replace
+
+import pytest
+import torch
+from cli_runner import run_nnbook
+
+from nnbook.mnist.data import MNISTTensors
+from nnbook.mnist.graphed import CapturedStep, sgd_update_
+from nnbook.mnist.journey import recipe_for
+from nnbook.mnist.models import build_model
+from nnbook.mnist.trainer import (
+    DEFAULT_RECIPE,
+    GPU_RECIPE,
+    HISTORY,
+    augmentation,
+    fit,
+    make_optimizer,
+    seed_everything,
+    train_epoch,
+)
+
+SMALL = replace(DEFAULT_RECIPE, epochs=2, batch_size=64, augment=False)
+
+
+@pytest.mark.parametrize(
+    ("nesterov", "weight_decay", "momentum"), [(True, 1e-4, 0.9), (False, 0.0, 0.9), (False, 0, 0)]
+)
+def test_sgd_update_is_torch_sgd(nesterov, weight_decay, momentum):
+    torch.manual_seed(0)
+    ours = [torch.randn(4, 3), torch.randn(5)]
+    theirs = [p.clone().requires_grad_() for p in ours]
+    optimizer = torch.optim.SGD(
+        theirs, lr=0.1, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
+    )
+    momenta = [torch.zeros_like(p) for p in ours]
+    for step in range(6):
+        # a schedule: rate and momentum change every step, as one-cycle's do
+        lr, mu = 0.05 * (step + 1), momentum * (1 - 0.03 * step)
+        for group in optimizer.param_groups:
+            group["lr"], group["momentum"] = lr, mu
+        grads = [torch.randn_like(p) for p in ours]
+        for p, g in zip(theirs, grads, strict=True):
+            p.grad = g.clone()
+        optimizer.step()
+        rate, mu_tensor = torch.tensor(lr), torch.tensor(mu)
+        sgd_update_(ours, grads, momenta, rate, mu_tensor, weight_decay, nesterov)
+    for a, b in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(a, b.detach(), rtol=0, atol=1e-6)
+    assert not torch.equal(ours[0], theirs[0].new_zeros(4, 3))
+
+
+def run_epochs(data, recipe, captured: bool):
+    """Epochs of the recorded step (run eagerly) or of ``train_epoch``, same seeds, in float64:
+    in float32 round-off differences grow to 1e-3 in a few dozen steps, and hide real ones."""
+    seed_everything(1)
+    generator = torch.Generator().manual_seed(1)
+    network = build_model("net", "cpu").double()
+    data = MNISTTensors(data.images.double(), data.labels)
+    optimizer, scheduler = make_optimizer(network, recipe, len(data) // recipe.batch_size)
+    if captured:
+        step = CapturedStep(
+            network, optimizer, data, recipe.batch_size, augmentation(recipe), capture=False
+        )
+        history = [step.train_epoch(scheduler, generator) for _ in range(recipe.epochs)]
+    else:
+        history = [
+            train_epoch(network, data, optimizer, scheduler, recipe, generator)
+            for _ in range(recipe.epochs)
+        ]
+    return network, history, scheduler.get_last_lr()
+
+
+def test_the_recorded_step_trains_as_train_epoch(mnist):
+    data = mnist.train.subset(640)  # whole batches: both see every example
+    ours, our_history, our_lr = run_epochs(data, SMALL, captured=True)
+    theirs, their_history, their_lr = run_epochs(data, SMALL, captured=False)
+    assert our_lr == their_lr  # the schedule took as many steps
+    for ours_row, theirs_row in zip(our_history, their_history, strict=True):
+        assert ours_row == pytest.approx(theirs_row, rel=1e-9)
+    for (name, a), b in zip(ours.state_dict().items(), theirs.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-7, atol=1e-9, msg=name)
+    assert our_history[1][0] < our_history[0][0]  # and it learns
+
+
+def test_a_recorded_step_leaves_the_remainder_out(mnist):
+    data = mnist.train.subset(200)
+    network = build_model("tiny", "cpu")
+    optimizer, scheduler = make_optimizer(network, SMALL, 3)
+    step = CapturedStep(network, optimizer, data, 64, None, capture=False)
+    step.train_epoch(scheduler, torch.Generator().manual_seed(0))
+    assert scheduler.last_epoch == 3  # 200 // 64 steps; 8 examples sat the epoch out
+    assert step.index.shape == (64,)
+
+
+def test_a_recorded_step_needs_a_whole_batch(mnist):
+    network = build_model("net", "cpu")
+    optimizer, _ = make_optimizer(network, SMALL, 1)
+    with pytest.raises(ValueError, match="at least one whole batch: 50 examples, batch size 64"):
+        CapturedStep(network, optimizer, mnist.train.subset(50), 64, None, capture=False)
+
+
+def test_gpu_recipes():
+    assert recipe_for("net", gpu=True) == GPU_RECIPE
+    assert GPU_RECIPE.batch_size == 4 * DEFAULT_RECIPE.batch_size
+    assert GPU_RECIPE.lr == pytest.approx(2 * DEFAULT_RECIPE.lr)
+    tiny = recipe_for("tiny", gpu=True)
+    assert (tiny.epochs, tiny.batch_size) == (recipe_for("tiny").epochs, 256)
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@cuda
+def test_gpu_path_is_repeatable_and_resumes_exactly(mnist, tmp_path):
+    train, test = mnist.train.subset(4096), mnist.test.subset(1000)
+    recipe = replace(GPU_RECIPE, epochs=3)
+    options = {"device": "cuda", "deterministic": True, "seed": 2}
+    straight = fit(train, test, recipe, **options)
+    again = fit(train, test, recipe, **options)
+    rows = [{k: v for k, v in asdict(r).items() if k != "seconds"} for r in straight.history]
+    assert rows == [{k: v for k, v in asdict(r).items() if k != "seconds"} for r in again.history]
+
+    def stop_after_first(row):
+        if row.epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(train, test, recipe, out=tmp_path, on_epoch=stop_after_first, **options)
+    assert len(json.loads((tmp_path / HISTORY).read_text())) == 1
+    resumed = fit(train, test, recipe, out=tmp_path, resume=True, **options)
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+
+def test_cli_takes_the_gpu_recipe(tmp_path, mnist_root):
+    out = tmp_path / "run"
+    result = run_nnbook(
+        "train", "--recipe", "gpu", "--device", "cpu", "--epochs", "1", "--limit-train", "512",
+        "--limit-test", "128", "--data", str(mnist_root), "--out", str(out), "--quiet",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    saved = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert saved["recipe"] == asdict(replace(GPU_RECIPE, epochs=1))

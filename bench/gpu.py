@@ -10,11 +10,12 @@ and every evaluation of the test set included. In order, stopping the recipe lis
 3. the same seed twice, with and without ``deterministic``: equal histories or not;
 4. an interrupted run resumed from its checkpoint against the uninterrupted run (deterministic).
 
-    MNIST_ROOT=../shared/mnist python bench/gpu.py --json gpu.jsonl
+    MNIST_ROOT=../shared/mnist python bench/gpu.py --json bench/results/gpu.jsonl
     MNIST_ROOT=../shared/mnist python bench/gpu.py --recipes GPU_RECIPE
 
 Measured on an H100 80GB HBM3 and an H200 (torch 2.11.0+cu130, cuDNN 9.19; the machines this
-project was lent): seconds of the whole ``fit`` and final-epoch test accuracy (%), seeds 1, 2, 3.
+project was lent; every run is a line of ``bench/results/gpu.jsonl``, which the performance
+appendix reads): seconds of the whole ``fit`` and final-epoch test accuracy (%), seeds 1, 2, 3.
 
 | recipe (default network)      | GPU, mode       | seconds             | final accuracy      |
 | ----------------------------- | --------------- | ------------------- | ------------------- |
@@ -116,19 +117,15 @@ def main() -> None:
     args = parser.parse_args()
     began = time.perf_counter()
 
+    machine = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__}
+
     def report(kind: str, **fields) -> None:
-        fields = {"kind": kind, **fields}
+        fields = {"kind": kind, **machine, **fields}
         print(json.dumps(fields), flush=True)
         if args.json:
             with open(args.json, "a") as file:
                 file.write(json.dumps(fields) + "\n")
 
-    report(
-        "device",
-        name=torch.cuda.get_device_name(),
-        torch=torch.__version__,
-        cudnn=torch.backends.cudnn.version(),
-    )
     data = load()
     train, test = data.train.to("cuda"), data.test.to("cuda")
     timed_fit(train.subset(2048), test.subset(512), replace(GPU_RECIPE, epochs=1), 1)
@@ -140,8 +137,8 @@ def main() -> None:
             run, seconds = timed_fit(train, test, recipe, seed, deterministic=args.deterministic)
             report(
                 "recipe",
-                recipe=name,
                 deterministic=args.deterministic,
+                cudnn_benchmark=False,
                 seed=seed,
                 epochs=recipe.epochs,
                 batch_size=recipe.batch_size,

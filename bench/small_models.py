@@ -1,12 +1,12 @@
 """The experiments behind "How small can it go": candidate networks and recipe variants, per seed.
 
 Each run is ``fit`` with the chapter's recipe for 15 epochs (``journey.SMALL_RECIPE``) unless a
-``key=value`` changes a field of it; four more switches change the training itself:
+``key=value`` changes a field of it; five more switches change the training itself:
 ``teacher=PATH`` with ``kd=ALPHA`` (and ``T=TEMPERATURE``) distils from a trained network's
-log-probabilities of the clean training images, saved by ``--save-teacher PATH`` (a run of
-``Net`` with the default recipe), ``clean_last=N`` trains the last N epochs on unaugmented digits,
-``smoothing=EPS`` trains with label smoothing, and ``optimizer=adam`` uses AdamW with the same
-one-cycle schedule.
+log-probabilities of the clean training images, saved by ``--save-teacher PATH`` (a run of ``Net``
+with the default recipe), ``clean_last=N`` trains the last N epochs on unaugmented digits,
+``smoothing=EPS`` trains with label smoothing, ``ema=DECAY`` evaluates a moving average of the
+weights, and ``optimizer=adam`` uses AdamW with the same one-cycle schedule.
 
     MNIST_ROOT=../shared/mnist python bench/small_models.py deep10 --seeds 1 2 3
     MNIST_ROOT=../shared/mnist python bench/small_models.py deep10 --seeds 2 weight_decay=0.0001
@@ -137,8 +137,12 @@ CANDIDATES = {
 }
 
 
-def loss_epoch(loss_of: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]):
-    """A ``train_epoch`` that trains on ``loss_of(log_probs, labels, index)`` (reports the NLL)."""
+def loss_epoch(
+    loss_of: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+    after_step: Callable[[nn.Module], None] | None = None,
+):
+    """A ``train_epoch`` that trains on ``loss_of(log_probs, labels, index)`` (reports the NLL)
+    and calls ``after_step(model)`` after every step."""
 
     def train_epoch(model, data, optimizer, scheduler, recipe, generator, progress=None):
         model.train()
@@ -156,6 +160,8 @@ def loss_epoch(loss_of: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tor
             loss_of(log_probs, labels, index).backward()
             optimizer.step()
             scheduler.step()
+            if after_step is not None:
+                after_step(model)
             total += F.nll_loss(log_probs, labels).item() * len(labels)
             correct += (log_probs.argmax(1) == labels).sum().item()
         return total / len(data), correct / len(data)
@@ -174,6 +180,32 @@ def distilling_loss(teacher: torch.Tensor, alpha: float, temperature: float):
         return (1 - alpha) * F.nll_loss(log_probs, labels) + alpha * temperature**2 * kl
 
     return loss_of
+
+
+def nll_loss(log_probs, labels, index):
+    return F.nll_loss(log_probs, labels)
+
+
+def averaged_weights(decay: float):
+    """``after_step`` and ``evaluate`` for an exponential moving average of the weights (and of
+    BatchNorm's statistics): every evaluation, the last one too, is of the average."""
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    held: dict[str, nn.Module] = {}
+    original_evaluate = trainer_module.evaluate
+
+    def after_step(model: nn.Module) -> None:
+        if held.get("model") is not model:  # a new run
+            held["model"] = model
+            held["average"] = AveragedModel(
+                model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True
+            )
+        held["average"].update_parameters(model)
+
+    def evaluate(model, data, batch_size=trainer_module.EVAL_BATCH_SIZE):
+        return original_evaluate(held["average"], data, batch_size)
+
+    return after_step, evaluate
 
 
 def smoothed_loss(epsilon: float):
@@ -229,6 +261,7 @@ def main() -> None:
     temperature = float(changes.pop("T", 4))
     clean_last = int(changes.pop("clean_last", 0))
     smoothing = float(changes.pop("smoothing", 0))
+    ema = float(changes.pop("ema", 0))
     if changes.pop("optimizer", "sgd") == "adam":
         trainer_module.make_optimizer = adamw
     base = journey.SMALL_RECIPE
@@ -245,6 +278,9 @@ def main() -> None:
         trainer_module.train_epoch = loss_epoch(loss_of)
     elif smoothing:
         trainer_module.train_epoch = loss_epoch(smoothed_loss(smoothing))
+    elif ema:
+        after_step, trainer_module.evaluate = averaged_weights(ema)
+        trainer_module.train_epoch = loss_epoch(nll_loss, after_step)
     elif clean_last:
         trainer_module.train_epoch, calls = clean_last_epochs(clean_last, recipe.epochs)
     count = models.parameter_count(CANDIDATES[args.model]())

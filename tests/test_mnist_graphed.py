@@ -145,3 +145,16 @@ def test_cli_takes_the_gpu_recipe(tmp_path, mnist_root):
     assert result.returncode == 0, result.stderr
     saved = torch.load(out / "checkpoint.pt", weights_only=True)
     assert saved["recipe"] == asdict(replace(GPU_RECIPE, epochs=1))
+
+
+def test_the_books_check_of_the_update(monkeypatch):
+    from nnbook.mnist import graphed
+
+    assert graphed.difference_from_sgd() < 1e-5
+    written_out = graphed.sgd_update_
+
+    def without_nesterov(params, grads, momenta, lr, momentum, weight_decay, nesterov):
+        written_out(params, grads, momenta, lr, momentum, weight_decay, False)
+
+    monkeypatch.setattr(graphed, "sgd_update_", without_nesterov)
+    assert graphed.difference_from_sgd() > 1e-2  # the check sees a wrong update

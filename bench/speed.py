@@ -9,6 +9,7 @@ weights), 3 × 2 × MACs floating-point operations; a test image 2 × MACs.
 
     MNIST_ROOT=../shared/mnist python bench/speed.py
     MNIST_ROOT=../shared/mnist python bench/speed.py --models net --profile 50
+    MNIST_ROOT=../shared/mnist python bench/speed.py --models net --compile 100
 """
 
 from __future__ import annotations
@@ -72,6 +73,35 @@ def profile_steps(model: str, steps: int, batch_size: int, device: torch.device)
     return profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=15)
 
 
+def step_seconds(
+    model: str, steps: int, batch_size: int, device: torch.device, compiled: bool
+) -> tuple[float, float]:
+    """(seconds per training step on random images, seconds spent compiling) for ``model``,
+    its forward and backward passes compiled by ``torch.compile`` (inductor) or not."""
+    network = build_model(model, device).train()
+    optimizer = torch.optim.SGD(network.parameters(), lr=0.01, momentum=0.9)
+    forward = torch.compile(network) if compiled else network
+    images = torch.randn(batch_size, 1, 28, 28, device=device).contiguous(
+        memory_format=getattr(network, "memory_format", torch.contiguous_format)
+    )
+    labels = torch.randint(0, 10, (batch_size,), device=device)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        F.nll_loss(forward(images), labels).backward()
+        optimizer.step()
+
+    started = time.perf_counter()
+    step()  # compiles, when compiled
+    compiling = time.perf_counter() - started
+    for _ in range(5):
+        step()
+    started = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - started) / steps, compiling
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", choices=tuple(MODELS), default=list(MODELS))
@@ -79,6 +109,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, help="override each recipe's batch size")
     parser.add_argument("--profile", type=int, metavar="STEPS", help="also profile STEPS steps")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--compile", type=int, metavar="STEPS",
+        help="also time STEPS training steps with and without torch.compile",
+    )  # fmt: skip
     args = parser.parse_args()
     device = pick_device(args.device)
     cpu = platform.processor() or platform.machine()
@@ -126,6 +160,18 @@ def main() -> None:
                 f"{row['seconds per epoch']:6.2f} s per epoch, {row['GFLOP/s']:6.1f} GFLOP/s, "
                 f"{row['% of matmul']:5.1f} % of matmul"
             )
+    if args.compile:
+        for model in args.models:
+            batch = args.batch_size or recipe_for(model).batch_size
+            macs = int(sizes.loc[model, "MACs per image"])
+            for compiled in (False, True):
+                seconds, compiling = step_seconds(model, args.compile, batch, device, compiled)
+                share = 100 * 6 * macs * batch / seconds / 1e9 / rate
+                print(
+                    f"{model:>10}: batch {batch}, {'compiled' if compiled else 'eager':>8}: "
+                    f"{1000 * seconds:6.1f} ms per step, {share:5.1f} % of matmul "
+                    f"(first step {compiling:5.1f} s)"
+                )
     if args.profile:
         for model in args.models:
             batch = args.batch_size or recipe_for(model).batch_size

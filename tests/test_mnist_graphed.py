@@ -107,8 +107,9 @@ def test_gpu_recipes():
     assert recipe_for("net", gpu=True) == GPU_RECIPE
     assert GPU_RECIPE.batch_size == 4 * DEFAULT_RECIPE.batch_size
     assert GPU_RECIPE.lr == pytest.approx(2 * DEFAULT_RECIPE.lr)
-    tiny = recipe_for("tiny", gpu=True)
-    assert (tiny.epochs, tiny.batch_size) == (recipe_for("tiny").epochs, 256)
+    tiny, tiny_cpu = recipe_for("tiny", gpu=True), recipe_for("tiny")
+    assert (tiny.epochs, tiny.batch_size) == (tiny_cpu.epochs, GPU_RECIPE.batch_size)
+    assert tiny.lr == pytest.approx(tiny_cpu.lr * (tiny.batch_size / tiny_cpu.batch_size) ** 0.5)
 
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

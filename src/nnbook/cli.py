@@ -159,8 +159,9 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--recipe", choices=("default", "gpu", "class"), default="default",
-        help="the book's one-cycle recipe for that model; its GPU version (4x the batch, 2x the "
-        "peak rate; net: 16 epochs); or the class notes' constant-rate SGD",
+        help="the book's one-cycle recipe for that model; its GPU version (batch 256, the peak "
+        "rate scaled by the square root of the batches' ratio; net: 16 epochs); or the class "
+        "notes' constant-rate SGD",
     )  # fmt: skip
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)

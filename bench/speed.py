@@ -10,6 +10,13 @@ weights), 3 × 2 × MACs floating-point operations; a test image 2 × MACs.
     MNIST_ROOT=../shared/mnist python bench/speed.py
     MNIST_ROOT=../shared/mnist python bench/speed.py --models net --profile 50
     MNIST_ROOT=../shared/mnist python bench/speed.py --models net --compile 100
+
+Measured on the 2-core Intel Xeon CI host (torch 2.14.1, 2 threads): matmul 393 GFLOP/s; the
+epoch of ``net`` 19.9 s, 23.0 % of it; ``tiny`` (batch 128) 10.5 s, 9.6 %. ``--compile 50``:
+``torch.compile`` (inductor, forward and backward) left ``net``'s step where it was (20.5 ms
+eager, 20.6 ms compiled, after 24.6 s of compiling) and took ``tiny``'s from 20.5 to 19.2 ms
+(after 9.4 s): the time is in the convolutions themselves, not in the pointwise operators
+around them, so fusing those buys little.
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ from torch import nn
 from nnbook.mnist.allocator import keep_freed_memory
 from nnbook.mnist.model import Net
 
-WARM_UP_STEPS = 3  #: oneDNN picks its kernels, the heap grows to its working size
+WARM_UP_STEPS = 10  #: oneDNN picks its kernels, the heap grows to its working size (3 left
+#: a tuned run page-faulting up to a few hundred times per step in the first 10 steps after it)
 
 
 @dataclasses.dataclass(frozen=True)

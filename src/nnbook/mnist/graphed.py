@@ -103,6 +103,10 @@ class CapturedStep:
             )
         if len(optimizer.param_groups) != 1:
             raise ValueError("a captured step takes an optimiser with one parameter group")
+        if optimizer.param_groups[0].get("dampening", 0) or optimizer.param_groups[0].get(
+            "maximize", False
+        ):
+            raise ValueError("a captured step takes SGD without dampening, minimising")
         self.network, self.optimizer, self.data = network, optimizer, data
         self.batch_size, self.augment = batch_size, augment
         group = optimizer.param_groups[0]

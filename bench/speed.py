@@ -1,31 +1,50 @@
 """The trainer's epoch as a share of the machine's own matrix-multiply rate, on any host.
 
 In one process: the float32 ``torch.matmul`` rate of this machine (two 2048 × 2048 matrices, the
-threads PyTorch uses), then one real epoch of ``fit`` — augmentation, every training step and the
-evaluation of the test set — for each model with the recipe the book trains it with. The work of
-an epoch is counted from each model's multiply-adds per image (torchinfo): a training image costs
-a forward pass and a backward pass of about twice its work (gradients of the inputs and of the
-weights), 3 × 2 × MACs floating-point operations; a test image 2 × MACs.
+threads PyTorch uses; the better of a measurement before the epochs and one after them, as a
+shared host's clock varies), then for each model, with the recipe the book trains it with:
+
+- one real epoch of ``fit``: augmentation, every training step, the evaluation of the test set;
+- its convolutions alone, each on random tensors of the shape and batch the epoch gives it,
+  forward and backward: the fastest epoch the model's layers allow, so their share of the matmul
+  rate is the ceiling of the epoch's;
+- a profile of training steps: each operator's CPU time, grouped by what it does.
+
+The work of an epoch is counted from each model's multiply-adds per image (torchinfo): a training
+image costs a forward pass and a backward pass of about twice its work (gradients of the inputs
+and of the weights), 3 × 2 × MACs floating-point operations; a test image 2 × MACs.
 
     MNIST_ROOT=../shared/mnist python bench/speed.py
+    python bench/speed.py --variants 50 --record bench/results/speed.jsonl  # MNIST_ROOT set
     MNIST_ROOT=../shared/mnist python bench/speed.py --models net --profile 50
-    MNIST_ROOT=../shared/mnist python bench/speed.py --models net --compile 100
 
-Measured on the 2-core Intel Xeon CI host (torch 2.14.1, 2 threads): matmul 393 GFLOP/s; the
-epoch of ``net`` 19.9 s, 23.0 % of it; ``tiny`` (batch 128) 10.5 s, 9.6 %. ``--compile 50``:
-``torch.compile`` (inductor, forward and backward) left ``net``'s step where it was (20.5 ms
-eager, 20.6 ms compiled, after 24.6 s of compiling) and took ``tiny``'s from 20.5 to 19.2 ms
-(after 9.4 s): the time is in the convolutions themselves, not in the pointwise operators
-around them, so fusing those buys little.
+``--variants`` also times training steps as the trainer runs them, compiled by ``torch.compile``
+(inductor) and under bfloat16 autocast; ``--record`` appends the report to a JSON-lines file,
+and the book's appendix on performance reads ``bench/results/speed.jsonl``.
+
+Measured on the 2-core Intel Xeon host (AVX-512 and AMX, torch 2.14.1, 2 threads), 2026-11-26,
+the recorded run: matmul 395 GFLOP/s (364 to 437 in other runs that day); ``net`` 17.8 s per
+epoch, 25.5 % of it; its convolutions alone 7.5 s, 60.4 % — at the 60 % target the whole epoch
+would have 7.5 s, which leaves the rest (10.3 s now) nothing. A step of ``net`` (CPU time):
+convolution 50 %, batch norm 18 %, ReLU 7 %, pooling 7 %, dropout 7 %, update 2 %, other 9 %.
+Variants, ms per step of ``net``: eager 17.1, compiled 17.9, bfloat16 10.6 (``tiny``: 18.1, 17.1,
+11.0; ``skeleton`` compiled is slower, 9.3 against 5.2). Batch 128 instead of 64 changed neither
+the convolutions' rate (250 against 245 GFLOP/s) nor the epoch. The time outside the
+convolutions is in operators that do one or two operations per number they read (batch norm,
+ReLU, pooling, dropout): memory-bound, and already near the machine's copy bandwidth in PyTorch's
+own kernels.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 import json
 import platform
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -33,7 +52,13 @@ import torch.nn.functional as F
 from nnbook.mnist import load
 from nnbook.mnist.journey import recipe_for
 from nnbook.mnist.models import MODELS, build_model, model_summaries
-from nnbook.mnist.trainer import fit, pick_device
+from nnbook.mnist.trainer import (
+    CPU_TARGET_SHARE,
+    CUDA_EVAL_BATCH_SIZE,
+    EVAL_BATCH_SIZE,
+    fit,
+    pick_device,
+)
 
 
 def matmul_gflops(size: int = 2048, repeats: int = 20, device: str = "cpu") -> float:
@@ -57,37 +82,171 @@ def epoch_flop(macs_per_image: int, train_images: int, test_images: int) -> floa
     return 6 * macs_per_image * train_images + 2 * macs_per_image * test_images
 
 
-def profile_steps(model: str, steps: int, batch_size: int, device: torch.device) -> str:
-    """torch.profiler's table of the operators that take the time in ``steps`` training steps."""
+#: Training steps profiled for the report's breakdown of a step by kind of operator.
+PROFILED_STEPS = 20
+#: What each operator of a CPU training step does, by the start of its name in torch.profiler.
+OPERATOR_KINDS = {
+    "convolution": ("aten::convolution_backward", "aten::mkldnn_convolution"),
+    "batch norm": ("aten::native_batch_norm",),
+    "ReLU": ("aten::clamp_min", "aten::threshold_backward", "aten::relu"),
+    "pooling": ("aten::max_pool2d", "aten::avg_pool2d", "aten::fill_"),
+    "dropout": ("aten::bernoulli_", "aten::native_dropout"),
+    "update": ("Optimizer.", "aten::_foreach_"),
+}
+
+
+def profiled_steps(model: str, steps: int, batch_size: int, device: torch.device):
+    """torch.profiler's record of ``steps`` training steps of ``model`` on random images."""
     from torch.profiler import ProfilerActivity, profile
 
     network = build_model(model, device).train()
-    optimizer = torch.optim.SGD(network.parameters(), lr=0.01, momentum=0.9)
+    recipe = recipe_for(model)
+    optimizer = torch.optim.SGD(
+        network.parameters(),
+        lr=recipe.lr,
+        momentum=recipe.momentum,
+        nesterov=recipe.nesterov,
+        weight_decay=recipe.weight_decay,
+    )
+    memory_format = getattr(network, "memory_format", torch.contiguous_format)
     images = torch.randn(batch_size, 1, 28, 28, device=device)
+    images = images.contiguous(memory_format=memory_format)
     labels = torch.randint(0, 10, (batch_size,), device=device)
     activities = [ProfilerActivity.CPU]
     if device.type == "cuda":
         activities.append(ProfilerActivity.CUDA)
-    for _ in range(5):  # warm-up
+
+    def step() -> None:
         optimizer.zero_grad(set_to_none=True)
         F.nll_loss(network(images), labels).backward()
         optimizer.step()
+
+    for _ in range(5):  # warm-up
+        step()
     with profile(activities=activities) as profiler:
         for _ in range(steps):
-            optimizer.zero_grad(set_to_none=True)
-            F.nll_loss(network(images), labels).backward()
-            optimizer.step()
-    return profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=15)
+            step()
+    return profiler
+
+
+def operator_kind(name: str) -> str:
+    """The entry of ``OPERATOR_KINDS`` whose prefixes ``name`` starts with, else "other"."""
+    for kind, prefixes in OPERATOR_KINDS.items():
+        if name.startswith(prefixes):
+            return kind
+    return "other"
+
+
+def step_time_by_kind(
+    model: str, steps: int, batch_size: int, device: torch.device
+) -> dict[str, float]:
+    """Milliseconds of CPU time per training step spent in each kind of operator (self time).
+
+    The max-pooling backward pass zeroes its output with ``fill_``, so ``fill_`` counts as
+    pooling; anything not named in ``OPERATOR_KINDS`` (autograd's bookkeeping, the loss,
+    allocations) is "other".
+    """
+    events = profiled_steps(model, steps, batch_size, device).key_averages()
+    by_kind = dict.fromkeys([*OPERATOR_KINDS, "other"], 0.0)
+    for event in events:
+        by_kind[operator_kind(event.key)] += event.self_cpu_time_total / 1000 / steps
+    return {kind: round(ms, 3) for kind, ms in by_kind.items()}
+
+
+def convolution_inputs(model: str, device: torch.device) -> list[tuple[torch.nn.Conv2d, tuple]]:
+    """Each ``nn.Conv2d`` of ``model`` with the shape of its input for one image, in order."""
+    network = build_model(model, device).train()
+    seen: list[tuple[torch.nn.Conv2d, tuple]] = []
+    hooks = [
+        module.register_forward_hook(lambda m, args, out: seen.append((m, args[0].shape[1:])))
+        for module in network.modules()
+        if isinstance(module, torch.nn.Conv2d)
+    ]
+    memory_format = getattr(network, "memory_format", torch.contiguous_format)
+    with torch.no_grad():
+        network(torch.zeros(2, 1, 28, 28, device=device).contiguous(memory_format=memory_format))
+    for hook in hooks:
+        hook.remove()
+    return seen
+
+
+def best_seconds(step: Callable[[], object], repeats: int, device: torch.device) -> float:
+    """Shortest of ``repeats`` timed calls of ``step``, after three that warm up."""
+    best = float("inf")
+    for _ in range(repeats + 3):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def convolution_seconds(
+    model: str, batch_size: int, device: torch.device, repeats: int = 20
+) -> tuple[float, float]:
+    """(seconds of a training step's convolutions, seconds of their forward passes alone).
+
+    Each convolution of ``model`` runs on random tensors of the shape it sees at ``batch_size``,
+    in the model's memory format: forward, then backward to its weights, its bias if any and
+    (except for the first layer, whose input is the images) its input — the work a training
+    step does in the convolutions and nothing else. Best of ``repeats`` for each layer, summed.
+    """
+    memory_format = getattr(build_model(model, "meta"), "memory_format", torch.contiguous_format)
+    train = forward = 0.0
+    for index, (conv, shape) in enumerate(convolution_inputs(model, device)):
+        images = torch.randn(batch_size, *shape, device=device)
+        images = images.contiguous(memory_format=memory_format).requires_grad_(index > 0)
+        wanted = list(conv.parameters()) + ([images] if index > 0 else [])
+        gradient = torch.randn_like(conv(images))
+
+        def forward_only(conv=conv, images=images) -> None:
+            with torch.no_grad():
+                conv(images)
+
+        def forward_backward(conv=conv, images=images, wanted=wanted, gradient=gradient) -> None:
+            torch.autograd.grad(conv(images), wanted, gradient)
+
+        forward += best_seconds(forward_only, repeats, device)
+        train += best_seconds(forward_backward, repeats, device)
+    return train, forward
+
+
+def convolution_ceiling(
+    model: str,
+    batch_size: int,
+    train_images: int,
+    test_images: int,
+    device: torch.device,
+    eval_batch_size: int = EVAL_BATCH_SIZE,
+) -> float:
+    """Seconds of an epoch's convolutions alone: the fastest epoch the model's layers allow.
+
+    An epoch that also normalises, rectifies, pools, drops out, augments and updates the weights
+    takes longer; its share of the matmul rate is at most the one this time gives.
+    """
+    train, _ = convolution_seconds(model, batch_size, device)
+    _, forward = convolution_seconds(model, eval_batch_size, device)
+    return train * train_images / batch_size + forward * test_images / eval_batch_size
+
+
+#: The ways ``--variants`` runs a training step: as the trainer does, with the forward and
+#: backward passes compiled by ``torch.compile`` (inductor), or under bfloat16 autocast.
+VARIANTS = ("eager", "compiled", "bfloat16")
 
 
 def step_seconds(
-    model: str, steps: int, batch_size: int, device: torch.device, compiled: bool
+    model: str, steps: int, batch_size: int, device: torch.device, variant: str = "eager"
 ) -> tuple[float, float]:
-    """(seconds per training step on random images, seconds spent compiling) for ``model``,
-    its forward and backward passes compiled by ``torch.compile`` (inductor) or not."""
+    """(seconds per training step on random images, seconds of the first step) for ``model``
+    run as ``variant`` (one of ``VARIANTS``); the first step is where compiling happens."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     network = build_model(model, device).train()
     optimizer = torch.optim.SGD(network.parameters(), lr=0.01, momentum=0.9)
-    forward = torch.compile(network) if compiled else network
+    forward = torch.compile(network) if variant == "compiled" else network
     images = torch.randn(batch_size, 1, 28, 28, device=device).contiguous(
         memory_format=getattr(network, "memory_format", torch.contiguous_format)
     )
@@ -95,18 +254,117 @@ def step_seconds(
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        F.nll_loss(forward(images), labels).backward()
+        with torch.autocast(device.type, torch.bfloat16, enabled=variant == "bfloat16"):
+            log_probs = forward(images)
+        F.nll_loss(log_probs.float(), labels).backward()
         optimizer.step()
 
     started = time.perf_counter()
     step()  # compiles, when compiled
-    compiling = time.perf_counter() - started
+    first = time.perf_counter() - started
     for _ in range(5):
         step()
     started = time.perf_counter()
     for _ in range(steps):
         step()
-    return (time.perf_counter() - started) / steps, compiling
+    return (time.perf_counter() - started) / steps, first
+
+
+def bfloat16_in_hardware() -> bool:
+    """Whether /proc/cpuinfo lists bfloat16 instructions (AVX-512 BF16 or AMX) for this CPU."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            flags = next((line.split(":", 1)[1].split() for line in info if "flags" in line), [])
+    except OSError:
+        return False
+    return bool({"avx512_bf16", "amx_bf16"} & set(flags))
+
+
+def cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo, else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            return next(line.split(":", 1)[1].strip() for line in info if "model name" in line)
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
+def epoch_row(model: str, batch_size: int | None, device: torch.device) -> dict:
+    """One real epoch of ``model`` with its recipe (at ``batch_size`` if given): its seconds and
+    GFLOP/s, those of its convolutions alone (the ceiling), and a step's time by operator."""
+    recipe = dataclasses.replace(recipe_for(model), epochs=1)
+    if batch_size:
+        recipe = dataclasses.replace(recipe, batch_size=batch_size)
+    data = load()
+    macs = int(model_summaries().loc[model, "MACs per image"])
+    result = fit(data.train, data.test, recipe, seed=1, device=str(device), model=model)
+    seconds = result.history[0].seconds
+    work = epoch_flop(macs, len(data.train), len(data.test))
+    eval_batch = CUDA_EVAL_BATCH_SIZE if device.type == "cuda" else EVAL_BATCH_SIZE
+    ceiling = convolution_ceiling(
+        model, recipe.batch_size, len(data.train), len(data.test), device, eval_batch
+    )
+    return {
+        "model": model,
+        "MACs per image": macs,
+        "batch size": recipe.batch_size,
+        "seconds per epoch": round(seconds, 2),
+        "GFLOP/s": round(work / seconds / 1e9, 1),
+        "convolutions alone, s": round(ceiling, 2),
+        "convolutions alone, GFLOP/s": round(work / ceiling / 1e9, 1),
+        "step ms by kind": step_time_by_kind(model, PROFILED_STEPS, recipe.batch_size, device),
+    }
+
+
+def variant_rows(
+    model: str, steps: int, batch_size: int | None, rate: float, device: torch.device
+) -> list[dict]:
+    """``steps`` training steps of ``model`` run as each of ``VARIANTS``, timed."""
+    batch = batch_size or recipe_for(model).batch_size
+    macs = int(model_summaries().loc[model, "MACs per image"])
+    rows = []
+    for variant in VARIANTS:
+        seconds, first = step_seconds(model, steps, batch, device, variant)
+        rows.append(
+            {
+                "model": model,
+                "batch size": batch,
+                "variant": variant,
+                "ms per step": round(1000 * seconds, 2),
+                "% of matmul": round(100 * 6 * macs * batch / seconds / 1e9 / rate, 1),
+                "first step, s": round(first, 1),
+            }
+        )
+    return rows
+
+
+def print_report(report: dict) -> None:
+    """The report as lines of text."""
+    print(
+        f"{report['cpu']} ({report['vector instructions']}); {report['device']}, "
+        f"{report['threads']} threads, torch {report['torch']}"
+    )
+    print(
+        f"float32 matmul 2048×2048: {report['matmul GFLOP/s']:.1f} GFLOP/s "
+        f"(the CPU target: an epoch at {100 * CPU_TARGET_SHARE:.0f} % of it)"
+    )
+    for row in report["epochs"]:
+        print(
+            f"{row['model']:>10}: batch {row['batch size']:3d}, "
+            f"{row['seconds per epoch']:6.2f} s per epoch, {row['GFLOP/s']:6.1f} GFLOP/s, "
+            f"{row['% of matmul']:5.1f} % of matmul; its convolutions alone "
+            f"{row['convolutions alone, s']:6.2f} s, {row['ceiling, % of matmul']:5.1f} %"
+        )
+        print(
+            f"{'':>10}  a step's CPU time, ms: "
+            + ", ".join(f"{kind} {ms:.2f}" for kind, ms in row["step ms by kind"].items())
+        )
+    for row in report.get("variants", []):
+        print(
+            f"{row['model']:>10}: batch {row['batch size']}, {row['variant']:>8}: "
+            f"{row['ms per step']:6.1f} ms per step, {row['% of matmul']:5.1f} % of matmul "
+            f"(first step {row['first step, s']:5.1f} s)"
+        )
 
 
 def main() -> None:
@@ -117,73 +375,55 @@ def main() -> None:
     parser.add_argument("--profile", type=int, metavar="STEPS", help="also profile STEPS steps")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
-        "--compile", type=int, metavar="STEPS",
-        help="also time STEPS training steps with and without torch.compile",
+        "--record", type=Path, metavar="JSONL",
+        help="append the report as one line to this file (bench/results/speed.jsonl)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--variants", type=int, metavar="STEPS",
+        help="also time STEPS training steps eager, compiled and under bfloat16 autocast",
     )  # fmt: skip
     args = parser.parse_args()
+    if args.batch_size is not None and args.batch_size < 1:
+        parser.error(f"--batch-size must be a positive whole number, got {args.batch_size}")
     device = pick_device(args.device)
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info if "model name" in line)
-    except (OSError, StopIteration):
-        pass
     rate = matmul_gflops(device=device.type)
-    data = load()
-    sizes = model_summaries()
-    rows = []
-    for model in args.models:
-        recipe = dataclasses.replace(recipe_for(model), epochs=1)
-        if args.batch_size:
-            recipe = dataclasses.replace(recipe, batch_size=args.batch_size)
-        result = fit(data.train, data.test, recipe, seed=1, device=str(device), model=model)
-        seconds = result.history[0].seconds
-        work = epoch_flop(int(sizes.loc[model, "MACs per image"]), len(data.train), len(data.test))
-        rows.append(
-            {
-                "model": model,
-                "batch size": recipe.batch_size,
-                "seconds per epoch": round(seconds, 2),
-                "GFLOP/s": round(work / seconds / 1e9, 1),
-                "% of matmul": round(100 * work / seconds / 1e9 / rate, 1),
-            }
-        )
+    epochs = [epoch_row(model, args.batch_size, device) for model in args.models]
+    # A shared host's clock varies: the matmul rate is the best of a measurement before the
+    # epochs and one after them, so that a slow moment does not flatter every share.
+    rate = max(rate, matmul_gflops(device=device.type))
+    for row in epochs:
+        row["% of matmul"] = round(100 * row["GFLOP/s"] / rate, 1)
+        row["ceiling, % of matmul"] = round(100 * row["convolutions alone, GFLOP/s"] / rate, 1)
     report = {
-        "cpu": cpu,
+        "date": datetime.date.today().isoformat(),
+        "cpu": cpu_name(),
+        "vector instructions": torch.backends.cpu.get_cpu_capability(),
+        "bfloat16 in hardware": bfloat16_in_hardware(),
         "device": str(device),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "matmul GFLOP/s": round(rate, 1),
-        "epochs": rows,
+        "epochs": epochs,
     }
+    if args.variants:
+        report["variants"] = [
+            row
+            for model in args.models
+            for row in variant_rows(model, args.variants, args.batch_size, rate, device)
+        ]
+    if args.record:
+        with args.record.open("a") as record:
+            record.write(json.dumps(report) + "\n")
     if args.json:
         print(json.dumps(report, indent=1))
     else:
-        print(f"{cpu}; {device}, {report['threads']} threads, torch {torch.__version__}")
-        print(f"float32 matmul 2048×2048: {rate:.1f} GFLOP/s")
-        for row in rows:
-            print(
-                f"{row['model']:>10}: batch {row['batch size']:3d}, "
-                f"{row['seconds per epoch']:6.2f} s per epoch, {row['GFLOP/s']:6.1f} GFLOP/s, "
-                f"{row['% of matmul']:5.1f} % of matmul"
-            )
-    if args.compile:
-        for model in args.models:
-            batch = args.batch_size or recipe_for(model).batch_size
-            macs = int(sizes.loc[model, "MACs per image"])
-            for compiled in (False, True):
-                seconds, compiling = step_seconds(model, args.compile, batch, device, compiled)
-                share = 100 * 6 * macs * batch / seconds / 1e9 / rate
-                print(
-                    f"{model:>10}: batch {batch}, {'compiled' if compiled else 'eager':>8}: "
-                    f"{1000 * seconds:6.1f} ms per step, {share:5.1f} % of matmul "
-                    f"(first step {compiling:5.1f} s)"
-                )
+        print_report(report)
     if args.profile:
         for model in args.models:
             batch = args.batch_size or recipe_for(model).batch_size
             print(f"\n{model}, {args.profile} steps of batch {batch}:")
-            print(profile_steps(model, args.profile, batch, device))
+            profiler = profiled_steps(model, args.profile, batch, device)
+            print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
 
 
 if __name__ == "__main__":

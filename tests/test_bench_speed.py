@@ -1,0 +1,86 @@
+"""``bench/speed.py``: the work it counts, the convolutions it times, the profile it groups."""
+
+import importlib.util
+import subprocess
+import sys
+
+import pytest
+import torch
+from built_book import ROOT
+
+from nnbook.mnist.models import MODELS, model_summaries
+
+BENCH = ROOT / "bench" / "speed.py"
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def speed():
+    spec = importlib.util.spec_from_file_location("speed", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def conv_macs(conv: torch.nn.Conv2d, shape: tuple[int, ...]) -> int:
+    """Multiply-adds of ``conv`` on one input of ``shape``, from its output's size; torchinfo
+    counts the bias's additions too."""
+    out = conv(torch.zeros(1, *shape))
+    kernel = conv.kernel_size[0] * conv.kernel_size[1]
+    bias = out.numel() if conv.bias is not None else 0
+    return out.numel() * conv.in_channels // conv.groups * kernel + bias
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_the_convolutions_found_are_the_work_torchinfo_counts(speed, model):
+    found = speed.convolution_inputs(model, CPU)
+    assert found and found[0][1] == (1, 28, 28)  # the first sees the images
+    ours = sum(conv_macs(conv, shape) for conv, shape in found)
+    theirs = int(model_summaries().loc[model, "MACs per image"])
+    assert 0 <= theirs - ours < 0.001 * theirs  # the rest: BatchNorm's scale and shift
+
+
+def test_an_epoch_counts_three_passes_per_training_image_and_one_per_test_image(speed):
+    assert speed.epoch_flop(1000, train_images=3, test_images=5) == 6 * 1000 * 3 + 2 * 1000 * 5
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("aten::convolution_backward", "convolution"),
+        ("aten::mkldnn_convolution", "convolution"),
+        ("aten::native_batch_norm_backward", "batch norm"),
+        ("aten::threshold_backward", "ReLU"),
+        ("aten::max_pool2d_with_indices_backward", "pooling"),
+        ("aten::bernoulli_", "dropout"),
+        ("Optimizer.step#SGD.step", "update"),
+        ("aten::nll_loss_forward", "other"),
+    ],
+)
+def test_operators_are_grouped_by_what_they_do(speed, name, kind):
+    assert speed.operator_kind(name) == kind
+
+
+def test_a_profile_finds_no_dropout_or_batch_norm_where_there_is_none(speed):
+    skeleton = speed.step_time_by_kind("skeleton", steps=2, batch_size=4, device=CPU)
+    net = speed.step_time_by_kind("net", steps=2, batch_size=4, device=CPU)
+    assert set(skeleton) == {*speed.OPERATOR_KINDS, "other"}
+    assert skeleton["convolution"] > 0 and skeleton["batch norm"] == skeleton["dropout"] == 0
+    assert net["batch norm"] > 0 and net["dropout"] > 0
+
+
+def test_timing_the_convolutions_alone_runs_forward_and_backward(speed):
+    train, forward = speed.convolution_seconds("skeleton", batch_size=2, device=CPU, repeats=1)
+    assert 0 < forward < float("inf") and 0 < train < float("inf")
+
+
+def test_an_unknown_variant_is_refused(speed):
+    with pytest.raises(ValueError, match="variant must be one of"):
+        speed.step_seconds("skeleton", 1, 2, CPU, variant="float16")
+
+
+def test_the_command_refuses_a_batch_of_none():
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--batch-size", "0"], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "--batch-size must be a positive" in done.stderr

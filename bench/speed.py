@@ -23,16 +23,20 @@ and of the weights), 3 × 2 × MACs floating-point operations; a test image 2 ×
 and the book's appendix on performance reads ``bench/results/speed.jsonl``.
 
 Measured on the 2-core Intel Xeon host (AVX-512 and AMX, torch 2.14.1, 2 threads), 2026-11-26,
-the recorded run: matmul 395 GFLOP/s (364 to 437 in other runs that day); ``net`` 17.8 s per
-epoch, 25.5 % of it; its convolutions alone 7.5 s, 60.4 % — at the 60 % target the whole epoch
-would have 7.5 s, which leaves the rest (10.3 s now) nothing. A step of ``net`` (CPU time):
-convolution 50 %, batch norm 18 %, ReLU 7 %, pooling 7 %, dropout 7 %, update 2 %, other 9 %.
-Variants, ms per step of ``net``: eager 17.1, compiled 17.9, bfloat16 10.6 (``tiny``: 18.1, 17.1,
-11.0; ``skeleton`` compiled is slower, 9.3 against 5.2). Batch 128 instead of 64 changed neither
-the convolutions' rate (250 against 245 GFLOP/s) nor the epoch. The time outside the
-convolutions is in operators that do one or two operations per number they read (batch norm,
-ReLU, pooling, dropout): memory-bound, and already near the machine's copy bandwidth in PyTorch's
-own kernels.
+the recorded run: matmul 387 GFLOP/s (364 to 437 in other runs that day: a shared host); ``net``
+19.1 s per epoch, 24.4 % of it (other runs: 17.1 to 20.2 s, 22 to 27.5 %); its convolutions
+alone 8.3 s, 55.8 % (other runs 7.5 to 8.9 s, 49 to 61 %). At the 60 % target the whole epoch
+would have 7.8 s, less than its convolutions alone take: nothing is left for the rest (10.7 s
+now). A step of ``net``, CPU time: convolution 49 %, batch norm 19 %, pooling 7 %, dropout 7 %,
+ReLU 6 %, update 2 %, other 9 %. Variants, ms per step of ``net``: eager 19.1, compiled 18.6,
+bfloat16 11.3 (``tiny`` 20.2, 19.6, 12.6; ``skeleton`` compiled is slower, 10.4 against 5.6).
+Batch 128 instead of 64 changed neither the convolutions' rate (250 against 245 GFLOP/s) nor the
+epoch. The time outside the convolutions is in operators that do a few operations per number
+they read (batch norm, ReLU, pooling, dropout): bound by memory, and within about twice the
+machine's copy bandwidth in PyTorch's own kernels (a 6.4 MB activation: copy 0.23 ms, ReLU
+0.24 ms, batch norm forward 0.69 ms, backward 1.16 ms). ReLU in place and SGD's ``foreach``
+update (bitwise the same weights) took an epoch of ``net`` from 18.4 to 17.8 s (means of three
+interleaved runs each).
 """
 
 from __future__ import annotations

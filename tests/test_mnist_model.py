@@ -1,10 +1,14 @@
 """The MNIST network: 17,466 parameters and the class notes' layer shapes."""
 
+import copy
+
+import pytest
 import torch
 import torchinfo
 
 from nnbook.mnist import Net
 from nnbook.mnist.model import layer_table, receptive_fields
+from nnbook.mnist.models import MODELS, build_model
 
 
 def test_parameter_count():
@@ -37,3 +41,26 @@ def test_receptive_fields():
     assert [f.receptive_field for f in fields][:3] == [3, 5, 6]
     assert fields[-1].receptive_field >= 28  # global average pooling sees the whole image
     assert len(layer_table(Net())) == len(fields)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_relu_in_place_changes_no_gradient(name):
+    """Every network's ReLUs overwrite their input; the same network with ReLUs that allocate
+    their output computes exactly the same loss and gradients."""
+    torch.manual_seed(0)
+    in_place = build_model(name).train()
+    copying = copy.deepcopy(in_place)
+    relus = [m for m in copying.modules() if isinstance(m, torch.nn.ReLU)]
+    assert relus and all(m.inplace for m in relus)
+    for relu in relus:
+        relu.inplace = False
+    images, labels = torch.randn(8, 1, 28, 28), torch.arange(8)
+    losses = []
+    for network in (in_place, copying):
+        torch.manual_seed(1)  # the same dropout masks
+        loss = torch.nn.functional.nll_loss(network(images), labels)
+        loss.backward()
+        losses.append(loss)
+    assert torch.equal(losses[0], losses[1])
+    for ours, theirs in zip(in_place.parameters(), copying.parameters(), strict=True):
+        assert torch.equal(ours.grad, theirs.grad)

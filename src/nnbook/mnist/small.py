@@ -17,17 +17,19 @@ SMALL_MEMORY_FORMAT = torch.contiguous_format
 
 
 def conv_bn(in_channels: int, out_channels: int, padding: int = 0) -> nn.Sequential:
-    """conv 3×3 (no bias: BatchNorm's shift replaces it) → BatchNorm → ReLU."""
+    """conv 3×3 (no bias: BatchNorm's shift replaces it) → BatchNorm → ReLU (in place: the
+    normalisation's gradients need its input, not its output)."""
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, 3, padding=padding, bias=False),
         nn.BatchNorm2d(out_channels),
-        nn.ReLU(),
+        nn.ReLU(inplace=True),
     )
 
 
 def conv_relu(in_channels: int, out_channels: int, padding: int = 0) -> nn.Sequential:
     """conv 3×3 with a bias → ReLU: the skeleton's layer, before BatchNorm arrives."""
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, padding=padding), nn.ReLU())
+    conv = nn.Conv2d(in_channels, out_channels, 3, padding=padding)
+    return nn.Sequential(conv, nn.ReLU(inplace=True))  # as in Net's conv_block
 
 
 class Skeleton(nn.Module):

@@ -171,6 +171,7 @@ def make_optimizer(model: nn.Module, recipe: Recipe, steps_per_epoch: int) -> tu
         momentum=recipe.momentum,
         nesterov=recipe.nesterov and recipe.momentum > 0,
         weight_decay=recipe.weight_decay,
+        foreach=True,  # one kernel per operation over all weights: on the CPU too, same numbers
     )
     if recipe.schedule == "onecycle":
         scheduler = torch.optim.lr_scheduler.OneCycleLR(

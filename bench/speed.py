@@ -22,21 +22,20 @@ and of the weights), 3 × 2 × MACs floating-point operations; a test image 2 ×
 (inductor) and under bfloat16 autocast; ``--record`` appends the report to a JSON-lines file,
 and the book's appendix on performance reads ``bench/results/speed.jsonl``.
 
-Measured on the 2-core Intel Xeon host (AVX-512 and AMX, torch 2.14.1, 2 threads), 2026-11-26,
-the recorded run: matmul 387 GFLOP/s (364 to 437 in other runs that day: a shared host); ``net``
-19.1 s per epoch, 24.4 % of it (other runs: 17.1 to 20.2 s, 22 to 27.5 %); its convolutions
-alone 8.3 s, 55.8 % (other runs 7.5 to 8.9 s, 49 to 61 %). At the 60 % target the whole epoch
-would have 7.8 s, less than its convolutions alone take: nothing is left for the rest (10.7 s
-now). A step of ``net``, CPU time: convolution 49 %, batch norm 19 %, pooling 7 %, dropout 7 %,
-ReLU 6 %, update 2 %, other 9 %. Variants, ms per step of ``net``: eager 19.1, compiled 18.6,
-bfloat16 11.3 (``tiny`` 20.2, 19.6, 12.6; ``skeleton`` compiled is slower, 10.4 against 5.6).
-Batch 128 instead of 64 changed neither the convolutions' rate (250 against 245 GFLOP/s) nor the
-epoch. The time outside the convolutions is in operators that do a few operations per number
-they read (batch norm, ReLU, pooling, dropout): bound by memory, and within about twice the
-machine's copy bandwidth in PyTorch's own kernels (a 6.4 MB activation: copy 0.23 ms, ReLU
-0.24 ms, batch norm forward 0.69 ms, backward 1.16 ms). ReLU in place and SGD's ``foreach``
-update (bitwise the same weights) took an epoch of ``net`` from 18.4 to 17.8 s (means of three
-interleaved runs each).
+Measured on the 2-core Intel Xeon host (AVX-512 and AMX, torch 2.14.1, 2 threads), 2026-11-26, the
+recorded run: matmul 368 GFLOP/s (364 to 437 in six other runs that day: a shared host); ``net``
+20.3 s per epoch, 24.1 % of it (other runs: 17.1 to 20.2 s, 22 to 27.5 %); its convolutions alone
+9.9 s, 49.3 % (other runs 7.5 to 8.9 s, 49 to 61 %). At the 60 % target the whole epoch would have
+8.1 s, less than its convolutions alone take: nothing is left for the rest (10.4 s now). A step of
+``net``, CPU time: convolution 50 %, batch norm 17 %, ReLU 8 %, pooling 6 %, dropout 6 %, update 2
+%, other 11 %. Variants, ms per step of ``net``: eager 18.7, compiled 20.9, bfloat16 14.0 (``tiny``
+22.1, 19.8, 12.6; ``skeleton`` compiled is slower, 11.1 against 7.3). Batch 128 instead of 64
+changed neither the convolutions' rate (250 against 245 GFLOP/s) nor the epoch. The time outside
+the convolutions is in operators that do a few operations per number they read (batch norm, ReLU,
+pooling, dropout): bound by memory, and within about twice the machine's copy bandwidth in
+PyTorch's own kernels (a 6.4 MB activation: copy 0.23 ms, ReLU 0.24 ms, batch norm forward 0.69 ms,
+backward 1.16 ms). ReLU in place and SGD's ``foreach`` update (bitwise the same weights) took an
+epoch of ``net`` from 18.4 to 17.8 s (means of three interleaved runs each).
 """
 
 from __future__ import annotations
@@ -61,6 +60,7 @@ from nnbook.mnist.trainer import (
     CUDA_EVAL_BATCH_SIZE,
     EVAL_BATCH_SIZE,
     fit,
+    make_optimizer,
     pick_device,
 )
 
@@ -99,19 +99,15 @@ OPERATOR_KINDS = {
 }
 
 
-def profiled_steps(model: str, steps: int, batch_size: int, device: torch.device):
-    """torch.profiler's record of ``steps`` training steps of ``model`` on random images."""
+def profiled_steps(
+    model: str, steps: int, batch_size: int, device: torch.device
+) -> torch.profiler.profile:
+    """torch.profiler's record of ``steps`` training steps of ``model`` on random images, with
+    the optimiser the trainer uses."""
     from torch.profiler import ProfilerActivity, profile
 
     network = build_model(model, device).train()
-    recipe = recipe_for(model)
-    optimizer = torch.optim.SGD(
-        network.parameters(),
-        lr=recipe.lr,
-        momentum=recipe.momentum,
-        nesterov=recipe.nesterov,
-        weight_decay=recipe.weight_decay,
-    )
+    optimizer, _ = make_optimizer(network, recipe_for(model), steps_per_epoch=steps + 5)
     memory_format = getattr(network, "memory_format", torch.contiguous_format)
     images = torch.randn(batch_size, 1, 28, 28, device=device)
     images = images.contiguous(memory_format=memory_format)
@@ -249,7 +245,7 @@ def step_seconds(
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     network = build_model(model, device).train()
-    optimizer = torch.optim.SGD(network.parameters(), lr=0.01, momentum=0.9)
+    optimizer, _ = make_optimizer(network, recipe_for(model), steps_per_epoch=steps + 6)
     forward = torch.compile(network) if variant == "compiled" else network
     images = torch.randn(batch_size, 1, 28, 28, device=device).contiguous(
         memory_format=getattr(network, "memory_format", torch.contiguous_format)

@@ -23,7 +23,7 @@ and of the weights), 3 × 2 × MACs floating-point operations; a test image 2 ×
 and the book's appendix on performance reads ``bench/results/speed.jsonl``.
 
 Measured on the 2-core Intel Xeon host (AVX-512 and AMX, torch 2.14.1, 2 threads), 2026-11-26, the
-recorded run: matmul 368 GFLOP/s (364 to 437 in six other runs that day: a shared host); ``net``
+recorded run: matmul 368 GFLOP/s (364 to 437 in nine other runs that day: a shared host); ``net``
 20.3 s per epoch, 24.1 % of it (other runs: 17.1 to 20.2 s, 22 to 27.5 %); its convolutions alone
 9.9 s, 49.3 % (other runs 7.5 to 8.9 s, 49 to 61 %). At the 60 % target the whole epoch would have
 8.1 s, less than its convolutions alone take: nothing is left for the rest (10.4 s now). A step of
@@ -69,16 +69,7 @@ def matmul_gflops(size: int = 2048, repeats: int = 20, device: str = "cpu") -> f
     """Best-of rate of ``torch.matmul`` of two size × size float32 matrices, in GFLOP/s."""
     a = torch.randn(size, size, device=device)
     b = torch.randn(size, size, device=device)
-    best = float("inf")
-    for _ in range(repeats):
-        if device == "cuda":
-            torch.cuda.synchronize()
-        started = time.perf_counter()
-        torch.matmul(a, b)
-        if device == "cuda":
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - started)
-    return 2 * size**3 / best / 1e9
+    return 2 * size**3 / best_seconds(lambda: torch.matmul(a, b), repeats, a.device) / 1e9
 
 
 def epoch_flop(macs_per_image: int, train_images: int, test_images: int) -> float:
@@ -194,7 +185,7 @@ def convolution_seconds(
     (except for the first layer, whose input is the images) its input — the work a training
     step does in the convolutions and nothing else. Best of ``repeats`` for each layer, summed.
     """
-    memory_format = getattr(build_model(model, "meta"), "memory_format", torch.contiguous_format)
+    memory_format = getattr(MODELS[model], "memory_format", torch.contiguous_format)
     train = forward = 0.0
     for index, (conv, shape) in enumerate(convolution_inputs(model, device)):
         images = torch.randn(batch_size, *shape, device=device)

@@ -6,6 +6,10 @@ the best epoch of the best seed; this script measures exactly that, and the seco
     MNIST_ROOT=../shared/mnist python bench/seeds.py --seeds 1 2 3
     MNIST_ROOT=../shared/mnist python bench/seeds.py --recipe class --seeds 1
     MNIST_ROOT=../shared/mnist python bench/seeds.py --model tiny  # its recipe, 15 epochs
+
+``--record bench/results/seeds.jsonl`` appends one line per call: where it ran
+(``provenance.py``), the model, the recipe, the seeds and each run's final and best test
+accuracy and seconds per epoch. "How small can it go" reads that file.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import statistics
+from pathlib import Path
 
 import torch
+from provenance import append_record, provenance
 
 from nnbook.mnist import CLASS_RECIPE, fit, load
 from nnbook.mnist.course import TARGET_ACCURACY
@@ -38,6 +44,10 @@ def main() -> None:
         "--target", type=float, default=TARGET_ACCURACY,
         help=f"final accuracy to reach (default: the class's {TARGET_ACCURACY})",
     )  # fmt: skip
+    parser.add_argument(
+        "--record", type=Path, metavar="JSONL",
+        help="append the results as one line to this file (bench/results/seeds.jsonl)",
+    )  # fmt: skip
     args = parser.parse_args()
     recipe = CLASS_RECIPE if args.recipe == "class" else recipe_for(args.model)
     changes = {
@@ -48,7 +58,7 @@ def main() -> None:
     device = pick_device(args.device)
     print(f"{args.model}: {recipe}\n{device}, {torch.get_num_threads()} threads")
     data = load()
-    finals, per_epoch = [], []
+    finals, bests, per_epoch = [], [], []
     for seed in args.seeds:
         result = fit(
             data.train, data.test, recipe, seed=seed, device=str(device), model=args.model,
@@ -58,6 +68,7 @@ def main() -> None:
         finals.append(result.final_test_accuracy)
         per_epoch.append(statistics.fmean(row.seconds for row in history))
         best = max(history, key=lambda row: row.test_accuracy)
+        bests.append(best.test_accuracy)
         print(
             f"seed {seed}: final {100 * finals[-1]:.2f} %, best {100 * best.test_accuracy:.2f} % "
             f"(epoch {best.epoch}), {per_epoch[-1]:.1f} s per epoch",
@@ -70,6 +81,16 @@ def main() -> None:
         f"min {100 * min(finals):.2f} %; {reached}/{len(finals)} at or above "
         f"{100 * args.target:.1f} %; {statistics.fmean(per_epoch):.1f} s per epoch"
     )
+    if args.record:
+        record = provenance(device) | {
+            "model": args.model,
+            "recipe": dataclasses.asdict(recipe),
+            "seeds": args.seeds,
+            "final accuracy": finals,
+            "best accuracy": bests,
+            "seconds per epoch": [round(seconds, 2) for seconds in per_epoch],
+        }
+        append_record(args.record, record)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,551 @@
+"""Backpropagation by hand: every layer of the book's networks in NumPy, forward and backward.
+
+Each kind of layer is a pair of functions. ``*_forward`` returns the layer's output and what its
+backward needs (a small cache); ``*_backward`` takes δ = ∂L/∂(output) and returns ∂L/∂(input)
+and the gradients of the layer's own parameters. Arrays are N × C × H × W, float64.
+``loss_and_gradients`` walks a PyTorch network's own modules in order and runs the pairs — the
+chain rule of Part 1, one layer at a time — without autograd.
+
+The book's networks end the same way: their last layer leaves N × 10 × 1 × 1 scores, which
+``forward`` flattens and turns into log-probabilities (``F.log_softmax``), and the loss is the
+mean negative log-likelihood of the correct digit (``F.nll_loss``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.lib.stride_tricks import sliding_window_view
+from torch import nn
+
+# ---------------------------------------------------------------------------------------------
+# Convolution (stride 1, zero padding): im2col, then one matrix product
+
+
+@dataclass
+class ConvCache:
+    columns: np.ndarray  #: im2col: one row per output pixel, the C·k·k inputs it sees
+    input_shape: tuple[int, ...]
+    weight: np.ndarray
+    padding: int
+
+
+def conv2d_forward(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, padding: int
+) -> tuple[np.ndarray, ConvCache]:
+    """y[n,o,i,j] = Σ_c Σ_p Σ_q w[o,c,p,q] · x_pad[n,c,i+p,j+q] + b[o]."""
+    out_channels, _, k, _ = weight.shape
+    x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    windows = sliding_window_view(x_pad, (k, k), axis=(2, 3))  # N × C × H' × W' × k × k
+    n, c, h, w = windows.shape[:4]
+    columns = windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * h * w, c * k * k)
+    y = columns @ weight.reshape(out_channels, -1).T  # (N·H'·W') × O
+    if bias is not None:
+        y = y + bias
+    return y.reshape(n, h, w, out_channels).transpose(0, 3, 1, 2), ConvCache(
+        columns, x.shape, weight, padding
+    )
+
+
+def conv2d_backward(
+    grad_out: np.ndarray, cache: ConvCache, need_input_grad: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """∂L/∂w = Σ δ · (the input window) = δᵀ·columns; ∂L/∂b = Σ δ; ∂L/∂x: the transposed im2col
+    product δ·W, each window's share added back where it was read (col2im). That is the
+    correlation of the zero-padded δ with the kernel flipped in both directions."""
+    weight, pad = cache.weight, cache.padding
+    out_channels, in_channels, k, _ = weight.shape
+    n, _, h, w = grad_out.shape
+    delta = grad_out.transpose(0, 2, 3, 1).reshape(-1, out_channels)  # (N·H'·W') × O
+    grad_weight = (delta.T @ cache.columns).reshape(weight.shape)
+    grad_bias = delta.sum(axis=0)
+    if not need_input_grad:
+        return None, grad_weight, grad_bias
+    grad_columns = (delta @ weight.reshape(out_channels, -1)).reshape(n, h, w, in_channels, k, k)
+    _, _, height, width = cache.input_shape
+    grad_pad = np.zeros((n, in_channels, height + 2 * pad, width + 2 * pad), grad_columns.dtype)
+    for p in range(k):  # col2im: k·k shifted additions, not a loop over pixels
+        for q in range(k):
+            grad_pad[:, :, p : p + h, q : q + w] += grad_columns[..., p, q].transpose(0, 3, 1, 2)
+    return grad_pad[:, :, pad : pad + height, pad : pad + width], grad_weight, grad_bias
+
+
+# ---------------------------------------------------------------------------------------------
+# ReLU
+
+
+def relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """y = max(x, 0); the cache is where the unit is on."""
+    return np.maximum(x, 0), x > 0
+
+
+def relu_backward(grad_out: np.ndarray, on: np.ndarray) -> np.ndarray:
+    """∂L/∂x = δ · 1[x > 0]: the gradient passes where the unit was on, nowhere else."""
+    return grad_out * on
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch normalisation in training mode: statistics of the batch, per channel
+
+BATCH_AXES = (0, 2, 3)  #: a channel's statistics are taken over the batch and the pixels
+
+
+@dataclass
+class BatchNormCache:
+    x_hat: np.ndarray  #: the normalised input (x − μ)/σ
+    inv_std: np.ndarray  #: 1/σ = 1/√(var + ε), one per channel (biased variance)
+    gamma: np.ndarray
+
+
+def batchnorm_forward(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float
+) -> tuple[np.ndarray, BatchNormCache]:
+    """x̂ = (x − μ)/√(var + ε) with the batch's mean and biased variance; y = γ·x̂ + β."""
+    mean = x.mean(axis=BATCH_AXES, keepdims=True)
+    inv_std = 1 / np.sqrt(x.var(axis=BATCH_AXES, keepdims=True) + eps)
+    x_hat = (x - mean) * inv_std
+    y = gamma[None, :, None, None] * x_hat + beta[None, :, None, None]
+    return y, BatchNormCache(x_hat, inv_std, gamma)
+
+
+def batchnorm_backward(
+    grad_out: np.ndarray, cache: BatchNormCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """∂L/∂γ = Σ δ·x̂, ∂L/∂β = Σ δ, and the compact input gradient
+    ∂L/∂x = γ/σ · (δ − mean(δ) − x̂ · mean(δ·x̂)), means over the batch and the pixels."""
+    x_hat, gamma = cache.x_hat, cache.gamma[None, :, None, None]
+    grad_gamma = (grad_out * x_hat).sum(axis=BATCH_AXES)
+    grad_beta = grad_out.sum(axis=BATCH_AXES)
+    mean_delta = grad_out.mean(axis=BATCH_AXES, keepdims=True)
+    mean_delta_x_hat = (grad_out * x_hat).mean(axis=BATCH_AXES, keepdims=True)
+    grad_x = gamma * cache.inv_std * (grad_out - mean_delta - x_hat * mean_delta_x_hat)
+    return grad_x, grad_gamma, grad_beta
+
+
+# ---------------------------------------------------------------------------------------------
+# Pooling over non-overlapping size × size windows (odd sizes floor, as in PyTorch)
+
+
+@dataclass
+class PoolCache:
+    input_shape: tuple[int, ...]
+    size: int
+    winner: np.ndarray | None = None  #: max pooling: which of the window's pixels was largest
+
+
+def _windows(x: np.ndarray, size: int) -> np.ndarray:
+    """N × C × H/size × W/size × size² (the last rows and columns that fill no window dropped)."""
+    n, c, h, w = x.shape
+    h2, w2 = h // size, w // size
+    cropped = x[:, :, : h2 * size, : w2 * size].reshape(n, c, h2, size, w2, size)
+    return cropped.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h2, w2, size * size)
+
+
+def _unwindows(windows: np.ndarray, cache: PoolCache) -> np.ndarray:
+    """The inverse of ``_windows``: back to the input's shape, zeros where no window reached."""
+    n, c, h2, w2, _ = windows.shape
+    size = cache.size
+    blocks = windows.reshape(n, c, h2, w2, size, size).transpose(0, 1, 2, 4, 3, 5)
+    full = np.zeros(cache.input_shape, windows.dtype)
+    full[:, :, : h2 * size, : w2 * size] = blocks.reshape(n, c, h2 * size, w2 * size)
+    return full
+
+
+def maxpool_forward(x: np.ndarray, size: int) -> tuple[np.ndarray, PoolCache]:
+    """y = the largest of each window (the first of equal ones, as PyTorch picks)."""
+    windows = _windows(x, size)
+    winner = windows.argmax(axis=-1)
+    y = np.take_along_axis(windows, winner[..., None], axis=-1)[..., 0]
+    return y, PoolCache(x.shape, size, winner)
+
+
+def maxpool_backward(grad_out: np.ndarray, cache: PoolCache) -> np.ndarray:
+    """∂L/∂x = δ at each window's maximum, 0 at its other pixels: pooling routes the gradient."""
+    routed = np.zeros((*grad_out.shape, cache.size**2), grad_out.dtype)
+    np.put_along_axis(routed, cache.winner[..., None], grad_out[..., None], axis=-1)
+    return _unwindows(routed, cache)
+
+
+def avgpool_forward(x: np.ndarray, size: int) -> tuple[np.ndarray, PoolCache]:
+    """y = the mean of each window; over the whole map, global average pooling."""
+    return _windows(x, size).mean(axis=-1), PoolCache(x.shape, size)
+
+
+def avgpool_backward(grad_out: np.ndarray, cache: PoolCache) -> np.ndarray:
+    """∂L/∂x = δ/size² at every pixel of the window: each pixel counts 1/size² in the mean."""
+    shares = np.repeat(grad_out[..., None] / cache.size**2, cache.size**2, axis=-1)
+    return _unwindows(shares, cache)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dropout with a given mask
+
+
+def dropout_forward(x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """y = x · m, m = 0 for a dropped unit and 1/(1 − p) for a kept one."""
+    return x * mask, mask
+
+
+def dropout_backward(grad_out: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """∂L/∂x = δ · m."""
+    return grad_out * mask
+
+
+# ---------------------------------------------------------------------------------------------
+# Log-softmax and the mean negative log-likelihood
+
+
+@dataclass
+class LossCache:
+    probabilities: np.ndarray  #: softmax of the scores, N × classes
+    labels: np.ndarray
+
+
+def log_softmax_nll_forward(scores: np.ndarray, labels: np.ndarray) -> tuple[float, LossCache]:
+    """log p = z − log Σ exp z (shifted by max z, which changes nothing but the overflow);
+    L = −(1/N) Σ_n log p[n, y_n]."""
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = -log_probs[np.arange(len(labels)), labels].mean()
+    return float(loss), LossCache(np.exp(log_probs), labels)
+
+
+def log_softmax_nll_backward(cache: LossCache) -> np.ndarray:
+    """∂L/∂z = (softmax(z) − onehot(y)) / N."""
+    grad = cache.probabilities.copy()
+    grad[np.arange(len(cache.labels)), cache.labels] -= 1
+    return grad / len(cache.labels)
+
+
+# ---------------------------------------------------------------------------------------------
+# Walking a network's own modules
+
+#: The kinds of layer the book's networks use: what each computes forward and backward.
+LAYER_RULES: dict[type[nn.Module], tuple[str, str]] = {
+    nn.Conv2d: ("y = w ⋆ x + b (im2col · W)", "∂x = δ ⋆ flip(w) (col2im), ∂w = Σ δ·x, ∂b = Σ δ"),
+    nn.ReLU: ("y = max(x, 0)", "∂x = δ · 1[x > 0]"),
+    nn.BatchNorm2d: ("y = γ·(x − μ)/σ + β", "∂x = γ/σ · (δ − mean δ − x̂·mean δx̂)"),
+    nn.MaxPool2d: ("y = max of each window", "∂x = δ at each window's maximum"),
+    nn.Dropout: ("y = x · m", "∂x = δ · m"),
+    nn.AvgPool2d: ("y = mean of each window", "∂x = δ / k² at every pixel of it"),
+}
+
+
+def _size(value: int | tuple[int, ...]) -> int:
+    """A kernel size, stride or padding as one number; a non-square one is refused."""
+    if isinstance(value, tuple):
+        if len(set(value)) != 1:
+            raise ValueError(f"not square: {value}")
+        return value[0]
+    return value
+
+
+def _check_layer(name: str, module: nn.Module) -> None:
+    """A ValueError naming the layer unless ``manual`` computes it exactly as PyTorch does."""
+    kind = type(module)
+    problem = None
+    if kind not in LAYER_RULES:
+        known = ", ".join(k.__name__ for k in LAYER_RULES)
+        problem = f"is a layer nnbook.mnist.manual does not know (it knows {known})"
+    elif kind is nn.Conv2d:
+        if (module.stride, module.dilation, module.groups) != ((1, 1), (1, 1), 1):
+            problem = "must have stride 1, dilation 1 and one group"
+        elif module.padding_mode != "zeros" or isinstance(module.padding, str):
+            problem = "must pad with zeros by a number of pixels"
+        elif module.kernel_size[0] != module.kernel_size[1] or len(set(module.padding)) != 1:
+            problem = "must have a square kernel and the same padding on every side"
+    elif kind in (nn.MaxPool2d, nn.AvgPool2d):
+        size, stride = module.kernel_size, module.stride
+        if _size(size) != _size(stride) or _size(module.padding) or module.ceil_mode:
+            problem = "must pool non-overlapping windows (stride = kernel), without padding"
+        elif kind is nn.MaxPool2d and (_size(module.dilation) != 1 or module.return_indices):
+            problem = "must have dilation 1 and return no indices"
+        elif kind is nn.AvgPool2d and module.divisor_override is not None:
+            problem = "must divide by the window's size"
+    if problem:
+        label = name or "the model itself"
+        raise ValueError(f"layer {label!r} ({kind.__name__}) {problem}")
+
+
+def network_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The layers of ``model`` in the order its ``forward`` runs them: its leaf modules, as
+    ``named_modules`` lists them (the book's networks register their layers in that order).
+    Every one is checked; one this module cannot compute is a ValueError naming it."""
+    layers = [(name, m) for name, m in model.named_modules() if not any(m.children())]
+    if not layers:
+        raise ValueError("the model has no layers")
+    for name, module in layers:
+        _check_layer(name, module)
+    return layers
+
+
+def _array(tensor: torch.Tensor | None) -> np.ndarray | None:
+    """A parameter's values as a float64 array (a copy: the model is never written to)."""
+    return None if tensor is None else tensor.detach().cpu().double().numpy().copy()
+
+
+@dataclass
+class Step:
+    """One layer of a forward pass: its name, module, output and backward cache."""
+
+    name: str
+    module: nn.Module
+    output: np.ndarray
+    cache: Any
+
+
+def _layer_forward(name: str, module: nn.Module, x: np.ndarray, mask: np.ndarray | None) -> Step:
+    if isinstance(module, nn.Conv2d):
+        if x.shape[1] != module.in_channels:
+            raise ValueError(
+                f"layer {name!r} (Conv2d) takes {module.in_channels} channels, "
+                f"got an input of shape {x.shape}"
+            )
+        y, cache = conv2d_forward(
+            x, _array(module.weight), _array(module.bias), _size(module.padding)
+        )
+    elif isinstance(module, nn.ReLU):
+        y, cache = relu_forward(x)
+    elif isinstance(module, nn.BatchNorm2d):
+        if x.shape[1] != module.num_features or x.size // x.shape[1] < 2:
+            raise ValueError(
+                f"layer {name!r} (BatchNorm2d) normalises {module.num_features} channels over "
+                f"more than one value each, got an input of shape {x.shape}"
+            )
+        ones, zeros = np.ones(module.num_features), np.zeros(module.num_features)
+        gamma = _array(module.weight) if module.affine else ones
+        beta = _array(module.bias) if module.affine else zeros
+        y, cache = batchnorm_forward(x, gamma, beta, module.eps)
+    elif isinstance(module, nn.MaxPool2d | nn.AvgPool2d):
+        size = _size(module.kernel_size)
+        if min(x.shape[2:]) < size:
+            raise ValueError(f"layer {name!r} pools {size}×{size} windows of a {x.shape} input")
+        pool = maxpool_forward if isinstance(module, nn.MaxPool2d) else avgpool_forward
+        y, cache = pool(x, size)
+    else:  # nn.Dropout
+        y, cache = dropout_forward(x, np.ones_like(x) if mask is None else mask)
+    return Step(name, module, y, cache)
+
+
+def _check_mask(name: str, module: nn.Dropout, mask: np.ndarray, shape: tuple) -> np.ndarray:
+    mask = np.asarray(mask, dtype=np.float64)
+    if mask.shape != shape:
+        raise ValueError(
+            f"layer {name!r} (Dropout): its mask has shape {mask.shape}, its output {shape}"
+        )
+    keep = 1 / (1 - module.p) if module.p < 1 else 0.0
+    if not np.all(np.isclose(mask, 0) | np.isclose(mask, keep)):
+        raise ValueError(
+            f"layer {name!r} (Dropout): a mask holds 0 or 1/(1 − p) = {keep:.6g}, nothing else"
+        )
+    return mask
+
+
+def forward(
+    model: nn.Module, images: np.ndarray, masks: Sequence[np.ndarray] | None = None
+) -> list[Step]:
+    """Every layer of ``model`` on ``images`` (N × C × H × W), in order, with batch statistics
+    and the dropout ``masks`` (one per ``Dropout`` in ``model.modules()`` order; None: no unit
+    is dropped). The last step's output is the network's N × classes × 1 × 1 scores."""
+    x = np.asarray(images, dtype=np.float64)
+    if x.ndim != 4 or len(x) == 0:
+        raise ValueError(f"images must be a non-empty N × C × H × W array, got shape {x.shape}")
+    layers = network_layers(model)
+    dropouts = [name for name, m in layers if isinstance(m, nn.Dropout)]
+    if masks is not None and len(masks) != len(dropouts):
+        raise ValueError(f"{len(masks)} masks for the {len(dropouts)} Dropout layers {dropouts}")
+    steps, drawn = [], iter(masks or ())
+    for name, module in layers:
+        mask = None
+        if isinstance(module, nn.Dropout) and masks is not None:
+            mask = _check_mask(name, module, next(drawn), x.shape)
+        steps.append(_layer_forward(name, module, x, mask))
+        x = steps[-1].output
+    if x.shape[2:] != (1, 1):
+        raise ValueError(
+            f"the last layer {layers[-1][0]!r} leaves {x.shape}, not N × classes × 1 × 1 scores"
+        )
+    return steps
+
+
+def _layer_backward(
+    step: Step, grad_out: np.ndarray, need_input_grad: bool
+) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    """∂L/∂(input) of one layer and the gradients of its parameters, by their local names."""
+    module, cache = step.module, step.cache
+    if isinstance(module, nn.Conv2d):
+        grad_x, grad_w, grad_b = conv2d_backward(grad_out, cache, need_input_grad)
+        return grad_x, {"weight": grad_w} | ({"bias": grad_b} if module.bias is not None else {})
+    if isinstance(module, nn.BatchNorm2d):
+        grad_x, grad_gamma, grad_beta = batchnorm_backward(grad_out, cache)
+        return grad_x, {"weight": grad_gamma, "bias": grad_beta} if module.affine else {}
+    backward = {
+        nn.ReLU: relu_backward,
+        nn.MaxPool2d: maxpool_backward,
+        nn.AvgPool2d: avgpool_backward,
+        nn.Dropout: dropout_backward,
+    }[type(module)]
+    return backward(grad_out, cache), {}
+
+
+def backward(steps: Sequence[Step], grad_scores: np.ndarray) -> dict[str, np.ndarray]:
+    """The chain rule from the last layer to the first: δ goes backwards through every step,
+    and each layer with parameters adds their gradients (named as in ``named_parameters``).
+    The images' own gradient is not needed, so the first layer does not compute it."""
+    grads: dict[str, np.ndarray] = {}
+    delta = grad_scores.reshape(steps[-1].output.shape)
+    for index in range(len(steps) - 1, -1, -1):
+        step = steps[index]
+        delta, own = _layer_backward(step, delta, need_input_grad=index > 0)
+        for local, grad in own.items():
+            grads[f"{step.name}.{local}" if step.name else local] = grad
+    return grads
+
+
+def _check_labels(labels: np.ndarray, count: int, classes: int) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.shape != (count,) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"labels must be {count} whole numbers, got {labels.dtype} {labels.shape}"
+        )
+    if labels.min() < 0 or labels.max() >= classes:
+        raise ValueError(
+            f"labels must lie in 0..{classes - 1}, got {labels.min()}..{labels.max()}"
+        )
+    return labels
+
+
+def loss_and_gradients(
+    model: nn.Module,
+    images: np.ndarray,
+    labels: np.ndarray,
+    masks: Sequence[np.ndarray] | None = None,
+) -> tuple[float, dict[str, np.ndarray]]:
+    """The mean NLL loss of ``model``'s log-softmax output on ``images`` (N × 1 × 28 × 28) and
+    ``labels`` (N ints), batch normalisation in training mode, and ∂L/∂θ for every entry of
+    ``model.named_parameters()`` (same names, same shapes, float64). ``masks``: one array per
+    ``Dropout`` (``model.modules()`` order) of that layer's output shape, 0 or 1/(1 − p);
+    None drops no unit. NumPy only: no autograd, and the model is not changed."""
+    steps = forward(model, images, masks)
+    scores = steps[-1].output.reshape(len(steps[-1].output), -1)
+    loss, cache = log_softmax_nll_forward(scores, _check_labels(labels, *scores.shape))
+    grads = backward(steps, log_softmax_nll_backward(cache))
+    missing = [name for name, _ in model.named_parameters() if name not in grads]
+    if missing:
+        raise ValueError(f"parameters outside the layers this module walks: {missing}")
+    shapes = {name: tuple(p.shape) for name, p in model.named_parameters()}
+    return loss, {name: grads[name].reshape(shape) for name, shape in shapes.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# What PyTorch drew, and how far two sets of gradients are apart
+
+
+@contextlib.contextmanager
+def recording_dropout_masks(model: nn.Module) -> Iterator[list[torch.Tensor]]:
+    """Within the block, every forward pass of ``model`` appends the mask each ``Dropout`` drew
+    (in ``model.modules()`` order): 0 for a dropped unit, 1/(1 − p) for a kept one.
+
+    The mask is drawn again from the random state the layer started with, on a tensor of ones
+    of the input's shape and layout, so a unit whose input is exactly 0 is not mistaken for a
+    dropped one; the draw is checked to give the layer's own output.
+    """
+    masks: list[torch.Tensor] = []
+    states: dict[nn.Module, torch.Tensor] = {}
+
+    def before(module: nn.Module, inputs: tuple) -> None:
+        states[module] = torch.get_rng_state()
+
+    def after(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        (x,) = inputs
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            torch.set_rng_state(states.pop(module))
+            mask = nn.functional.dropout(torch.ones_like(x), module.p, module.training)
+            if not torch.equal(x.detach() * mask, output.detach()):
+                raise RuntimeError("the redrawn dropout mask does not give the layer's output")
+        masks.append(mask)
+
+    handles = []
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            if module.inplace:
+                raise ValueError("an in-place Dropout leaves no input to redraw its mask from")
+            handles += [
+                module.register_forward_pre_hook(before),
+                module.register_forward_hook(after),
+            ]
+    try:
+        yield masks
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def largest_relative_difference(
+    ours: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray]
+) -> float:
+    """max over parameters of max|ours − reference| / max|reference|: round-off is ~1e-16."""
+    if ours.keys() != reference.keys():
+        raise ValueError(f"different parameters: {sorted(ours.keys() ^ reference.keys())}")
+    worst = 0.0
+    for name, value in reference.items():
+        scale = float(np.abs(value).max())
+        difference = float(np.abs(np.asarray(ours[name]) - value).max())
+        worst = max(worst, difference / scale if scale else difference)
+    return worst
+
+
+# ---------------------------------------------------------------------------------------------
+# One step of the recipe's optimiser, and what a step costs
+
+
+def sgd_step(
+    params: Mapping[str, np.ndarray],
+    grads: Mapping[str, np.ndarray],
+    momenta: Mapping[str, np.ndarray] | None,
+    lr: float,
+    momentum: float,
+    weight_decay: float,
+    nesterov: bool,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """One step of ``torch.optim.SGD`` (no dampening) in NumPy; returns the new weights and
+    momenta. ``momenta`` None: the first step, whose buffer is the gradient itself."""
+    new_params, new_momenta = {}, {}
+    for name, w in params.items():
+        d = grads[name] + weight_decay * w  # d = ∂L/∂w + λ·w
+        b = d if momenta is None else momentum * momenta[name] + d  # b ← μ·b + d
+        step = d + momentum * b if nesterov else b  # Nesterov looks ahead: d + μ·b
+        new_params[name], new_momenta[name] = w - lr * step, b  # w ← w − η·step
+    return new_params, new_momenta
+
+
+def layer_costs(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict[str, Any]]:
+    """One row per layer: its kind, output shape, forward and backward rule, and the
+    multiply-adds of the pass through it for a batch of ``input_shape`` (convolutions: one per
+    kernel weight and output pixel forward; as many again for ∂w and for ∂x backward, but the
+    first layer, whose input needs no gradient). Other layers do a few operations per number."""
+    steps = forward(model, np.zeros(input_shape))
+    rows = []
+    for index, step in enumerate(steps):
+        forward_rule, backward_rule = LAYER_RULES[type(step.module)]
+        macs = 0
+        if isinstance(step.module, nn.Conv2d):
+            in_channels, k = step.module.in_channels, _size(step.module.kernel_size)
+            macs = step.output.size * in_channels * k * k
+        rows.append(
+            {
+                "layer": step.name,
+                "kind": type(step.module).__name__,
+                "output": "×".join(map(str, step.output.shape[1:])),
+                "forward": forward_rule,
+                "backward": backward_rule,
+                "forward MACs": macs,
+                "backward MACs": macs * (2 if index > 0 else 1),
+            }
+        )
+    return rows

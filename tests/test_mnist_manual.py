@@ -1,0 +1,408 @@
+"""``nnbook.mnist.manual``: every layer's backward against autograd and central differences, every
+network end to end against autograd, the SymPy proofs, one SGD step, and bad input."""
+
+import copy
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+import torchinfo
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from nnbook.mnist import derivations, manual
+from nnbook.mnist.models import MODELS, build_model
+
+TOLERANCE = 1e-10  # float64: the same sums in another order differ by ~1e-16 relative
+STEP = 1e-6  # central differences: error ~ STEP² · f''' and round-off ~ 1e-16 / STEP
+
+
+def rng_arrays(seed: int, *shapes: tuple[int, ...]) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(shape) for shape in shapes]
+
+
+def central_differences(loss: Callable[[np.ndarray], float], x: np.ndarray) -> np.ndarray:
+    """∂loss/∂x element by element: (loss(x + h) − loss(x − h)) / 2h."""
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        saved = x[index]
+        x[index] = saved + STEP
+        up = loss(x)
+        x[index] = saved - STEP
+        down = loss(x)
+        x[index] = saved
+        grad[index] = (up - down) / (2 * STEP)
+    return grad
+
+
+def autograd(layer: Callable, delta: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray]:
+    """∂(Σ δ · layer(*arrays))/∂(each array) by torch.autograd, float64."""
+    tensors = [torch.tensor(a, requires_grad=True) for a in arrays]
+    (layer(*tensors) * torch.tensor(delta)).sum().backward()
+    return [t.grad.numpy() for t in tensors]
+
+
+def assert_close(ours: np.ndarray, reference: np.ndarray, tolerance: float = TOLERANCE) -> None:
+    scale = max(float(np.abs(reference).max()), 1e-300)
+    assert float(np.abs(ours - reference).max()) / scale <= tolerance
+
+
+shapes = st.tuples(
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.integers(3, 7),
+    st.integers(3, 7),
+    st.integers(0, 2**32 - 1),
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(shapes, st.integers(1, 3), st.sampled_from([1, 3]), st.integers(0, 1), st.booleans())
+def test_convolution_backward(shape, out_channels, kernel, padding, with_bias):
+    n, c, h, w, seed = shape
+    if min(h, w) + 2 * padding < kernel:
+        return
+    x, weight, bias = rng_arrays(
+        seed, (n, c, h, w), (out_channels, c, kernel, kernel), (out_channels,)
+    )
+    bias = bias if with_bias else None
+    y, cache = manual.conv2d_forward(x, weight, bias, padding)
+    torch_bias = None if bias is None else torch.tensor(bias)
+    reference = F.conv2d(torch.tensor(x), torch.tensor(weight), torch_bias, padding=padding)
+    assert_close(y, reference.numpy())
+    (delta,) = rng_arrays(seed + 1, y.shape)
+    grad_x, grad_w, grad_b = manual.conv2d_backward(delta, cache)
+    ref_x, ref_w = autograd(
+        lambda a, b: F.conv2d(a, b, torch_bias, padding=padding), delta, x, weight
+    )
+    assert_close(grad_x, ref_x)
+    assert_close(grad_w, ref_w)
+    assert_close(grad_b, delta.sum(axis=(0, 2, 3)))
+
+    def loss_of_x(values):
+        return float((manual.conv2d_forward(values, weight, bias, padding)[0] * delta).sum())
+
+    assert_close(grad_x, central_differences(loss_of_x, x.copy()), 1e-7)
+
+
+@settings(max_examples=25, deadline=None)
+@given(shapes)
+def test_batch_norm_backward(shape):
+    n, c, h, w, seed = shape
+    if n * h * w < 2:
+        return
+    x, gamma, beta, delta = rng_arrays(seed, (n, c, h, w), (c,), (c,), (n, c, h, w))
+    eps = 1e-5
+    y, cache = manual.batchnorm_forward(x, gamma, beta, eps)
+
+    def bn(a, g, b):
+        return F.batch_norm(a, None, None, g, b, training=True, eps=eps)
+
+    assert_close(y, bn(*map(torch.tensor, (x, gamma, beta))).numpy())
+    grad_x, grad_gamma, grad_beta = manual.batchnorm_backward(delta, cache)
+    for ours, reference in zip(
+        (grad_x, grad_gamma, grad_beta), autograd(bn, delta, x, gamma, beta), strict=True
+    ):
+        assert_close(ours, reference)
+
+    def loss_of_x(values):
+        return float((manual.batchnorm_forward(values, gamma, beta, eps)[0] * delta).sum())
+
+    assert_close(grad_x, central_differences(loss_of_x, x.copy()), 1e-6)
+
+
+def distinct_values(seed: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Values at least 0.1 apart and away from 0: no tie and no kink within a difference step."""
+    values = np.random.default_rng(seed).permutation(int(np.prod(shape)))
+    return (values - len(values) // 2 + 0.25).reshape(shape) / 10
+
+
+@settings(max_examples=25, deadline=None)
+@given(shapes, st.sampled_from(["max", "average"]), st.integers(1, 3))
+def test_pooling_backward_odd_sizes_floor(shape, kind, size):
+    n, c, h, w, seed = shape
+    x = distinct_values(seed, (n, c, h, w))
+    forward, backward, reference_pool = {
+        "max": (manual.maxpool_forward, manual.maxpool_backward, F.max_pool2d),
+        "average": (manual.avgpool_forward, manual.avgpool_backward, F.avg_pool2d),
+    }[kind]
+    y, cache = forward(x, size)
+    assert_close(y, reference_pool(torch.tensor(x), size).numpy())
+    (delta,) = rng_arrays(seed, y.shape)
+    grad_x = backward(delta, cache)
+    (reference,) = autograd(lambda a: reference_pool(a, size), delta, x)
+    assert_close(grad_x, reference)
+    assert_close(
+        grad_x,
+        central_differences(lambda v: float((forward(v, size)[0] * delta).sum()), x.copy()),
+        1e-7,
+    )
+
+
+def test_max_pooling_routes_a_tie_to_the_first_maximum_as_pytorch_does():
+    x = np.zeros((1, 1, 4, 4))  # after a ReLU, whole windows are 0
+    x[0, 0, 1, 1] = x[0, 0, 0, 1] = 2.0
+    _, cache = manual.maxpool_forward(x, 2)
+    delta = np.arange(1.0, 5.0).reshape(1, 1, 2, 2)
+    (reference,) = autograd(lambda a: F.max_pool2d(a, 2), delta, x)
+    np.testing.assert_array_equal(manual.maxpool_backward(delta, cache), reference)
+
+
+@settings(max_examples=25, deadline=None)
+@given(shapes)
+def test_relu_and_dropout_backward(shape):
+    n, c, h, w, seed = shape
+    x = distinct_values(seed, (n, c, h, w))
+    (delta,) = rng_arrays(seed, x.shape)
+    y, on = manual.relu_forward(x)
+    np.testing.assert_array_equal(y, F.relu(torch.tensor(x)).numpy())
+    np.testing.assert_array_equal(manual.relu_backward(delta, on), autograd(F.relu, delta, x)[0])
+    p = 0.3
+    mask = (np.random.default_rng(seed).random(x.shape) > p) / (1 - p)
+    y, kept = manual.dropout_forward(x, mask)
+    np.testing.assert_array_equal(
+        manual.dropout_backward(delta, kept),
+        autograd(lambda a: a * torch.tensor(mask), delta, x)[0],
+    )
+    assert_close(
+        manual.relu_backward(delta, on),
+        central_differences(lambda v: float((manual.relu_forward(v)[0] * delta).sum()), x.copy()),
+        1e-7,
+    )
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 5), st.integers(2, 10), st.integers(0, 2**32 - 1))
+def test_log_softmax_nll_backward(batch, classes, seed):
+    (scores,) = rng_arrays(seed, (batch, classes))
+    scores *= 10
+    labels = np.random.default_rng(seed).integers(0, classes, batch)
+    loss, cache = manual.log_softmax_nll_forward(scores, labels)
+    z = torch.tensor(scores, requires_grad=True)
+    reference = F.nll_loss(F.log_softmax(z, dim=1), torch.tensor(labels))
+    reference.backward()
+    assert abs(loss - reference.item()) <= TOLERANCE * abs(reference.item()) + 1e-15
+    grad = manual.log_softmax_nll_backward(cache)
+    assert_close(grad, z.grad.numpy())
+    assert_close(
+        grad,
+        central_differences(lambda v: manual.log_softmax_nll_forward(v, labels)[0], scores.copy()),
+        1e-6,
+    )
+
+
+def multiply_by(mask: torch.Tensor) -> Callable:
+    """A forward hook that makes a Dropout's output its input times ``mask``."""
+    return lambda module, inputs, output: inputs[0] * mask
+
+
+def autograd_gradients(model, images, labels, masks=None):
+    """Loss and gradients of the whole network by torch.autograd; with ``masks``, each Dropout
+    multiplies by the given mask instead of drawing one."""
+    handles = []
+    if masks is not None:
+        dropouts = [m for m in model.modules() if isinstance(m, nn.Dropout)]
+        for module, mask in zip(dropouts, masks, strict=True):
+            handles.append(module.register_forward_hook(multiply_by(torch.tensor(mask))))
+    model.zero_grad()
+    loss = F.nll_loss(model(torch.tensor(images)), torch.tensor(labels))
+    loss.backward()
+    for handle in handles:
+        handle.remove()
+    return loss.item(), {name: p.grad.numpy().copy() for name, p in model.named_parameters()}
+
+
+def random_masks(model, images, seed):
+    """One random 0 or 1/(1 − p) mask per Dropout, of that layer's output shape."""
+    rng = np.random.default_rng(seed)
+    masks = []
+    for step in manual.forward(model, images):
+        if isinstance(step.module, nn.Dropout):
+            p = step.module.p
+            masks.append((rng.random(step.output.shape) >= p) / (1 - p))
+    return masks
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_network_end_to_end_with_random_masks(name):
+    torch.manual_seed(3)
+    model = build_model(name).double().train()
+    images, labels = rng_arrays(4, (6, 1, 28, 28))[0], np.arange(6) % 10
+    masks = random_masks(model, images, seed=5)
+    assert len(masks) == sum(isinstance(m, nn.Dropout) for m in model.modules())
+    before = copy.deepcopy(model.state_dict())
+    loss, grads = manual.loss_and_gradients(model, images, labels, masks)
+    for key, value in model.state_dict().items():  # not even BatchNorm's running statistics
+        assert torch.equal(value, before[key]), key
+    reference_loss, reference = autograd_gradients(model, images, labels, masks)
+    assert abs(loss - reference_loss) <= TOLERANCE * reference_loss
+    assert list(grads) == [n for n, _ in model.named_parameters()]
+    assert all(
+        grads[n].shape == tuple(p.shape) and grads[n].dtype == np.float64
+        for n, p in model.named_parameters()
+    )
+    assert sum(g.size for g in grads.values()) == sum(p.numel() for p in model.parameters())
+    assert manual.largest_relative_difference(grads, reference) <= TOLERANCE
+
+
+def test_masks_recorded_from_pytorch_reproduce_its_gradients():
+    torch.manual_seed(7)
+    model = build_model("net").double().train()
+    images = torch.randn(4, 1, 28, 28, dtype=torch.float64)
+    labels = torch.tensor([1, 2, 3, 4])
+    with manual.recording_dropout_masks(model) as masks:
+        loss = F.nll_loss(model(images), labels)
+    loss.backward()
+    assert len(masks) == 2
+    p = model.block1[-1].p
+    assert set(np.unique(masks[0].numpy())) == {0.0, 1 / (1 - p)}
+    ours_loss, ours = manual.loss_and_gradients(
+        model, images.numpy(), labels.numpy(), [m.numpy() for m in masks]
+    )
+    reference = {name: p.grad.numpy() for name, p in model.named_parameters()}
+    assert abs(ours_loss - loss.item()) <= TOLERANCE * loss.item()
+    assert manual.largest_relative_difference(ours, reference) <= TOLERANCE
+
+
+def test_no_masks_means_no_unit_is_dropped():
+    torch.manual_seed(8)
+    model = build_model("net").double().train()
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.eval()  # PyTorch's dropout off, batch norm still on the batch
+    images, labels = rng_arrays(9, (5, 1, 28, 28))[0], np.array([0, 1, 2, 3, 9])
+    _, grads = manual.loss_and_gradients(model, images, labels)
+    _, reference = autograd_gradients(model, images, labels)
+    assert manual.largest_relative_difference(grads, reference) <= TOLERANCE
+
+
+def test_no_autograd_is_used(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("autograd was called")
+
+    monkeypatch.setattr(torch.autograd, "backward", refuse)
+    monkeypatch.setattr(torch.autograd, "grad", refuse)
+    monkeypatch.setattr(torch.Tensor, "backward", refuse)
+    model = build_model("tiny").double()
+    loss, _ = manual.loss_and_gradients(model, np.zeros((2, 1, 28, 28)), np.array([3, 4]))
+    assert np.isfinite(loss) and all(p.grad is None for p in model.parameters())
+
+
+@pytest.mark.parametrize(
+    "proof", [derivations.batchnorm_proof, derivations.softmax_nll_proof, derivations.conv2d_proof]
+)
+def test_sympy_proves_the_numpy_formula(proof):
+    result = proof()
+    assert result.proved and len(result.derived) == len(result.formula) > 0
+
+
+def test_a_wrong_formula_is_not_proved(monkeypatch):
+    right = manual.batchnorm_backward
+
+    def without_the_variance_term(grad_out, cache):
+        grad_x, *rest = right(grad_out, cache)
+        return grad_x + cache.gamma[0] * cache.inv_std * cache.x_hat * (
+            grad_out * cache.x_hat
+        ).mean(), *rest
+
+    monkeypatch.setattr(manual, "batchnorm_backward", without_the_variance_term)
+    assert not derivations.batchnorm_proof(batch=2).proved
+
+
+def test_convolution_by_definition_is_pytorchs():
+    x, weight, bias = rng_arrays(11, (2, 3, 5, 4), (2, 3, 3, 3), (2,))
+    reference = F.conv2d(*map(torch.tensor, (x, weight, bias)), padding=1).numpy()
+    assert_close(derivations.conv2d_by_definition(x, weight, bias, 1), reference)
+
+
+@pytest.mark.parametrize("nesterov", [True, False])
+def test_sgd_step_is_torch_optim_sgd(nesterov):
+    rng = np.random.default_rng(12)
+    params = {"a": rng.standard_normal((3, 4)), "b": rng.standard_normal(5)}
+    tensors = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    optimizer = torch.optim.SGD(
+        tensors.values(), lr=0.1, momentum=0.9, nesterov=nesterov, weight_decay=1e-4
+    )
+    momenta = None
+    for step in range(4):
+        lr, momentum = (
+            0.05 + 0.01 * step,
+            0.95 - 0.02 * step,
+        )  # as the one-cycle schedule moves them
+        optimizer.param_groups[0].update(lr=lr, momentum=momentum)
+        grads = {k: rng.standard_normal(v.shape) for k, v in params.items()}
+        for k, t in tensors.items():
+            t.grad = torch.tensor(grads[k])
+        optimizer.step()
+        params, momenta = manual.sgd_step(params, grads, momenta, lr, momentum, 1e-4, nesterov)
+    for k, t in tensors.items():
+        np.testing.assert_allclose(params[k], t.detach().numpy(), rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_layer_costs_count_the_multiply_adds_torchinfo_counts(name):
+    model = build_model(name)
+    rows = manual.layer_costs(model, (1, 1, 28, 28))
+    ours = [row["forward MACs"] for row in rows if row["kind"] == "Conv2d"]
+    stats = torchinfo.summary(model, input_size=(1, 1, 28, 28), verbose=0)
+    theirs = [  # torchinfo counts a bias's additions as multiply-adds too
+        layer.macs - (int(np.prod(layer.output_size)) if layer.module.bias is not None else 0)
+        for layer in stats.summary_list
+        if isinstance(layer.module, nn.Conv2d)
+    ]
+    assert ours == theirs
+    assert all(r["backward MACs"] == 2 * r["forward MACs"] for r in rows[1:])
+
+
+BAD_INPUTS = [
+    ("images", lambda m: (np.zeros((2, 28, 28)), np.array([1, 2]), None), "N × C × H × W"),
+    ("channels", lambda m: (np.zeros((2, 3, 28, 28)), np.array([1, 2]), None), "features.0.0"),
+    ("labels", lambda m: (np.zeros((2, 1, 28, 28)), np.array([1, 10]), None), "0..9"),
+    ("label count", lambda m: (np.zeros((2, 1, 28, 28)), np.array([1]), None), "2 whole numbers"),
+]
+
+
+@pytest.mark.parametrize(("what", "make", "message"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_is_a_clear_error(what, make, message):
+    model = build_model("tiny").double()
+    images, labels, masks = make(model)
+    with pytest.raises(ValueError, match=message):
+        manual.loss_and_gradients(model, images, labels, masks)
+
+
+def test_bad_masks_name_their_layer():
+    model = build_model("net").double()
+    images, labels = np.zeros((2, 1, 28, 28)), np.array([1, 2])
+    good = random_masks(model, images, seed=0)
+    with pytest.raises(ValueError, match=r"'block1.4' \(Dropout\): its mask has shape"):
+        manual.loss_and_gradients(model, images, labels, [good[0][:1], good[1]])
+    with pytest.raises(ValueError, match=r"'block2.3' \(Dropout\): a mask holds 0 or"):
+        manual.loss_and_gradients(model, images, labels, [good[0], good[1] * 0.5 + 0.1])
+    with pytest.raises(ValueError, match="1 masks for the 2 Dropout layers"):
+        manual.loss_and_gradients(model, images, labels, good[:1])
+
+
+@pytest.mark.parametrize(
+    ("layer", "message"),
+    [
+        (nn.Linear(4, 4), "does not know"),
+        (nn.Conv2d(1, 2, 3, stride=2), "stride 1"),
+        (nn.Conv2d(1, 2, 3, padding="same"), "pad with zeros"),
+        (nn.MaxPool2d(3, stride=1), "non-overlapping"),
+        (nn.AvgPool2d(2, divisor_override=3), "divide by"),
+    ],
+)
+def test_a_layer_it_cannot_compute_is_refused_by_name(layer, message):
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), layer)
+    with pytest.raises(ValueError, match=rf"layer '2' \({type(layer).__name__}\) .*{message}"):
+        manual.loss_and_gradients(model, np.zeros((1, 1, 8, 8)), np.array([0]))
+
+
+def test_a_network_that_does_not_end_in_scores_is_refused():
+    model = nn.Sequential(nn.Conv2d(1, 10, 3), nn.ReLU())
+    with pytest.raises(ValueError, match="not N × classes × 1 × 1"):
+        manual.loss_and_gradients(model, np.zeros((1, 1, 8, 8)), np.array([0]))

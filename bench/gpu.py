@@ -60,9 +60,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from provenance import append_record, provenance
 
 from nnbook.mnist import load
-from nnbook.mnist.trainer import DEFAULT_RECIPE, GPU_RECIPE, Recipe, fit
+from nnbook.mnist.recipes import DEFAULT_RECIPE, GPU_RECIPE, Recipe
+from nnbook.mnist.trainer import fit
 
 #: The recipes tried, by name, for the default network (``GPU_RECIPE``: batch 256, 16 epochs).
 RECIPES = {
@@ -117,14 +119,13 @@ def main() -> None:
     args = parser.parse_args()
     began = time.perf_counter()
 
-    machine = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__}
+    machine = provenance("cuda")  # the command, commit, date, GPU, cuDNN and versions
 
     def report(kind: str, **fields) -> None:
         fields = {"kind": kind, **machine, **fields}
         print(json.dumps(fields), flush=True)
         if args.json:
-            with open(args.json, "a") as file:
-                file.write(json.dumps(fields) + "\n")
+            append_record(args.json, fields)
 
     data = load()
     train, test = data.train.to("cuda"), data.test.to("cuda")

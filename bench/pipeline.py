@@ -22,7 +22,7 @@ from torchvision import datasets, transforms
 from nnbook.mnist.allocator import keep_freed_memory
 from nnbook.mnist.data import load, random_affine, verify
 from nnbook.mnist.model import Net
-from nnbook.mnist.trainer import DEFAULT_RECIPE
+from nnbook.mnist.recipes import DEFAULT_RECIPE
 
 
 def make_batches(batches, count: int) -> float:

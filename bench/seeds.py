@@ -23,9 +23,9 @@ import torch
 from provenance import append_record, provenance
 
 from nnbook.mnist import CLASS_RECIPE, fit, load
-from nnbook.mnist.course import TARGET_ACCURACY
-from nnbook.mnist.journey import recipe_for
 from nnbook.mnist.models import DEFAULT_MODEL, MODELS
+from nnbook.mnist.recipes import recipe_for
+from nnbook.mnist.targets import TARGET_ACCURACY
 from nnbook.mnist.trainer import pick_device
 
 
@@ -56,6 +56,7 @@ def main() -> None:
     }  # fmt: skip
     recipe = dataclasses.replace(recipe, **{k: v for k, v in changes.items() if v is not None})
     device = pick_device(args.device)
+    origin = provenance(device)  # now: the commit and tree that run, not those at the end
     print(f"{args.model}: {recipe}\n{device}, {torch.get_num_threads()} threads")
     data = load()
     finals, bests, per_epoch = [], [], []
@@ -82,7 +83,7 @@ def main() -> None:
         f"{100 * args.target:.1f} %; {statistics.fmean(per_epoch):.1f} s per epoch"
     )
     if args.record:
-        record = provenance(device) | {
+        record = origin | {
             "model": args.model,
             "recipe": dataclasses.asdict(recipe),
             "seeds": args.seeds,

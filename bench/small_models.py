@@ -1,12 +1,14 @@
 """The experiments behind "How small can it go": candidate networks and recipe variants, per seed.
 
 Each run is ``fit`` with the recipe of the chapter's first steps, for 15 epochs
-(``journey.SMALL_RECIPE``) unless a ``key=value`` changes a field of it; five more switches change
-the training itself: ``teacher=PATH`` with ``kd=ALPHA`` (and ``T=TEMPERATURE``) distils from a
-trained network's log-probabilities of the clean training images, saved by ``--save-teacher PATH``
-(a run of ``Net`` with the default recipe), ``clean_last=N`` trains the last N epochs on
-unaugmented digits, ``smoothing=EPS`` trains with label smoothing, ``ema=DECAY`` evaluates a moving
-average of the weights, and ``optimizer=adam`` uses AdamW with the same one-cycle schedule.
+(``recipes.SMALL_RECIPE``) unless a ``key=value`` changes a field of it; four more switches change
+the training itself, through ``fit``'s ``hooks`` (the package is never patched):
+``teacher=PATH`` with ``kd=ALPHA`` (and ``T=TEMPERATURE``) distils from a trained network's
+log-probabilities of the clean training images, saved by ``--save-teacher PATH`` (a run of
+``Net`` with the default recipe), ``clean_last=N`` trains the last N epochs on unaugmented digits,
+``smoothing=EPS`` trains with label smoothing, and ``optimizer=adam`` uses AdamW with the same
+one-cycle schedule. (A moving average of the weights was tried once and never run to the end;
+its switch is gone.)
 
     MNIST_ROOT=../shared/mnist python bench/small_models.py deep10 --seeds 1 2 3
     MNIST_ROOT=../shared/mnist python bench/small_models.py deep10 --seeds 2 weight_decay=0.0001
@@ -48,27 +50,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nnbook.mnist import journey, load, models
-from nnbook.mnist import trainer as trainer_module
-from nnbook.mnist.data import random_affine
-from nnbook.mnist.small import SMALL_MEMORY_FORMAT, conv_bn
-from nnbook.mnist.trainer import DEFAULT_RECIPE, fit, predict
+from nnbook.mnist import load, models, recipes, targets
+from nnbook.mnist.small import SMALL_MEMORY_FORMAT, SequentialClassifier, conv_bn
+from nnbook.mnist.trainer import Hooks, fit, predict
 
 
-class Candidate(nn.Module):
-    """A network of ``features`` ending in 10 scores; log-probabilities out."""
+class Candidate(SequentialClassifier):
+    """A network of ``features`` ending in 10 scores, in the small networks' memory format."""
 
     memory_format = SMALL_MEMORY_FORMAT
-    features: nn.Sequential
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.log_softmax(self.features(x).flatten(1), dim=1)
 
 
 class Tiny12(Candidate):
@@ -141,38 +136,6 @@ CANDIDATES = {
 }
 
 
-def loss_epoch(
-    loss_of: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
-    after_step: Callable[[nn.Module], None] | None = None,
-):
-    """A ``train_epoch`` that trains on ``loss_of(log_probs, labels, index)`` (reports the NLL)
-    and calls ``after_step(model)`` after every step."""
-
-    def train_epoch(model, data, optimizer, scheduler, recipe, generator, progress=None):
-        model.train()
-        order = torch.randperm(len(data), generator=generator)
-        total, correct = 0.0, 0
-        for start in range(0, len(data), recipe.batch_size):
-            index = order[start : start + recipe.batch_size]
-            images, labels = data.images[index], data.labels[index]
-            if recipe.augment:
-                images = random_affine(
-                    images, recipe.max_degrees, recipe.max_translate, recipe.max_scale, generator
-                )
-            optimizer.zero_grad(set_to_none=True)
-            log_probs = model(images)
-            loss_of(log_probs, labels, index).backward()
-            optimizer.step()
-            scheduler.step()
-            if after_step is not None:
-                after_step(model)
-            total += F.nll_loss(log_probs, labels).item() * len(labels)
-            correct += (log_probs.argmax(1) == labels).sum().item()
-        return total / len(data), correct / len(data)
-
-    return train_epoch
-
-
 def distilling_loss(teacher: torch.Tensor, alpha: float, temperature: float):
     """The NLL mixed with the KL divergence from the teacher's soft targets."""
 
@@ -186,32 +149,6 @@ def distilling_loss(teacher: torch.Tensor, alpha: float, temperature: float):
     return loss_of
 
 
-def nll_loss(log_probs, labels, index):
-    return F.nll_loss(log_probs, labels)
-
-
-def averaged_weights(decay: float):
-    """``after_step`` and ``evaluate`` for an exponential moving average of the weights (and of
-    BatchNorm's statistics): every evaluation, the last one too, is of the average."""
-    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
-    held: dict[str, nn.Module] = {}
-    original_evaluate = trainer_module.evaluate
-
-    def after_step(model: nn.Module) -> None:
-        if held.get("model") is not model:  # a new run
-            held["model"] = model
-            held["average"] = AveragedModel(
-                model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True
-            )
-        held["average"].update_parameters(model)
-
-    def evaluate(model, data, batch_size=trainer_module.EVAL_BATCH_SIZE):
-        return original_evaluate(held["average"], data, batch_size)
-
-    return after_step, evaluate
-
-
 def smoothed_loss(epsilon: float):
     """Label smoothing: (1 − ε) · NLL + ε · the mean of −log p over the ten classes."""
 
@@ -222,17 +159,14 @@ def smoothed_loss(epsilon: float):
     return loss_of
 
 
-def clean_last_epochs(count: int, epochs: int):
-    """A ``train_epoch`` that switches augmentation off for the last ``count`` epochs."""
-    original, calls = trainer_module.train_epoch, [0]
+def clean_last_epochs(count: int):
+    """The recipe of each epoch: the last ``count`` epochs see the digits unaugmented."""
 
-    def train_epoch(model, data, optimizer, scheduler, recipe, generator, progress=None):
-        calls[0] += 1
-        if calls[0] > epochs - count:
-            recipe = dataclasses.replace(recipe, augment=False)
-        return original(model, data, optimizer, scheduler, recipe, generator, progress)
+    def epoch_recipe(recipe, epoch: int):
+        last = epoch > recipe.epochs - count
+        return dataclasses.replace(recipe, augment=False) if last else recipe
 
-    return train_epoch, calls
+    return epoch_recipe
 
 
 def adamw(model: nn.Module, recipe, steps_per_epoch: int) -> tuple:
@@ -245,11 +179,31 @@ def adamw(model: nn.Module, recipe, steps_per_epoch: int) -> tuple:
     return optimizer, scheduler
 
 
+def hooks_from(changes: dict[str, str]) -> Hooks:
+    """The switches above (taken out of ``changes``) as ``fit``'s hooks."""
+    teacher, alpha = changes.pop("teacher", None), float(changes.pop("kd", 0))
+    temperature = float(changes.pop("T", 4))
+    clean_last = int(changes.pop("clean_last", 0))
+    smoothing = float(changes.pop("smoothing", 0))
+    adam = changes.pop("optimizer", "sgd") == "adam"
+    hooks = Hooks()
+    if teacher and alpha:
+        loss = distilling_loss(torch.load(teacher), alpha, temperature)
+        hooks = dataclasses.replace(hooks, loss=loss)
+    elif smoothing:
+        hooks = dataclasses.replace(hooks, loss=smoothed_loss(smoothing))
+    if clean_last:
+        hooks = dataclasses.replace(hooks, epoch_recipe=clean_last_epochs(clean_last))
+    if adam:
+        hooks = dataclasses.replace(hooks, optimizer=adamw)
+    return hooks
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", nargs="?", choices=tuple(CANDIDATES), default="deep10")
     parser.add_argument("changes", nargs="*", metavar="KEY=VALUE")
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(journey.FINAL_SEEDS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(targets.FINAL_SEEDS))
     parser.add_argument("--threads", type=int)
     parser.add_argument("--save-teacher", metavar="PATH")
     args = parser.parse_args()
@@ -257,43 +211,24 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     data = load()
     if args.save_teacher:
-        run = fit(data.train, data.test, DEFAULT_RECIPE, seed=1, device="cpu")
+        run = fit(data.train, data.test, recipes.DEFAULT_RECIPE, seed=1, device="cpu")
         torch.save(predict(run.model, data.train), args.save_teacher)
         return
     changes = dict(change.split("=", 1) for change in args.changes)
-    teacher, alpha = changes.pop("teacher", None), float(changes.pop("kd", 0))
-    temperature = float(changes.pop("T", 4))
-    clean_last = int(changes.pop("clean_last", 0))
-    smoothing = float(changes.pop("smoothing", 0))
-    ema = float(changes.pop("ema", 0))
-    if changes.pop("optimizer", "sgd") == "adam":
-        trainer_module.make_optimizer = adamw
-    base = journey.SMALL_RECIPE
+    hooks = hooks_from(changes)
+    base = recipes.SMALL_RECIPE
 
     def typed(key: str, text: str) -> object:
         kind = type(getattr(base, key))  # each field's own type: int, float, bool or str
         return text in ("1", "true", "True") if kind is bool else kind(text)
 
     recipe = dataclasses.replace(base, **{key: typed(key, text) for key, text in changes.items()})
-    models.MODELS[args.model] = CANDIDATES[args.model]  # so that fit can build it by name
-    calls = None
-    if teacher and alpha:
-        loss_of = distilling_loss(torch.load(teacher), alpha, temperature)
-        trainer_module.train_epoch = loss_epoch(loss_of)
-    elif smoothing:
-        trainer_module.train_epoch = loss_epoch(smoothed_loss(smoothing))
-    elif ema:
-        after_step, trainer_module.evaluate = averaged_weights(ema)
-        trainer_module.train_epoch = loss_epoch(nll_loss, after_step)
-    elif clean_last:
-        trainer_module.train_epoch, calls = clean_last_epochs(clean_last, recipe.epochs)
-    count = models.parameter_count(CANDIDATES[args.model]())
+    network = CANDIDATES[args.model]
+    count = models.parameter_count(network())
     print(f"{args.model} ({count:,} parameters): {recipe}", flush=True)
     for seed in args.seeds:
-        if calls is not None:
-            calls[0] = 0
         run = fit(
-            data.train, data.test, recipe, seed=seed, device="cpu", model=args.model,
+            data.train, data.test, recipe, seed=seed, device="cpu", model=network, hooks=hooks,
             on_epoch=lambda row, seed=seed: print(f"seed {seed} {row.summary()}", flush=True),
         )  # fmt: skip
         print(f"{args.model} seed {seed}: final {100 * run.final_test_accuracy:.2f} %", flush=True)

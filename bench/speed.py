@@ -42,21 +42,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
 import json
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from provenance import append_record, provenance
 
 from nnbook.mnist import load
-from nnbook.mnist.journey import recipe_for
 from nnbook.mnist.models import MODELS, build_model, model_summaries
+from nnbook.mnist.recipes import recipe_for
+from nnbook.mnist.targets import CPU_TARGET_SHARE
 from nnbook.mnist.trainer import (
-    CPU_TARGET_SHARE,
     CUDA_EVAL_BATCH_SIZE,
     EVAL_BATCH_SIZE,
     fit,
@@ -99,9 +98,8 @@ def profiled_steps(
 
     network = build_model(model, device).train()
     optimizer, _ = make_optimizer(network, recipe_for(model), steps_per_epoch=steps + 5)
-    memory_format = getattr(network, "memory_format", torch.contiguous_format)
     images = torch.randn(batch_size, 1, 28, 28, device=device)
-    images = images.contiguous(memory_format=memory_format)
+    images = images.contiguous(memory_format=network.memory_format)
     labels = torch.randint(0, 10, (batch_size,), device=device)
     activities = [ProfilerActivity.CPU]
     if device.type == "cuda":
@@ -153,9 +151,9 @@ def convolution_inputs(model: str, device: torch.device) -> list[tuple[torch.nn.
         for module in network.modules()
         if isinstance(module, torch.nn.Conv2d)
     ]
-    memory_format = getattr(network, "memory_format", torch.contiguous_format)
     with torch.no_grad():
-        network(torch.zeros(2, 1, 28, 28, device=device).contiguous(memory_format=memory_format))
+        zeros = torch.zeros(2, 1, 28, 28, device=device)
+        network(zeros.contiguous(memory_format=network.memory_format))
     for hook in hooks:
         hook.remove()
     return seen
@@ -185,7 +183,7 @@ def convolution_seconds(
     (except for the first layer, whose input is the images) its input — the work a training
     step does in the convolutions and nothing else. Best of ``repeats`` for each layer, summed.
     """
-    memory_format = getattr(MODELS[model], "memory_format", torch.contiguous_format)
+    memory_format = MODELS[model].memory_format
     train = forward = 0.0
     for index, (conv, shape) in enumerate(convolution_inputs(model, device)):
         images = torch.randn(batch_size, *shape, device=device)
@@ -239,7 +237,7 @@ def step_seconds(
     optimizer, _ = make_optimizer(network, recipe_for(model), steps_per_epoch=steps + 6)
     forward = torch.compile(network) if variant == "compiled" else network
     images = torch.randn(batch_size, 1, 28, 28, device=device).contiguous(
-        memory_format=getattr(network, "memory_format", torch.contiguous_format)
+        memory_format=network.memory_format
     )
     labels = torch.randint(0, 10, (batch_size,), device=device)
 
@@ -269,15 +267,6 @@ def bfloat16_in_hardware() -> bool:
     except OSError:
         return False
     return bool({"avx512_bf16", "amx_bf16"} & set(flags))
-
-
-def cpu_name() -> str:
-    """The CPU's model name from /proc/cpuinfo, else what ``platform`` knows."""
-    try:
-        with open("/proc/cpuinfo") as info:
-            return next(line.split(":", 1)[1].strip() for line in info if "model name" in line)
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def epoch_row(model: str, batch_size: int | None, device: torch.device) -> dict:
@@ -377,6 +366,7 @@ def main() -> None:
     if args.batch_size is not None and args.batch_size < 1:
         parser.error(f"--batch-size must be a positive whole number, got {args.batch_size}")
     device = pick_device(args.device)
+    origin = provenance(device)  # now: the commit and tree that run, not those at the end
     rate = matmul_gflops(device=device.type)
     epochs = [epoch_row(model, args.batch_size, device) for model in args.models]
     # A shared host's clock varies: the matmul rate is the best of a measurement before the
@@ -385,14 +375,9 @@ def main() -> None:
     for row in epochs:
         row["% of matmul"] = round(100 * row["GFLOP/s"] / rate, 1)
         row["ceiling, % of matmul"] = round(100 * row["convolutions alone, GFLOP/s"] / rate, 1)
-    report = {
-        "date": datetime.date.today().isoformat(),
-        "cpu": cpu_name(),
-        "vector instructions": torch.backends.cpu.get_cpu_capability(),
+    report = origin | {
         "bfloat16 in hardware": bfloat16_in_hardware(),
         "device": str(device),
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
         "matmul GFLOP/s": round(rate, 1),
         "epochs": epochs,
     }
@@ -403,8 +388,7 @@ def main() -> None:
             for row in variant_rows(model, args.variants, args.batch_size, rate, device)
         ]
     if args.record:
-        with args.record.open("a") as record:
-            record.write(json.dumps(report) + "\n")
+        append_record(args.record, report)
     if args.json:
         print(json.dumps(report, indent=1))
     else:

@@ -8,20 +8,12 @@ import pytest
 import torch
 from cli_runner import run_nnbook
 
+from nnbook.mnist import graphed
 from nnbook.mnist.data import MNISTTensors
-from nnbook.mnist.graphed import CapturedStep, sgd_update_
-from nnbook.mnist.journey import recipe_for
-from nnbook.mnist.models import build_model
-from nnbook.mnist.trainer import (
-    DEFAULT_RECIPE,
-    GPU_RECIPE,
-    HISTORY,
-    augmentation,
-    fit,
-    make_optimizer,
-    seed_everything,
-    train_epoch,
-)
+from nnbook.mnist.graphed import CapturedStep
+from nnbook.mnist.models import MODELS, build_model
+from nnbook.mnist.recipes import DEFAULT_RECIPE, GPU_RECIPE, for_gpu, recipe_for
+from nnbook.mnist.trainer import HISTORY, fit, make_optimizer, seed_everything, train_epoch
 
 SMALL = replace(DEFAULT_RECIPE, epochs=2, batch_size=64, augment=False)
 
@@ -30,6 +22,23 @@ SMALL = replace(DEFAULT_RECIPE, epochs=2, batch_size=64, augment=False)
     ("nesterov", "weight_decay", "momentum"), [(True, 1e-4, 0.9), (False, 0.0, 0.9), (False, 0, 0)]
 )
 def test_sgd_update_is_torch_sgd(nesterov, weight_decay, momentum):
+    assert difference_from_sgd(6, nesterov, weight_decay, momentum) < 1e-6
+
+
+def test_a_wrong_update_is_seen(monkeypatch):
+    written_out = graphed.sgd_update_
+
+    def without_nesterov(params, grads, momenta, lr, momentum, weight_decay, nesterov):
+        written_out(params, grads, momenta, lr, momentum, weight_decay, False)
+
+    monkeypatch.setattr(graphed, "sgd_update_", without_nesterov)
+    assert difference_from_sgd(6, True, 1e-4, 0.9) > 1e-2
+
+
+def difference_from_sgd(steps: int, nesterov: bool, weight_decay: float, momentum: float):
+    """Largest difference between ``sgd_update_`` and ``torch.optim.SGD`` after ``steps`` steps
+    on the same random weights and gradients, with a rate and a momentum that change every step
+    as the one-cycle schedule's do."""
     torch.manual_seed(0)
     ours = [torch.randn(4, 3), torch.randn(5)]
     theirs = [p.clone().requires_grad_() for p in ours]
@@ -37,8 +46,7 @@ def test_sgd_update_is_torch_sgd(nesterov, weight_decay, momentum):
         theirs, lr=0.1, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
     )
     momenta = [torch.zeros_like(p) for p in ours]
-    for step in range(6):
-        # a schedule: rate and momentum change every step, as one-cycle's do
+    for step in range(steps):
         lr, mu = 0.05 * (step + 1), momentum * (1 - 0.03 * step)
         for group in optimizer.param_groups:
             group["lr"], group["momentum"] = lr, mu
@@ -47,10 +55,9 @@ def test_sgd_update_is_torch_sgd(nesterov, weight_decay, momentum):
             p.grad = g.clone()
         optimizer.step()
         rate, mu_tensor = torch.tensor(lr), torch.tensor(mu)
-        sgd_update_(ours, grads, momenta, rate, mu_tensor, weight_decay, nesterov)
-    for a, b in zip(ours, theirs, strict=True):
-        torch.testing.assert_close(a, b.detach(), rtol=0, atol=1e-6)
+        graphed.sgd_update_(ours, grads, momenta, rate, mu_tensor, weight_decay, nesterov)
     assert not torch.equal(ours[0], theirs[0].new_zeros(4, 3))
+    return max((a - b.detach()).abs().max().item() for a, b in zip(ours, theirs, strict=True))
 
 
 def run_epochs(data, recipe, captured: bool):
@@ -63,7 +70,7 @@ def run_epochs(data, recipe, captured: bool):
     optimizer, scheduler = make_optimizer(network, recipe, len(data) // recipe.batch_size)
     if captured:
         step = CapturedStep(
-            network, optimizer, data, recipe.batch_size, augmentation(recipe), capture=False
+            network, optimizer, data, recipe.batch_size, recipe.augmentation(), capture=False
         )
         history = [step.train_epoch(scheduler, generator) for _ in range(recipe.epochs)]
     else:
@@ -106,14 +113,22 @@ def test_a_recorded_step_needs_a_whole_batch_and_plain_sgd(mnist):
         CapturedStep(network, damped, mnist.train.subset(64), 64, None, capture=False)
 
 
-def test_gpu_recipes():
-    assert recipe_for("net", gpu=True) == GPU_RECIPE
-    assert GPU_RECIPE.batch_size == 4 * DEFAULT_RECIPE.batch_size
-    assert GPU_RECIPE.lr == pytest.approx(2 * DEFAULT_RECIPE.lr)
-    tiny, tiny_cpu = recipe_for("tiny", gpu=True), recipe_for("tiny")
-    assert (tiny.epochs, tiny.batch_size) == (tiny_cpu.epochs, GPU_RECIPE.batch_size)
-    scaled = tiny_cpu.lr * (tiny.batch_size / tiny_cpu.batch_size) ** 0.5
-    assert tiny.lr == pytest.approx(scaled, abs=1e-4)  # rounded to 4 decimals
+@pytest.mark.parametrize("model", list(MODELS))
+def test_a_gpu_recipe_changes_the_batch_and_the_rate_alone(model):
+    cpu, gpu = recipe_for(model), recipe_for(model, gpu=True)
+    unchanged = {"batch_size": cpu.batch_size, "lr": cpu.lr}
+    if model == "net":
+        unchanged["epochs"] = cpu.epochs  # the one recipe that also trains longer
+    assert replace(gpu, **unchanged) == cpu
+    ratio = gpu.batch_size / cpu.batch_size
+    assert ratio > 1 and 1 < gpu.lr / cpu.lr < ratio  # a larger rate, less than in proportion
+
+
+def test_scaling_the_batch_in_two_steps_is_scaling_it_in_one():
+    """Square-root scaling composes: 64 → 128 → 256 gives the rate of 64 → 256."""
+    two_steps = for_gpu(for_gpu(DEFAULT_RECIPE, 128), 256)
+    assert two_steps.lr == pytest.approx(for_gpu(DEFAULT_RECIPE, 256).lr, abs=1e-4)
+    assert for_gpu(DEFAULT_RECIPE, DEFAULT_RECIPE.batch_size) == DEFAULT_RECIPE
 
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -150,16 +165,3 @@ def test_cli_takes_the_gpu_recipe(tmp_path, mnist_root):
     assert result.returncode == 0, result.stderr
     saved = torch.load(out / "checkpoint.pt", weights_only=True)
     assert saved["recipe"] == asdict(replace(GPU_RECIPE, epochs=1))
-
-
-def test_the_books_check_of_the_update(monkeypatch):
-    from nnbook.mnist import graphed
-
-    assert graphed.difference_from_sgd() < 1e-5
-    written_out = graphed.sgd_update_
-
-    def without_nesterov(params, grads, momenta, lr, momentum, weight_decay, nesterov):
-        written_out(params, grads, momenta, lr, momentum, weight_decay, False)
-
-    monkeypatch.setattr(graphed, "sgd_update_", without_nesterov)
-    assert graphed.difference_from_sgd() > 1e-2  # the check sees a wrong update

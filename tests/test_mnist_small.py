@@ -4,19 +4,20 @@ import inspect
 import json
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
 import torchinfo
 from cli_runner import run_nnbook
 
-from nnbook.mnist import journey
+from nnbook.mnist import recipes, targets
 from nnbook.mnist.model import receptive_fields
 from nnbook.mnist.models import MODELS, build_model, model_summaries, parameter_count
 from nnbook.mnist.runs import run_folder, runs_root, trained
 from nnbook.mnist.trainer import CHECKPOINT, HISTORY, MODEL, fit
 
-QUICK = replace(journey.SMALL_RECIPE, epochs=2, batch_size=64)
+QUICK = replace(recipes.SMALL_RECIPE, epochs=2, batch_size=64)
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +39,11 @@ def stop(row):
     raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("name", [step.model for step in journey.STEPS])
+@pytest.mark.parametrize("name", [step.model for step in recipes.STEPS])
 def test_each_step_is_a_small_working_network(name):
     network = build_model(name).eval()
     count = parameter_count(network)
-    assert count < journey.COURSE_MAX_PARAMETERS
+    assert count < targets.COURSE_MAX_PARAMETERS
     # torchinfo counts the same parameters independently
     stats = torchinfo.summary(network, input_size=(1, 1, 28, 28), verbose=0)
     assert stats.trainable_params == count
@@ -54,14 +55,19 @@ def test_each_step_is_a_small_working_network(name):
 
 
 def test_the_last_step_is_below_the_smallest_published_network():
-    last = journey.STEPS[-1]
-    count = parameter_count(build_model(last.model))
-    assert count <= journey.FINAL_MAX_PARAMETERS < journey.SMALLEST_PUBLISHED_PARAMETERS
-    assert last.recipe.epochs <= journey.COURSE_MAX_EPOCHS
-    assert all(step.recipe.epochs <= journey.COURSE_MAX_EPOCHS for step in journey.STEPS)
+    last = recipes.STEPS[-1]
+    assert parameter_count(build_model(last.model)) <= targets.FINAL_MAX_PARAMETERS
+    assert parameter_count(build_model(last.model)) < targets.SMALLEST_PUBLISHED_PARAMETERS
+    assert all(step.recipe.epochs <= targets.COURSE_MAX_EPOCHS for step in recipes.STEPS)
 
 
-@pytest.mark.parametrize("name", [step.model for step in journey.STEPS])
+def test_the_published_network_is_cited():
+    bib = (Path(__file__).resolve().parents[1] / "book" / "references.bib").read_text()
+    assert f"@misc{{{targets.SMALLEST_PUBLISHED_CITATION}," in bib
+    assert f"{targets.SMALLEST_PUBLISHED_PARAMETERS}" in bib  # the number, in the entry
+
+
+@pytest.mark.parametrize("name", [step.model for step in recipes.STEPS])
 def test_shapes_and_receptive_fields_in_the_comments_are_the_real_ones(name):
     """Each layer's comment (``# 10×24×24, RF 5``) says what torchinfo and the RF formula find."""
     cls = MODELS[name]
@@ -82,21 +88,29 @@ def test_an_unknown_model_is_named():
     with pytest.raises(ValueError, match="unknown model 'huge'; choose one of net, "):
         build_model("huge")
     with pytest.raises(ValueError, match="unknown model 'huge'"):
-        journey.recipe_for("huge")
+        recipes.recipe_for("huge")
+    with pytest.raises(ValueError, match="unknown model 'huge'"):
+        fit(None, None, model="huge", device="cpu")  # refused before the data is touched
 
 
-def test_every_model_has_a_recipe():
-    assert journey.recipe_for("net").epochs == 12
-    for step in journey.STEPS:
-        assert journey.recipe_for(step.model) == step.recipe
+def test_every_model_trains_with_the_recipe_of_its_step():
+    assert [step.model for step in recipes.STEPS] == [m for m in MODELS if m != "net"]
+    assert recipes.recipe_for("net") == recipes.DEFAULT_RECIPE
+    # the first steps see plain digits for fewer epochs; the last one augments for all of them
+    first, *_, last = (recipes.recipe_for(step.model) for step in recipes.STEPS)
+    assert not first.augment and first.epochs < targets.COURSE_MAX_EPOCHS
+    assert last.augment and last.epochs == targets.COURSE_MAX_EPOCHS
 
 
-def test_model_summaries_agree_with_the_models():
+def test_model_summaries_count_what_torchinfo_counts():
+    """Parameters by torchinfo (its own walk of the modules), and the net the class notes ask
+    for: the summary table is an independent check of ``parameter_count``."""
     table = model_summaries()
     assert list(table.index) == list(MODELS)
-    assert table.loc["net", "parameters"] == 17_466
+    assert table.loc["net", "parameters"] == 17_466  # the class notes' network
     for name in MODELS:
-        assert table.loc[name, "parameters"] == parameter_count(build_model(name))
+        stats = torchinfo.summary(build_model(name), input_size=(1, 1, 28, 28), verbose=0)
+        assert table.loc[name, "parameters"] == stats.trainable_params
     assert table.loc["tiny", "MACs per image"] < table.loc["net", "MACs per image"]
 
 

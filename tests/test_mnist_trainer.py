@@ -1,6 +1,7 @@
 """The trainer on small subsets: determinism, resume, checkpoints, and the CLI's bad flags."""
 
 import json
+import warnings
 from dataclasses import asdict, replace
 
 import pytest
@@ -8,11 +9,13 @@ import torch
 from cli_runner import run_nnbook
 
 from nnbook.mnist import Net
+from nnbook.mnist.recipes import DEFAULT_RECIPE, Recipe
+from nnbook.mnist.runs import RunFileWarning, run_folder, trained
 from nnbook.mnist.trainer import (
-    DEFAULT_RECIPE,
+    CHECKPOINT,
     HISTORY,
     MODEL,
-    Recipe,
+    RunFileError,
     evaluate,
     fit,
     pick_device,
@@ -97,13 +100,76 @@ def test_bad_recipe(fields):
         Recipe(**fields)
 
 
-def test_devices():
+def test_devices(monkeypatch):
     assert pick_device("cpu") == torch.device("cpu")
     with pytest.raises(ValueError, match="unknown device"):
         pick_device("tpu")
-    if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="no CUDA GPU"):
-            pick_device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        pick_device("cuda")
+    assert pick_device("auto") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device("auto") == torch.device("cuda")
+
+
+def truncate(path, keep=0.5):
+    """What a full disk or a half-finished copy leaves: the first part of the file."""
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+def cut_after_first_epoch(small, folder, seed):
+    def stop(row):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(*small, SMALL, seed=seed, device="cpu", out=folder, on_epoch=stop)
+
+
+@pytest.mark.parametrize("keep", [0.0, 0.5, 0.99])
+def test_a_truncated_checkpoint_is_a_clear_error(small, tmp_path, keep):
+    cut_after_first_epoch(small, tmp_path, seed=6)
+    truncate(tmp_path / CHECKPOINT, keep)
+    with pytest.raises(RunFileError, match=f"{CHECKPOINT} is truncated or corrupt"):
+        fit(*small, SMALL, seed=6, device="cpu", out=tmp_path, resume=True)
+
+
+def test_a_checkpoint_that_is_not_one_is_refused(small, tmp_path):
+    torch.save({"weights": torch.zeros(3)}, tmp_path / CHECKPOINT)
+    with pytest.raises(RunFileError, match="not a checkpoint"):
+        fit(*small, SMALL, seed=6, device="cpu", out=tmp_path, resume=True)
+
+
+def test_cli_resume_of_a_truncated_checkpoint_exits_2_naming_it(small, tmp_path, mnist_root):
+    out = tmp_path / "run"
+    args = ["--epochs", "2", "--limit-train", "256", "--limit-test", "128", "--quiet"]
+    assert train_cli(*args, "--data", str(mnist_root), "--out", str(out)).returncode == 0
+    truncate(out / CHECKPOINT)
+    result = train_cli(*args, "--resume", "--data", str(mnist_root), "--out", str(out))
+    assert result.returncode == 2, result.stderr
+    assert f"{out / CHECKPOINT} is truncated or corrupt" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("broken", [MODEL, HISTORY, CHECKPOINT])
+def test_a_kept_run_with_a_broken_file_is_trained_afresh_with_a_warning(small, tmp_path, broken):
+    recipe = replace(SMALL, epochs=2)
+    clean = fit(*small, recipe, seed=7, device="cpu")
+    folder = run_folder("net", recipe, 7, torch.device("cpu"), (640, 320), tmp_path)
+    if broken == CHECKPOINT:  # an interrupted run: its checkpoint is what a retry reads
+        cut_after_first_epoch(small, folder, seed=7)
+    else:
+        trained(*small, recipe, seed=7, device="cpu", model="net", root=tmp_path)
+    truncate(folder / broken)
+    with pytest.warns(RunFileWarning, match=f"{broken} is truncated or corrupt"):
+        again = trained(*small, recipe, seed=7, device="cpu", model="net", root=tmp_path)
+    assert metrics(again) == metrics(clean)
+    for key, value in clean.model.state_dict().items():
+        assert torch.equal(value, again.model.state_dict()[key]), key
+    # the folder now holds the fresh run, which loads without a warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        trained(*small, recipe, seed=7, device="cpu", model="net", root=tmp_path)
 
 
 def train_cli(*args):

@@ -90,8 +90,8 @@ def _train(args: argparse.Namespace) -> None:
     import torch
 
     from nnbook.mnist.data import MNISTDataError, load
-    from nnbook.mnist.journey import recipe_for
-    from nnbook.mnist.trainer import CLASS_RECIPE, fit, pick_device
+    from nnbook.mnist.recipes import CLASS_RECIPE, recipe_for
+    from nnbook.mnist.trainer import fit, pick_device
 
     if args.recipe == "class":
         base = CLASS_RECIPE

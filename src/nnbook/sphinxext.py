@@ -7,16 +7,26 @@ renders with the network off; ``_config.yml`` points MathJax's font loader there
 its line breaking of long display equations. The page calculator's module,
 ``nnbook-network.js``, is printed from the SymPy derivation into ``_static/`` at the end of every
 build.
+
+The page "Draw a digit" runs the networks the build trained: the chapters that train them write
+their weights as scripts into ``_static/`` (``nnbook.mnist.export``; ``$NNBOOK_STATIC`` tells
+their kernels where that is), and a page holding ``data-nnbook-digits`` loads those scripts and
+``digits.js``. A build that reuses cached chapters without those files fails with a message
+rather than publish a page without its networks.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 from sphinx.application import Sphinx
 from sphinx.config import Config
+from sphinx.util import logging
 from sphinx.util.fileutil import copy_asset
+
+logger = logging.getLogger(__name__)
 
 MATHJAX_ENTRY = "tex-chtml.js"
 FONT = "mathjax-newcm-font"
@@ -73,6 +83,52 @@ def _write_network_module(app: Sphinx, exception: Exception | None) -> None:
         target.write_text(javascript_module(), encoding="utf-8")
 
 
+#: What marks the page that runs the trained networks.
+DIGITS_MARK = "data-nnbook-digits"
+#: The page logic of "Draw a digit" (in ``book/_static/``, no weights in it).
+DIGITS_SCRIPT = "digits.js"
+
+
+def _export_to_static(app: Sphinx) -> None:
+    """Tell the kernels that execute the chapters where the built book's ``_static/`` is."""
+    from nnbook.mnist.export import STATIC_VARIABLE
+
+    if app.builder.format == "html":
+        os.environ[STATIC_VARIABLE] = str(Path(app.outdir) / "_static")
+
+
+def _digit_page_scripts(
+    app: Sphinx, pagename: str, templatename: str, context: dict, doctree: object
+) -> None:
+    """On the page that draws digits: the networks' scripts, then the page logic."""
+    from nnbook.mnist.export import PAGE_MODELS, SAMPLES_SCRIPT, script_name
+
+    if DIGITS_MARK not in context.get("body", ""):
+        return
+    for name in (*map(script_name, PAGE_MODELS), SAMPLES_SCRIPT, DIGITS_SCRIPT):
+        app.add_js_file(name, priority=600, defer="defer")
+
+
+def _check_digit_scripts(app: Sphinx, exception: Exception | None) -> None:
+    from nnbook.mnist.export import PAGE_MODELS, SAMPLES_SCRIPT, script_name
+
+    if exception is not None or app.builder.format != "html":
+        return
+    static = Path(app.outdir) / "_static"
+    missing = [
+        name
+        for name in (*map(script_name, PAGE_MODELS), SAMPLES_SCRIPT)
+        if not (static / name).is_file()
+    ]
+    pages = Path(app.outdir).rglob("*.html")
+    if missing and any(DIGITS_MARK in page.read_text(encoding="utf-8") for page in pages):
+        logger.warning(
+            "the page that draws digits needs %s, which the training chapters write when they "
+            "execute; they were taken from the cache: run `jupyter-book build . --all`",
+            ", ".join(missing),
+        )
+
+
 def _fix_citation_roles(app: Sphinx, exception: Exception | None) -> None:
     """Drop the ARIA roles docutils gives a bibliography: ``role="list"`` on a list whose items
     have no ``listitem`` role, and the deprecated ``doc-biblioentry`` (axe-core flags both)."""
@@ -91,6 +147,9 @@ def _fix_citation_roles(app: Sphinx, exception: Exception | None) -> None:
 
 def setup(app: Sphinx) -> dict[str, object]:
     app.connect("config-inited", _use_local_mathjax)
+    app.connect("builder-inited", _export_to_static)
+    app.connect("html-page-context", _digit_page_scripts)
+    app.connect("build-finished", _check_digit_scripts)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)  # after the rest
     app.connect("build-finished", _copy_mathjax)
     app.connect("build-finished", _write_network_module)

@@ -2,7 +2,8 @@
 
 from nnbook.mnist.data import MNISTDataError, load
 from nnbook.mnist.model import Net
-from nnbook.mnist.trainer import CLASS_RECIPE, DEFAULT_RECIPE, Recipe, evaluate, fit
+from nnbook.mnist.recipes import CLASS_RECIPE, DEFAULT_RECIPE, Recipe
+from nnbook.mnist.trainer import evaluate, fit
 
 __all__ = [
     "CLASS_RECIPE",

@@ -57,27 +57,6 @@ def sgd_update_(
             p.sub_(d * lr)  # w ← w − η·d
 
 
-def difference_from_sgd(steps: int = 20, seed: int = 0) -> float:
-    """Largest difference between ``sgd_update_`` and ``torch.optim.SGD`` (Nesterov, weight
-    decay) after ``steps`` steps on the same random weights and gradients, with a rate and a
-    momentum that change every step as the one-cycle schedule's do."""
-    generator = torch.Generator().manual_seed(seed)
-    ours = [torch.randn(16, 8, 3, 3, generator=generator), torch.randn(16, generator=generator)]
-    theirs = [p.clone().requires_grad_() for p in ours]
-    sgd = torch.optim.SGD(theirs, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)
-    momenta = [torch.zeros_like(p) for p in ours]
-    for step in range(steps):
-        lr, momentum = 0.01 + 0.1 * step / steps, 0.95 - 0.1 * step / steps
-        for group in sgd.param_groups:
-            group["lr"], group["momentum"] = lr, momentum
-        grads = [torch.randn(p.shape, generator=generator) for p in ours]
-        for p, g in zip(theirs, grads, strict=True):
-            p.grad = g.clone()
-        sgd.step()
-        sgd_update_(ours, grads, momenta, torch.tensor(lr), torch.tensor(momentum), 1e-4, True)
-    return max((a - b).abs().max().item() for a, b in zip(ours, theirs, strict=True))
-
-
 class CapturedStep:
     """A training step of ``network`` on batches of ``data``, recorded once and replayed.
 

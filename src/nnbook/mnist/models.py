@@ -1,16 +1,24 @@
-"""Every MNIST network of the book by name: what ``python -m nnbook train --model`` accepts."""
+"""Every MNIST network of the book by name (what ``python -m nnbook train --model`` accepts),
+how to build one, and what each costs: parameters, multiply-adds, receptive field.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
 from torch import nn
 
-from nnbook.mnist.model import Net
+from nnbook.mnist.model import DigitClassifier, Net, receptive_fields
 from nnbook.mnist.small import Normalised, Skeleton, Tiny
 
+if TYPE_CHECKING:
+    from nnbook.mnist.trainer import EpochResult
+
 #: Name → class, in the order the book meets them. ``net`` is the default everywhere.
-MODELS: dict[str, type[nn.Module]] = {
+MODELS: dict[str, type[DigitClassifier]] = {
     "net": Net,
     "skeleton": Skeleton,
     "normalised": Normalised,
@@ -19,17 +27,21 @@ MODELS: dict[str, type[nn.Module]] = {
 DEFAULT_MODEL = "net"
 
 
-def build_model(name: str = DEFAULT_MODEL, device: torch.device | str = "cpu") -> nn.Module:
-    """A freshly initialised network on ``device``, in the memory format its class names.
-
-    An unknown name is a ValueError that lists the known ones.
-    """
+def check_model(name: str) -> str:
+    """``name`` if it names a network of ``MODELS``; a ValueError listing them otherwise."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    network = MODELS[name]()
-    return network.to(
-        device, memory_format=getattr(network, "memory_format", torch.contiguous_format)
-    )
+    return name
+
+
+def build_model(
+    model: str | type[DigitClassifier] = DEFAULT_MODEL, device: torch.device | str = "cpu"
+) -> DigitClassifier:
+    """A freshly initialised network (by name, or its class) on ``device``, in the memory format
+    its class names. An unknown name is a ValueError that lists the known ones."""
+    cls = MODELS[check_model(model)] if isinstance(model, str) else model
+    network = cls()
+    return network.to(device, memory_format=network.memory_format)
 
 
 def parameter_count(model: nn.Module) -> int:
@@ -40,8 +52,6 @@ def parameter_count(model: nn.Module) -> int:
 def model_summaries() -> pd.DataFrame:
     """One row per model: trainable parameters, multiply-adds per image, receptive field."""
     import torchinfo
-
-    from nnbook.mnist.model import receptive_fields
 
     rows = []
     for name, cls in MODELS.items():
@@ -64,3 +74,19 @@ def model_summaries() -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows).set_index("model")
+
+
+def run_summary(model: str, history: Sequence[EpochResult]) -> dict[str, float]:
+    """One row of a table of runs: the model's size and cost, and how its run ended."""
+    size = model_summaries().loc[check_model(model)]
+    last = history[-1]
+    return {
+        "parameters": int(size["parameters"]),
+        "MACs per image": int(size["MACs per image"]),
+        "receptive field": int(size["receptive field"]),
+        "epochs": len(history),
+        "seconds per epoch": sum(row.seconds for row in history) / len(history),
+        "final train accuracy (%)": 100 * last.train_accuracy,
+        "final test accuracy (%)": 100 * last.test_accuracy,
+        "best test accuracy (%)": 100 * max(row.test_accuracy for row in history),
+    }

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import random
+import time
+import zipfile
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,88 +22,20 @@ from torch import nn
 
 from nnbook.files import atomic_write
 from nnbook.mnist.allocator import keep_freed_memory
-from nnbook.mnist.course import DEFAULT_SEED, SEED_VARIABLE
 from nnbook.mnist.data import MNISTTensors, random_affine
-from nnbook.mnist.models import DEFAULT_MODEL, MODELS, build_model
+from nnbook.mnist.model import DigitClassifier
+from nnbook.mnist.models import DEFAULT_MODEL, build_model, check_model
+from nnbook.mnist.recipes import DEFAULT_RECIPE, Recipe
 
 DEVICES = ("auto", "cpu", "cuda")
+#: The seed of the book's run, unless ``NNBOOK_SEED`` names another.
+DEFAULT_SEED = 1
+SEED_VARIABLE = "NNBOOK_SEED"
 #: Test-set batch: 256 images keep the largest activation (25.7 MB) on the reusable heap (see
 #: ``nnbook.mnist.allocator``); batches of 1000 took twice as long to evaluate on the CPU.
 EVAL_BATCH_SIZE = 256
 #: On a GPU the whole test set fits in a few batches; fewer launches, the same numbers.
 CUDA_EVAL_BATCH_SIZE = 2_500
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """Everything that decides a training run besides the data and the seed."""
-
-    epochs: int = 12
-    #: 64, not 128: on a CPU an epoch takes the same time, with twice the updates. Final test
-    #: accuracy, seeds 1-3, 12 epochs: 99.59, 99.54, 99.55 % (batch 128: 99.52, 99.49, 99.52 %).
-    batch_size: int = 64
-    lr: float = 0.1  #: the peak learning rate of the one-cycle schedule (or the constant rate)
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 1e-4
-    schedule: str = "onecycle"  #: "onecycle" (Smith & Topin 2019) or "constant"
-    augment: bool = True  #: mild random rotation, shift and scale of every training batch
-    max_degrees: float = 7.0
-    max_translate: float = 0.05
-    max_scale: float = 0.05
-
-    def __post_init__(self) -> None:
-        if not (isinstance(self.epochs, int) and self.epochs > 0):
-            raise ValueError(f"epochs must be a positive whole number, got {self.epochs!r}")
-        if not (isinstance(self.batch_size, int) and self.batch_size > 0):
-            raise ValueError(
-                f"batch size must be a positive whole number, got {self.batch_size!r}"
-            )
-        if not (np.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"learning rate must be a finite positive number, got {self.lr!r}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight decay must be 0 or more, got {self.weight_decay!r}")
-        if self.schedule not in ("onecycle", "constant"):
-            raise ValueError(f"schedule must be 'onecycle' or 'constant', got {self.schedule!r}")
-
-
-#: The book's default recipe: one-cycle SGD with Nesterov momentum and mild affine augmentation.
-DEFAULT_RECIPE = Recipe()
-#: The batch a GPU trains with: at batch 64 it is mostly idle, and a step at 256 costs far less
-#: than four at 64 (bench/gpu.py).
-GPU_BATCH_SIZE = 256
-
-
-def for_gpu(recipe: Recipe, batch_size: int = GPU_BATCH_SIZE) -> Recipe:
-    """``recipe`` at ``batch_size``, its peak learning rate scaled by the square root of the ratio
-    of the batches. In proportion to it, the rate made training diverge (bench/gpu.py)."""
-    factor = batch_size / recipe.batch_size
-    return replace(recipe, batch_size=batch_size, lr=round(recipe.lr * factor**0.5, 4))
-
-
-#: The GPU's recipe for the default network: batch 256, peak rate 0.2, 16 epochs. At 12 epochs
-#: 4 runs in 16 ended below 99.5 %; at 16, none of 9, 99.50 the lowest (bench/gpu.py, H100, H200).
-GPU_RECIPE = replace(for_gpu(DEFAULT_RECIPE), epochs=16)
-#: What the GPU path is for: the default network at this final-epoch test accuracy ...
-GPU_TARGET_ACCURACY = 0.995
-#: ... in at most this many seconds of ``fit`` (capture, epochs and evaluations) on an H100.
-GPU_TARGET_SECONDS = 10.0
-#: What a CPU epoch was to reach: this share of the machine's own float32 matmul rate, the work
-#: counted from the network's multiply-adds (bench/speed.py measures both).
-CPU_TARGET_SHARE = 0.60
-#: The class notes' recipe: SGD with momentum 0.9 at a constant 0.1, batch 256, no augmentation.
-CLASS_RECIPE = Recipe(
-    epochs=19,
-    batch_size=256,
-    lr=0.1,
-    momentum=0.9,
-    nesterov=False,
-    weight_decay=0.0,
-    schedule="constant",
-    augment=False,
-)
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -186,15 +121,27 @@ def make_optimizer(model: nn.Module, recipe: Recipe, steps_per_epoch: int) -> tu
     return optimizer, scheduler
 
 
-def augmentation(recipe: Recipe) -> dict[str, float] | None:
-    """``random_affine``'s limits from ``recipe``, or None when it does not augment."""
-    if not recipe.augment:
-        return None
-    return {
-        "max_degrees": recipe.max_degrees,
-        "max_translate": recipe.max_translate,
-        "max_scale": recipe.max_scale,
-    }
+#: The loss a step minimises, from the batch's log-probabilities, its labels and which examples
+#: of the training set it holds (``bench/`` distils from a teacher's outputs by that index).
+LossFunction = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def nll_loss(log_probs: torch.Tensor, labels: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """The book's loss: the mean negative log-likelihood of the correct digit."""
+    return F.nll_loss(log_probs, labels)
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What an experiment (``bench/small_models.py``) may change in a run; the defaults are the
+    book's training. ``epoch_recipe(recipe, epoch)`` gives the recipe of one epoch."""
+
+    loss: LossFunction = nll_loss
+    optimizer: Callable[[nn.Module, Recipe, int], tuple] = make_optimizer
+    epoch_recipe: Callable[[Recipe, int], Recipe] | None = None
+
+
+BOOK_HOOKS = Hooks()
 
 
 def train_epoch(
@@ -205,6 +152,7 @@ def train_epoch(
     recipe: Recipe,
     generator: torch.Generator,
     progress: Callable | None = None,
+    loss_of: LossFunction = nll_loss,
 ) -> tuple[float, float]:
     """One pass over ``data`` in shuffled batches; returns (mean NLL loss, accuracy)."""
     model.train()
@@ -218,15 +166,16 @@ def train_epoch(
         if recipe.augment:
             on_cpu = images.device.type == "cpu"
             images = random_affine(
-                images, **augmentation(recipe), generator=generator if on_cpu else None
+                images, **recipe.augmentation(), generator=generator if on_cpu else None
             )
         optimizer.zero_grad(set_to_none=True)
         log_probs = model(images)
-        loss = F.nll_loss(log_probs, labels)
+        loss = loss_of(log_probs, labels, index)
         loss.backward()
         optimizer.step()
         scheduler.step()
-        total_loss += loss.detach() * len(labels)
+        nll = loss if loss_of is nll_loss else F.nll_loss(log_probs, labels)
+        total_loss += nll.detach() * len(labels)
         correct += (log_probs.argmax(1) == labels).sum()
     return total_loss.item() / len(data), correct.item() / len(data)
 
@@ -264,7 +213,19 @@ class FitResult:
         return self.history[-1].test_accuracy
 
 
-def _atomic_save(obj: object, path: Path) -> None:
+# ---------------------------------------------------------------------------------------------
+# A run's files: written atomically, read with a clear error
+
+CHECKPOINT = "checkpoint.pt"
+HISTORY = "history.json"
+MODEL = "model.pt"
+
+
+class RunFileError(ValueError):
+    """A run's file (checkpoint, weights, history) cannot be read: truncated or corrupt."""
+
+
+def save_run_file(obj: object, path: Path) -> None:
     """Write ``obj`` (JSON or ``torch.save``) to ``path``; a crash never leaves half a file."""
     if path.suffix == ".json":
         atomic_write(
@@ -274,117 +235,21 @@ def _atomic_save(obj: object, path: Path) -> None:
         atomic_write(path, lambda temporary: torch.save(obj, temporary))
 
 
-CHECKPOINT = "checkpoint.pt"
-HISTORY = "history.json"
-MODEL = "model.pt"
-
-
-def fit(
-    train: MNISTTensors,
-    test: MNISTTensors,
-    recipe: Recipe = DEFAULT_RECIPE,
-    seed: int = 1,
-    device: str = "auto",
-    out: str | os.PathLike[str] | None = None,
-    resume: bool = False,
-    progress: bool = False,
-    on_epoch: Callable[[EpochResult], None] | None = None,
-    tune_malloc: bool = True,
-    model: str = DEFAULT_MODEL,
-    deterministic: bool = False,
-    cuda_graph: bool = True,
-) -> FitResult:
-    """Train a fresh network (``model``: a name of ``nnbook.mnist.models.MODELS``) with ``recipe``;
-    return it with its per-epoch history.
-
-    With ``out``, each epoch appends to ``out/history.json`` and writes ``out/checkpoint.pt``
-    (model, optimiser, schedule and random states) atomically; the final weights go to
-    ``out/model.pt``. ``resume=True`` continues from the checkpoint and ends, on the CPU, with
-    the same weights as an uninterrupted run. ``tune_malloc`` lets glibc's ``malloc`` keep
-    freed memory on the CPU (``nnbook.mnist.allocator``): faster steps, the same numbers.
-    ``deterministic`` makes CUDA runs repeatable (``use_deterministic``); the CPU already is.
-    On CUDA, with ``cuda_graph``, each training step is one replay of a recorded CUDA graph
-    (``nnbook.mnist.graphed``); every batch is then whole, and the remainder of each epoch's
-    shuffled order sits that epoch out.
-    """
-    import time
-
-    target = pick_device(device)
-    if deterministic:
-        use_deterministic()
-    if tune_malloc and target.type == "cpu":
-        keep_freed_memory()  # fewer page faults, faster steps; changes no numbers
-    if model not in MODELS:
-        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
-    seed_everything(seed)
-    generator = torch.Generator().manual_seed(seed)
-    train, test = train.to(target), test.to(target)
-    network = build_model(model, target)
-    graphed = cuda_graph and target.type == "cuda"
-    if graphed and len(train) < recipe.batch_size:
-        raise ValueError(
-            f"{len(train)} training examples do not fill one batch of {recipe.batch_size}"
-        )
-    steps = len(train) // recipe.batch_size if graphed else -(-len(train) // recipe.batch_size)
-    optimizer, scheduler = make_optimizer(network, recipe, steps)
-    result = FitResult(network)
-    folder = Path(out) if out is not None else None
-    if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-    if resume:
-        if folder is None or not (folder / CHECKPOINT).is_file():
-            raise FileNotFoundError(f"--resume: no {CHECKPOINT} in {folder}")
-        # Tensors load on the CPU: the random states must stay CPU ByteTensors, and
-        # load_state_dict moves weights and optimiser state to the network's own device.
-        state = torch.load(folder / CHECKPOINT, map_location="cpu", weights_only=True)
-        if state["recipe"] != asdict(recipe) or state["seed"] != seed:
-            raise ValueError("--resume: the checkpoint was made with another recipe or seed")
-        if state.get("model_name", DEFAULT_MODEL) != model:
-            raise ValueError(
-                f"--resume: the checkpoint is of model {state.get('model_name')!r}, not {model!r}"
-            )
-        result.history = restore(state, network, optimizer, scheduler, generator)
-    captured = None
-    if graphed:
-        from nnbook.mnist.graphed import CapturedStep
-
-        captured = CapturedStep(network, optimizer, train, recipe.batch_size, augmentation(recipe))
-    eval_batch = CUDA_EVAL_BATCH_SIZE if target.type == "cuda" else EVAL_BATCH_SIZE
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = lambda batches: tqdm(batches, leave=False, unit="batch")  # noqa: E731
-    for epoch in range(len(result.history) + 1, recipe.epochs + 1):
-        started = time.perf_counter()
-        lr = optimizer.param_groups[0]["lr"]
-        if captured is not None:
-            train_loss, train_accuracy = captured.train_epoch(scheduler, generator)
-        else:
-            train_loss, train_accuracy = train_epoch(
-                network, train, optimizer, scheduler, recipe, generator, bar
-            )
-        test_loss, test_accuracy = evaluate(network, test, eval_batch)
-        row = EpochResult(
-            epoch,
-            train_loss,
-            train_accuracy,
-            test_loss,
-            test_accuracy,
-            lr,
-            time.perf_counter() - started,
-        )
-        result.history.append(row)
-        if folder is not None:
-            state = checkpoint(network, optimizer, scheduler, generator, result.history)
-            state.update(recipe=asdict(recipe), seed=seed, model_name=model)
-            _atomic_save(state, folder / CHECKPOINT)
-            _atomic_save([asdict(r) for r in result.history], folder / HISTORY)
-        if on_epoch is not None:
-            on_epoch(row)
-    if folder is not None:
-        _atomic_save(network.state_dict(), folder / MODEL)
-    return result
+def load_run_file(path: Path) -> object:
+    """A run's file as ``save_run_file`` wrote it (tensors on the CPU); a ``RunFileError`` naming
+    the file when it is truncated or corrupt, never a traceback from deep inside PyTorch."""
+    try:
+        if path.suffix == ".json":
+            return json.loads(path.read_text(encoding="utf-8"))
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError,
+            zipfile.BadZipFile, UnicodeDecodeError) as error:  # fmt: skip
+        raise RunFileError(
+            f"{path} is truncated or corrupt ({type(error).__name__}); copy it again from "
+            "where it was written, or delete the run's folder to train afresh"
+        ) from None
 
 
 def checkpoint(
@@ -423,3 +288,182 @@ def restore(
     if next(network.parameters()).device.type == "cuda" and len(state["cuda_rng"]):
         torch.cuda.set_rng_state(state["cuda_rng"].cpu())
     return [EpochResult(**row) for row in state["history"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# fit, in the parts that have names
+
+
+def prepare_device(device: str, deterministic: bool, tune_malloc: bool) -> torch.device:
+    """Pick the device once, and set it up: deterministic kernels on request; on the CPU,
+    ``malloc`` keeps freed memory (fewer page faults, faster steps, the same numbers)."""
+    target = pick_device(device)
+    if deterministic:
+        use_deterministic()
+    if tune_malloc and target.type == "cpu":
+        keep_freed_memory()
+    return target
+
+
+@dataclass
+class Run:
+    """A run in progress: its network and optimiser, the random stream of its batches, the
+    epochs done so far, and the name its files give the model."""
+
+    model_name: str
+    network: DigitClassifier
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    generator: torch.Generator
+    history: list[EpochResult] = field(default_factory=list)
+
+
+def start_run(
+    model: str | type[DigitClassifier],
+    recipe: Recipe,
+    seed: int,
+    train: MNISTTensors,
+    steps_per_epoch: int,
+    hooks: Hooks,
+) -> Run:
+    """Seed once, then a fresh network on ``train``'s device and its optimiser."""
+    name = check_model(model) if isinstance(model, str) else model.__name__
+    seed_everything(seed)
+    generator = torch.Generator().manual_seed(seed)
+    network = build_model(model, train.images.device)
+    optimizer, scheduler = hooks.optimizer(network, recipe, steps_per_epoch)
+    return Run(name, network, optimizer, scheduler, generator)
+
+
+def resume_run(run: Run, folder: Path | None, recipe: Recipe, seed: int) -> None:
+    """Continue ``run`` from ``folder/checkpoint.pt``: weights, optimiser, schedule, random
+    states and history. A checkpoint of another run, or one that cannot be read, is refused."""
+    path = None if folder is None else folder / CHECKPOINT
+    if path is None or not path.is_file():
+        raise FileNotFoundError(f"--resume: no {CHECKPOINT} in {folder}")
+    # Tensors load on the CPU: the random states must stay CPU ByteTensors, and
+    # load_state_dict moves weights and optimiser state to the network's own device.
+    state = load_run_file(path)
+    if not isinstance(state, dict) or not {"recipe", "seed", "model"} <= state.keys():
+        raise RunFileError(f"{path} is not a checkpoint of nnbook's trainer")
+    if state["recipe"] != asdict(recipe) or state["seed"] != seed:
+        raise ValueError("--resume: the checkpoint was made with another recipe or seed")
+    if state.get("model_name", DEFAULT_MODEL) != run.model_name:
+        raise ValueError(
+            f"--resume: the checkpoint is of model {state.get('model_name')!r}, "
+            f"not {run.model_name!r}"
+        )
+    try:
+        run.history = restore(state, run.network, run.optimizer, run.scheduler, run.generator)
+    except (KeyError, TypeError, RuntimeError) as error:
+        raise RunFileError(
+            f"{path} does not hold a whole checkpoint ({type(error).__name__}: {error}); "
+            "delete the run's folder to train afresh"
+        ) from None
+
+
+def epoch_trainer(
+    run: Run,
+    train: MNISTTensors,
+    recipe: Recipe,
+    graphed: bool,
+    progress: bool,
+    hooks: Hooks,
+) -> Callable[[int], tuple[float, float]]:
+    """The function that trains epoch k of ``run`` and returns its (loss, accuracy): a replayed
+    CUDA graph, or ``train_epoch`` (with a progress bar on request)."""
+    if graphed:
+        from nnbook.mnist.graphed import CapturedStep
+
+        if hooks != BOOK_HOOKS:
+            raise ValueError("a recorded CUDA graph trains with the book's loss and SGD only")
+        captured = CapturedStep(
+            run.network, run.optimizer, train, recipe.batch_size, recipe.augmentation()
+        )
+        return lambda epoch: captured.train_epoch(run.scheduler, run.generator)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = lambda batches: tqdm(batches, leave=False, unit="batch")  # noqa: E731
+
+    def one_epoch(epoch: int) -> tuple[float, float]:
+        this = hooks.epoch_recipe(recipe, epoch) if hooks.epoch_recipe else recipe
+        return train_epoch(
+            run.network, train, run.optimizer, run.scheduler, this, run.generator, bar,
+            hooks.loss,
+        )  # fmt: skip
+
+    return one_epoch
+
+
+def save_epoch(run: Run, folder: Path, recipe: Recipe, seed: int) -> None:
+    """After each epoch: the checkpoint, then the history (each written atomically)."""
+    state = checkpoint(run.network, run.optimizer, run.scheduler, run.generator, run.history)
+    state.update(recipe=asdict(recipe), seed=seed, model_name=run.model_name)
+    save_run_file(state, folder / CHECKPOINT)
+    save_run_file([asdict(r) for r in run.history], folder / HISTORY)
+
+
+def fit(
+    train: MNISTTensors,
+    test: MNISTTensors,
+    recipe: Recipe = DEFAULT_RECIPE,
+    seed: int = 1,
+    device: str = "auto",
+    out: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    progress: bool = False,
+    on_epoch: Callable[[EpochResult], None] | None = None,
+    tune_malloc: bool = True,
+    model: str | type[DigitClassifier] = DEFAULT_MODEL,
+    deterministic: bool = False,
+    cuda_graph: bool = True,
+    hooks: Hooks = BOOK_HOOKS,
+) -> FitResult:
+    """Train a fresh network (``model``: a name of ``nnbook.mnist.models.MODELS``, or a class)
+    with ``recipe``; return it with its per-epoch history.
+
+    With ``out``, each epoch writes ``out/checkpoint.pt`` (model, optimiser, schedule and random
+    states) and ``out/history.json`` atomically; the final weights go to ``out/model.pt``.
+    ``resume=True`` continues from the checkpoint and ends, on the CPU, with the same weights as
+    an uninterrupted run. ``tune_malloc`` lets glibc's ``malloc`` keep freed memory on the CPU
+    (``nnbook.mnist.allocator``). ``deterministic`` makes CUDA runs repeatable
+    (``use_deterministic``); the CPU already is. On CUDA, with ``cuda_graph``, each training step
+    is one replay of a recorded CUDA graph (``nnbook.mnist.graphed``); every batch is then whole,
+    and the remainder of each epoch's shuffled order sits that epoch out. ``hooks``: what an
+    experiment changes (the loss, the optimiser, the recipe of an epoch).
+    """
+    if isinstance(model, str):
+        check_model(model)  # before anything is set up or moved
+    target = prepare_device(device, deterministic, tune_malloc)
+    train, test = train.to(target), test.to(target)
+    graphed = cuda_graph and target.type == "cuda"
+    if graphed and len(train) < recipe.batch_size:
+        raise ValueError(
+            f"{len(train)} training examples do not fill one batch of {recipe.batch_size}"
+        )
+    steps = len(train) // recipe.batch_size if graphed else -(-len(train) // recipe.batch_size)
+    run = start_run(model, recipe, seed, train, steps, hooks)
+    folder = Path(out) if out is not None else None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    if resume:
+        resume_run(run, folder, recipe, seed)
+    train_one = epoch_trainer(run, train, recipe, graphed, progress, hooks)
+    eval_batch = CUDA_EVAL_BATCH_SIZE if target.type == "cuda" else EVAL_BATCH_SIZE
+    for epoch in range(len(run.history) + 1, recipe.epochs + 1):
+        started = time.perf_counter()
+        lr = run.optimizer.param_groups[0]["lr"]
+        train_loss, train_accuracy = train_one(epoch)
+        test_loss, test_accuracy = evaluate(run.network, test, eval_batch)
+        seconds = time.perf_counter() - started
+        row = EpochResult(epoch, train_loss, train_accuracy, test_loss, test_accuracy, lr, seconds)
+        run.history.append(row)
+        if folder is not None:
+            save_epoch(run, folder, recipe, seed)
+        if on_epoch is not None:
+            on_epoch(row)
+    if folder is not None:
+        save_run_file(run.network.state_dict(), folder / MODEL)
+    return FitResult(run.network, run.history)

@@ -1,0 +1,164 @@
+"""The trained networks for the page "Draw a digit": weights and layers as JavaScript.
+
+A page opened from ``file://`` cannot ``fetch`` a file, so each network is one script that a
+plain ``<script>`` tag loads: it registers ``window.nnbookDigitModels[name]`` with
+
+- ``layers``: the network's layers in the order its ``forward`` runs them (the same walk as
+  ``nnbook.mnist.manual.network_layers``), each with the state-dict keys of its parameters and
+  the receptive field of its output (``nnbook.mnist.model.receptive_fields``);
+- ``state``: every entry of the PyTorch state dict (BatchNorm's running statistics included) as
+  ``{shape, dtype, data}``, the data base64-encoded little-endian float32 (or int64);
+- ``mean`` and ``std``: the normalisation of the training set, which the page applies to ink
+  values in [0, 1] as ``nnbook.mnist.data.load`` does;
+- ``testAccuracy``: the final test accuracy of the run the weights come from.
+
+The chapters that train the networks call ``write_for_page`` while the book is built: the files
+go to the built book's ``_static/`` (``$NNBOOK_STATIC``, set by ``nnbook.sphinxext``), never into
+the sources. Outside a build (nbval, Colab) the variable is unset and nothing is written.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from nnbook.files import atomic_write
+from nnbook.mnist.data import MNIST
+from nnbook.mnist.manual import network_layers
+from nnbook.mnist.model import receptive_fields
+
+#: Where a build wants the page's files: the Sphinx extension points it at ``_static/``.
+STATIC_VARIABLE = "NNBOOK_STATIC"
+#: The networks the page offers, by their names in ``nnbook.mnist.models.MODELS``.
+PAGE_MODELS = ("net", "tiny")
+#: Test digits the page can pick from (the keyboard's way in), written with the first network.
+SAMPLE_DIGITS = 100
+
+
+def script_name(model: str) -> str:
+    """The file of one network in ``_static/``."""
+    return f"nnbook-digits-{model}.js"
+
+
+SAMPLES_SCRIPT = "nnbook-digits-samples.js"
+
+
+def _encoded(tensor: torch.Tensor) -> dict[str, object]:
+    array = tensor.detach().cpu().numpy()
+    dtype = "int64" if array.dtype.kind in "iu" else "float32"
+    data = array.astype("<i8" if dtype == "int64" else "<f4").tobytes()
+    return {"shape": list(array.shape), "dtype": dtype, "data": base64.b64encode(data).decode()}
+
+
+def _layer(name: str, module: nn.Module, fields: dict[str, dict[str, float]]) -> dict:
+    """One layer as the page walks it: its kind, its state-dict keys and its numbers."""
+    key = f"{name}." if name else ""
+    if isinstance(module, nn.Conv2d):
+        layer = {
+            "kind": "conv",
+            "weight": key + "weight",
+            "bias": key + "bias" if module.bias is not None else None,
+            "padding": module.padding[0],
+        }
+    elif isinstance(module, nn.BatchNorm2d):
+        layer = {
+            "kind": "batchnorm",
+            "weight": key + "weight" if module.affine else None,
+            "bias": key + "bias" if module.affine else None,
+            "mean": key + "running_mean",
+            "var": key + "running_var",
+            "eps": module.eps,
+        }
+    elif isinstance(module, nn.MaxPool2d | nn.AvgPool2d):
+        size = module.kernel_size
+        kind = "maxpool" if isinstance(module, nn.MaxPool2d) else "avgpool"
+        layer = {"kind": kind, "size": size if isinstance(size, int) else size[0]}
+    else:  # ReLU, and Dropout, which passes everything on in evaluation mode
+        layer = {"kind": "relu" if isinstance(module, nn.ReLU) else "identity"}
+    return {"name": name, "type": type(module).__name__, **layer, "field": fields[name]}
+
+
+def layer_plan(model: nn.Module) -> list[dict]:
+    """The layers of ``model`` in order, each with the receptive field of its output: size,
+    jump, and ``start``, the input pixel at the centre of the field of output pixel (0, 0)."""
+    field = {"size": 1, "jump": 1, "start": 0.0}
+    by_name = {f.name: f for f in receptive_fields(model)}
+    fields = {}
+    for name, _ in network_layers(model):
+        if name in by_name:
+            f = by_name[name]
+            field = {"size": f.receptive_field, "jump": f.jump, "start": f.start}
+        fields[name] = field
+    return [_layer(name, module, fields) for name, module in network_layers(model)]
+
+
+def model_export(
+    model: nn.Module, mean: float, std: float, test_accuracy: float
+) -> dict[str, object]:
+    """Everything the page needs of one trained network (see the module's docstring)."""
+    return {
+        "layers": layer_plan(model),
+        "state": {key: _encoded(value) for key, value in model.state_dict().items()},
+        "mean": mean,
+        "std": std,
+        "testAccuracy": test_accuracy,
+    }
+
+
+def javascript(variable: str, name: str, value: object) -> str:
+    """A script that sets ``window[variable][name] = value``."""
+    target = f"(window.{variable} = window.{variable} || {{}})"
+    return f"{target}[{json.dumps(name)}] = {json.dumps(value)};\n"
+
+
+def static_folder() -> Path | None:
+    """The built book's ``_static/`` when a build asked for the files, else None."""
+    folder = os.environ.get(STATIC_VARIABLE, "").strip()
+    return Path(folder) if folder else None
+
+
+def write_for_page(
+    model: nn.Module, name: str, mean: float, std: float, test_accuracy: float
+) -> Path | None:
+    """Write ``name``'s script into the built book (atomically); None outside a build."""
+    folder = static_folder()
+    if folder is None:
+        return None
+    if name not in PAGE_MODELS:
+        raise ValueError(f"the page shows {', '.join(PAGE_MODELS)}, not {name!r}")
+    exported = model_export(model, mean, std, test_accuracy)
+    text = javascript("nnbookDigitModels", name, exported)
+    path = folder / script_name(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+    return path
+
+
+def ink_bytes(data: MNIST, images: torch.Tensor) -> np.ndarray:
+    """Normalised images (N × 1 × 28 × 28) back to MNIST's bytes: ink 0-255, N × 28 × 28."""
+    ink = (images[:, 0].float() * data.std + data.mean) * 255
+    return ink.round().clamp(0, 255).to(torch.uint8).numpy()
+
+
+def write_samples(data: MNIST) -> Path | None:
+    """The first ``SAMPLE_DIGITS`` test digits as ink bytes (0-255) and their labels, for the
+    page's "pick a test digit"; None outside a build."""
+    folder = static_folder()
+    if folder is None:
+        return None
+    pixels = ink_bytes(data, data.test.images[:SAMPLE_DIGITS]).tobytes()
+    value = {
+        "pixels": base64.b64encode(pixels).decode(),
+        "labels": data.test.labels[:SAMPLE_DIGITS].tolist(),
+    }
+    path = folder / SAMPLES_SCRIPT
+    folder.mkdir(parents=True, exist_ok=True)
+    text = f"window.nnbookDigitSamples = {json.dumps(value)};\n"
+    atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+    return path

@@ -1,0 +1,150 @@
+"""How the book trains each network: the ``Recipe`` (everything that decides a run besides the
+data and the seed) and every recipe by name, with the steps of "How small can it go".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from nnbook.mnist.models import DEFAULT_MODEL, check_model
+from nnbook.mnist.targets import COURSE_MAX_EPOCHS
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that decides a training run besides the data and the seed."""
+
+    epochs: int = 12
+    #: 64, not 128: on a CPU an epoch takes the same time, with twice the updates (final test
+    #: accuracies per seed: ``bench/seeds.py``, recorded in ``bench/results/seeds.jsonl``).
+    batch_size: int = 64
+    lr: float = 0.1  #: the peak learning rate of the one-cycle schedule (or the constant rate)
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 1e-4
+    schedule: str = "onecycle"  #: "onecycle" (Smith & Topin 2019) or "constant"
+    augment: bool = True  #: mild random rotation, shift and scale of every training batch
+    max_degrees: float = 7.0
+    max_translate: float = 0.05
+    max_scale: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.epochs, int) and self.epochs > 0):
+            raise ValueError(f"epochs must be a positive whole number, got {self.epochs!r}")
+        if not (isinstance(self.batch_size, int) and self.batch_size > 0):
+            raise ValueError(
+                f"batch size must be a positive whole number, got {self.batch_size!r}"
+            )
+        if not (np.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"learning rate must be a finite positive number, got {self.lr!r}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight decay must be 0 or more, got {self.weight_decay!r}")
+        if self.schedule not in ("onecycle", "constant"):
+            raise ValueError(f"schedule must be 'onecycle' or 'constant', got {self.schedule!r}")
+
+    def augmentation(self) -> dict[str, float] | None:
+        """``random_affine``'s limits, or None when the recipe does not augment."""
+        if not self.augment:
+            return None
+        return {
+            "max_degrees": self.max_degrees,
+            "max_translate": self.max_translate,
+            "max_scale": self.max_scale,
+        }
+
+
+#: The book's default recipe: one-cycle SGD with Nesterov momentum and mild affine augmentation.
+DEFAULT_RECIPE = Recipe()
+#: The class notes' recipe: SGD with momentum 0.9 at a constant 0.1, batch 256, no augmentation.
+CLASS_RECIPE = Recipe(
+    epochs=19,
+    batch_size=256,
+    lr=0.1,
+    momentum=0.9,
+    nesterov=False,
+    weight_decay=0.0,
+    schedule="constant",
+    augment=False,
+)
+
+# On a GPU -----------------------------------------------------------------------------------
+
+#: The batch a GPU trains with: at batch 64 it is mostly idle, and a step at 256 costs far less
+#: than four at 64 (bench/gpu.py).
+GPU_BATCH_SIZE = 256
+
+
+def for_gpu(recipe: Recipe, batch_size: int = GPU_BATCH_SIZE) -> Recipe:
+    """``recipe`` at ``batch_size``, its peak learning rate scaled by the square root of the ratio
+    of the batches. In proportion to it, the rate made training diverge (bench/gpu.py)."""
+    factor = batch_size / recipe.batch_size
+    return replace(recipe, batch_size=batch_size, lr=round(recipe.lr * factor**0.5, 4))
+
+
+#: The GPU's recipe for the default network: batch 256, peak rate 0.2, 16 epochs (its runs, and
+#: those at 12 epochs, are in bench/results/gpu.jsonl).
+GPU_RECIPE = replace(for_gpu(DEFAULT_RECIPE), epochs=16)
+
+# How small can it go ------------------------------------------------------------------------
+
+#: The recipe of every step: the book's one-cycle SGD, for the course's epochs, without
+#: weight decay (networks this small fit the training set less well than the test set already).
+SMALL_RECIPE = replace(DEFAULT_RECIPE, epochs=COURSE_MAX_EPOCHS, weight_decay=0.0)
+#: The first two steps make their point in fewer epochs (the skeleton learns the training set
+#: better than it predicts the test set, batch normalisation learns faster), which keeps the
+#: book's build shorter; the last step takes all the course allows.
+FIRST_STEPS_EPOCHS = 10
+#: The first steps see the digits as they are; augmentation arrives with its own step.
+PLAIN_RECIPE = replace(SMALL_RECIPE, augment=False, epochs=FIRST_STEPS_EPOCHS)
+#: The last step: twice the batch and twice the peak rate (the variants tried are in
+#: bench/small_models.py; its runs per seed in bench/results/seeds.jsonl).
+FINAL_RECIPE = replace(SMALL_RECIPE, batch_size=128, lr=0.2)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the chapter: a model trained with a recipe, aiming at a target."""
+
+    title: str
+    model: str  #: a name of ``nnbook.mnist.models.MODELS``
+    recipe: Recipe
+    target: str  #: what this step sets out to show, in a sentence
+
+
+STEPS = (
+    Step(
+        "The skeleton",
+        "skeleton",
+        PLAIN_RECIPE,
+        "a network under the course's parameter budget, of the shape every later step keeps",
+    ),
+    Step(
+        "Batch normalisation",
+        "normalised",
+        PLAIN_RECIPE,
+        "the same network, each 3×3 convolution followed by batch normalisation",
+    ),
+    Step(
+        "Below the smallest published network",
+        "tiny",
+        FINAL_RECIPE,
+        "at most the chapter's final parameter budget, trained on augmented digits",
+    ),
+)
+
+
+def recipe_for(model: str, gpu: bool = False) -> Recipe:
+    """The recipe the book trains ``model`` with: the default for ``net``, else its step's.
+
+    ``gpu=True``: the one for a GPU's CUDA graphs, ``GPU_RECIPE`` for ``net`` and the step's
+    recipe at a larger batch (``for_gpu``) for the others.
+    """
+    check_model(model)
+    if model == DEFAULT_MODEL:
+        return GPU_RECIPE if gpu else DEFAULT_RECIPE
+    recipe = next(step.recipe for step in STEPS if step.model == model)
+    return for_gpu(recipe) if gpu else recipe

@@ -96,7 +96,10 @@ def worst_difference(shown: dict[str, float], run, iterations: int) -> float:
     return worst
 
 
-def test_the_module_is_the_derivation_printed_again():
+def test_the_built_module_is_fresh():
+    """A freshness check, not a check of the formulas (the browser tests below compare the page
+    with the NumPy backprop): the module in the built book is what the package prints now, so a
+    build older than the code is caught."""
     built = (HTML / "_static" / calculator.MODULE_NAME).read_bytes()
     assert built == calculator.javascript_module().encode("utf-8")  # regenerated, same bytes
     assigned = re.findall(r"^ {4}const (\w+) = ", built.decode(), flags=re.MULTILINE)

@@ -4,8 +4,6 @@
 (function () {
   "use strict";
 
-  const MAX_ITERATIONS = 100000;
-
   function network() {
     return window.nnbookNetwork;
   }
@@ -44,8 +42,9 @@
     const eta = readNumber(form, "eta", problems);
     const iterations = readNumber(form, "iterations", problems);
     if (Number.isFinite(eta) && eta <= 0) problems.push("η must be positive");
-    if (!Number.isInteger(iterations) || iterations < 0 || iterations > MAX_ITERATIONS) {
-      problems.push(`N must be a whole number from 0 to ${MAX_ITERATIONS}`);
+    const most = network().MAX_ITERATIONS; // nnbook.calculator.PAGE_MAX_ITERATIONS
+    if (!Number.isInteger(iterations) || iterations < 0 || iterations > most) {
+      problems.push(`N must be a whole number from 0 to ${most}`);
     }
     const trainBiases = form.elements.train_biases ? form.elements.train_biases.checked : false;
     return { problems, start, eta, iterations, trainBiases };

@@ -23,7 +23,6 @@ from nnbook.network import (
     COLUMNS,
     DEFAULT_ITERATIONS,
     DEFAULT_LEARNING_RATE,
-    FORWARD_NAMES,
     INITIAL_WEIGHTS,
     INPUT_NAMES,
     INPUTS,
@@ -52,6 +51,12 @@ def _js(expr: sp.Expr) -> str:
     return NetworkPrinter({"strict": False}).doprint(expr)
 
 
+#: Most updates the page calculator runs at once. The page keeps every row to draw and export
+#: it, so this is what a phone computes in well under a second and holds comfortably; the
+#: spreadsheet's own limit (``nnbook.spreadsheet.MAX_ITERATIONS``) is a sheet's row count.
+PAGE_MAX_ITERATIONS = 100_000
+
+
 def javascript_module() -> str:
     """The module's source: ``window.nnbookNetwork`` with ``row`` and ``next``.
 
@@ -69,6 +74,7 @@ def javascript_module() -> str:
         '  "use strict";',
         f"  const COLUMNS = {_array(COLUMNS)};",
         f"  const PARAMETERS = {_array(PARAMETER_NAMES)};",
+        f"  const MAX_ITERATIONS = {PAGE_MAX_ITERATIONS};",
         "  function row(p) {",
         unpack,
         *(f"    const {name} = {_js(expr)};" for name, expr in computed.items()),
@@ -81,7 +87,7 @@ def javascript_module() -> str:
         *(f"      {name}: {_js(expr)}," for name, expr in updates.items()),
         "    };",
         "  }",
-        "  root.nnbookNetwork = { COLUMNS, PARAMETERS, row, next };",
+        "  root.nnbookNetwork = { COLUMNS, PARAMETERS, MAX_ITERATIONS, row, next };",
         '})(typeof window === "undefined" ? globalThis : window);',
     ]
     return "\n".join(lines) + "\n"
@@ -113,9 +119,10 @@ def calculator_html() -> str:
             [("eta", DEFAULT_LEARNING_RATE, "η"), ("iterations", DEFAULT_ITERATIONS, "updates N")],
         ),
     ]
+    limits = {"iterations": {"min": 0, "max": PAGE_MAX_ITERATIONS}}
     fields = "".join(
         f"<fieldset><legend>{legend}</legend>"
-        + "".join(_number_input(*field) for field in items)
+        + "".join(_number_input(*field, **limits.get(field[0], {})) for field in items)
         + "</fieldset>"
         for legend, items in groups
     )
@@ -152,7 +159,3 @@ def eta_explorer_html() -> str:
         'aria-label="E_total against iteration for the chosen η"></canvas>'
         "</form>"
     )
-
-
-#: What the page shows for a row, in the order of the CLI's columns.
-SHOWN = (*FORWARD_NAMES, *GRADIENT_COLUMNS)

@@ -19,14 +19,15 @@ from nnbook.network import (
     WEIGHT_NAMES,
     as_pair,
     as_weights,
+    split_trainable,
 )
 from nnbook.symbolic import lambdified_gradients
 
 
 def _autograd(
     weights: object, inputs: Sequence[float], targets: Sequence[float], biases: Sequence[float]
-) -> tuple[np.ndarray, np.ndarray]:
-    """(∂E_total/∂w1..w8, ∂E_total/∂b1, b2) from torch.autograd, the network written in torch."""
+) -> np.ndarray:
+    """∂E_total/∂(w1..w8, b1, b2) from torch.autograd, the network written in torch."""
     w = torch.tensor(as_weights(weights), dtype=torch.float64, requires_grad=True)
     b = torch.tensor(as_pair(biases, BIAS_NAMES), dtype=torch.float64, requires_grad=True)
     i = torch.tensor(as_pair(inputs, INPUT_NAMES), dtype=torch.float64)
@@ -35,7 +36,7 @@ def _autograd(
     a_o = torch.sigmoid(w[4:].reshape(2, 2) @ a_h + b[1])  # [a_o1, a_o2]
     e_total = 0.5 * ((t - a_o) ** 2).sum()
     e_total.backward()
-    return w.grad.numpy(), b.grad.numpy()
+    return np.concatenate([w.grad.numpy(), b.grad.numpy()])
 
 
 def autograd_gradients(
@@ -45,7 +46,7 @@ def autograd_gradients(
     biases: Sequence[float] = BIASES,
 ) -> np.ndarray:
     """∂E_total/∂w1..w8 from torch.autograd (float64)."""
-    return _autograd(weights, inputs, targets, biases)[0]
+    return split_trainable(_autograd(weights, inputs, targets, biases))[0]
 
 
 def autograd_bias_gradients(
@@ -55,7 +56,24 @@ def autograd_bias_gradients(
     biases: Sequence[float] = BIASES,
 ) -> np.ndarray:
     """∂E_total/∂b1, ∂E_total/∂b2 from torch.autograd (float64)."""
-    return _autograd(weights, inputs, targets, biases)[1]
+    return split_trainable(_autograd(weights, inputs, targets, biases))[1]
+
+
+def _central_differences(
+    weights: object,
+    step: float,
+    inputs: Sequence[float],
+    targets: Sequence[float],
+    biases: Sequence[float],
+) -> np.ndarray:
+    """(E(θ + h·e_k) − E(θ − h·e_k)) / 2h for every trainable θ_k (w1..w8, b1, b2)."""
+    theta = np.concatenate([as_weights(weights), as_pair(biases, BIAS_NAMES)])
+    shifts = np.eye(len(theta)) * step
+    upper, lower = split_trainable(theta + shifts), split_trainable(theta - shifts)
+    return (
+        forward(upper[0], inputs, targets, upper[1]).E_total
+        - forward(lower[0], inputs, targets, lower[1]).E_total
+    ) / (2 * step)
 
 
 def finite_difference_gradients(
@@ -66,11 +84,7 @@ def finite_difference_gradients(
     biases: Sequence[float] = BIASES,
 ) -> np.ndarray:
     """Central differences (E(w + h·e_k) − E(w − h·e_k)) / 2h for each weight w_k."""
-    w = as_weights(weights)
-    shifts = np.eye(len(WEIGHT_NAMES)) * step
-    upper = forward(w + shifts, inputs, targets, biases).E_total
-    lower = forward(w - shifts, inputs, targets, biases).E_total
-    return (upper - lower) / (2 * step)
+    return split_trainable(_central_differences(weights, step, inputs, targets, biases))[0]
 
 
 def finite_difference_bias_gradients(
@@ -81,14 +95,7 @@ def finite_difference_bias_gradients(
     biases: Sequence[float] = BIASES,
 ) -> np.ndarray:
     """Central differences for b1 and b2."""
-    b = np.array(as_pair(biases, BIAS_NAMES))
-    result = []
-    for k in range(len(b)):
-        shift = np.eye(len(b))[k] * step
-        upper = forward(weights, inputs, targets, b + shift).E_total
-        lower = forward(weights, inputs, targets, b - shift).E_total
-        result.append((upper - lower) / (2 * step))
-    return np.array(result)
+    return split_trainable(_central_differences(weights, step, inputs, targets, biases))[1]
 
 
 def gradient_table(weights: object) -> pd.DataFrame:

@@ -63,6 +63,8 @@ FORWARD_NAMES: tuple[str, ...] = (
     "E2",
     "E_total",
 )
+#: Everything gradient descent can update, in this order wherever the two come together.
+TRAINABLE_NAMES: tuple[str, ...] = (*WEIGHT_NAMES, *BIAS_NAMES)
 GRADIENT_NAMES: tuple[str, ...] = tuple(f"dE_d{name}" for name in WEIGHT_NAMES)
 BIAS_GRADIENT_NAMES: tuple[str, str] = ("dE_db1", "dE_db2")
 #: Columns of one training row: the state after k updates.
@@ -87,6 +89,17 @@ def as_weights(weights: object) -> np.ndarray:
     if not np.all(np.isfinite(array)):
         raise ValueError("weights must be finite numbers")
     return array
+
+
+def split_trainable(values: object) -> tuple[np.ndarray, np.ndarray]:
+    """(w1..w8, b1 b2) of values whose last axis is in ``TRAINABLE_NAMES`` order: the one place
+    where weights and biases, computed together, are told apart."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 0 or array.shape[-1] != len(TRAINABLE_NAMES):
+        raise ValueError(
+            f"expected {len(TRAINABLE_NAMES)} values (w1..w8, b1, b2), got {array.shape}"
+        )
+    return array[..., : len(WEIGHT_NAMES)], array[..., len(WEIGHT_NAMES) :]
 
 
 def as_pair(values: object, names: tuple[str, str]) -> tuple[float, float]:

@@ -43,7 +43,8 @@ from nnbook.network import (
     check_learning_rate,
 )
 
-#: Most rows a sheet may hold (Excel's limit is 1,048,576, less the rows above the table).
+#: Most rows a sheet may hold (Excel's limit is 1,048,576, less the rows above the table). The
+#: page calculator has a limit of its own, for another reason (``calculator.PAGE_MAX_ITERATIONS``).
 MAX_ITERATIONS = 1_000_000
 PARAMETER_ROWS = {"i1": 3, "i2": 4, "t1": 5, "t2": 6, "eta": 7}
 #: 1 (update b1, b2 like the weights) or 0 (keep them fixed): a live cell, D3 labels it.

@@ -23,6 +23,7 @@ from nnbook.network import (
     WEIGHT_NAMES,
     as_pair,
     as_weights,
+    split_trainable,
 )
 
 w1, w2, w3, w4, w5, w6, w7, w8 = WEIGHTS = sp.symbols("w1:9", real=True)
@@ -375,6 +376,13 @@ def _arguments(
     return [list(w), *map(list, pairs), list(as_pair(biases, BIAS_NAMES))]
 
 
+def _lambdified(weights: object, inputs: object, targets: object, biases: object) -> np.ndarray:
+    """The ten SymPy derivatives (``TRAINABLE_NAMES`` order) evaluated via ``sp.lambdify``."""
+    with np.errstate(over="ignore"):
+        values = _gradient_function()(*_arguments(weights, inputs, targets, biases))
+    return np.array(values, dtype=np.float64)
+
+
 def lambdified_gradients(
     weights: object,
     inputs: tuple[float, float] = INPUTS,
@@ -382,9 +390,7 @@ def lambdified_gradients(
     biases: tuple[float, float] = BIASES,
 ) -> np.ndarray:
     """The eight SymPy derivatives ∂E_total/∂w evaluated numerically (via ``sp.lambdify``)."""
-    with np.errstate(over="ignore"):
-        values = _gradient_function()(*_arguments(weights, inputs, targets, biases))
-    return np.array(values[: len(WEIGHTS)], dtype=np.float64)
+    return split_trainable(_lambdified(weights, inputs, targets, biases))[0]
 
 
 def lambdified_bias_gradients(
@@ -394,9 +400,7 @@ def lambdified_bias_gradients(
     biases: tuple[float, float] = BIASES,
 ) -> np.ndarray:
     """∂E_total/∂b1, ∂E_total/∂b2 from the SymPy derivatives, evaluated numerically."""
-    with np.errstate(over="ignore"):
-        values = _gradient_function()(*_arguments(weights, inputs, targets, biases))
-    return np.array(values[len(WEIGHTS) :], dtype=np.float64)
+    return split_trainable(_lambdified(weights, inputs, targets, biases))[1]
 
 
 def point(

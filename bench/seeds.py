@@ -9,7 +9,7 @@ the best epoch of the best seed; this script measures exactly that, and the seco
 
 ``--record bench/results/seeds.jsonl`` appends one line per call: where it ran
 (``provenance.py``), the model, the recipe, the seeds and each run's final and best test
-accuracy and seconds per epoch. "How small can it go" reads that file.
+accuracy. "How small can it go" reads that file.
 """
 
 from __future__ import annotations
@@ -89,8 +89,7 @@ def main() -> None:
             "seeds": args.seeds,
             "final accuracy": finals,
             "best accuracy": bests,
-            "seconds per epoch": [round(seconds, 2) for seconds in per_epoch],
-        }
+        }  # no seconds: speed is bench/speed.py's, measured on an otherwise idle machine
         append_record(args.record, record)
 
 

@@ -22,13 +22,15 @@ FITS = """async () => {
   const maths = Array.from(document.querySelectorAll('.math'));
   if (maths.length && window.MathJax && MathJax.startup) { await MathJax.startup.promise; }
   // display equations: the typeset math (not the hidden MathML for screen readers) must fit
+  // its column, and its own box must not scroll sideways, not even by a pixel
   const wide = Array.from(document.querySelectorAll('mjx-container[display="true"]'))
     .filter(m => {
       const math = m.querySelector('mjx-math').getBoundingClientRect();
       const column = m.parentElement.getBoundingClientRect();
-      return math.width > column.width + 1 || math.right > column.right + 1;
+      return m.scrollWidth > m.clientWidth || math.width > column.width
+        || math.right > column.right + 0.5;
     })
-    .map(m => m.textContent.slice(0, 60));
+    .map(m => `${m.textContent.slice(0, 60)} (${m.scrollWidth} px in ${m.clientWidth})`);
   return {page: document.documentElement.scrollWidth, viewport: window.innerWidth, wide};
 }"""
 AXE_RUN = """async () => {

@@ -7,9 +7,7 @@
 "use strict";
 
 (function () {
-  const SIDE = 28; // MNIST's field
-  const BOX = 20; // MNIST scaled each digit's bounding box into 20 × 20 ...
-  const CENTRE = (SIDE - 1) / 2; // ... and put its centre of mass at the field's centre
+  const SIDE = 28; // the networks' input: 28 × 28 pixels (each export says how MNIST made them)
 
   // ---------------------------------------------------------------------------------------
   // The state dict: base64 little-endian float32 (int64 for counters) → Float64Array
@@ -159,7 +157,12 @@
   // A drawing in MNIST's form: the ink's bounding box scaled to 20 × 20 (its longer side),
   // grey levels from the area each field pixel covers, placed by its centre of mass
 
-  function toMnist(ink, width, height) {
+  function toMnist(ink, width, height, form) {
+    // MNIST scaled each digit's bounding box into form.box × form.box pixels and put its
+    // centre of mass at the centre of a form.field × form.field image
+    const BOX = form.box;
+    const FIELD = form.field;
+    const CENTRE = (FIELD - 1) / 2;
     let top = height;
     let bottom = -1;
     let left = width;
@@ -201,11 +204,11 @@
     });
     const offsetRow = Math.round(CENTRE - rowMass / mass);
     const offsetCol = Math.round(CENTRE - colMass / mass);
-    const field = new Float64Array(SIDE * SIDE);
+    const field = new Float64Array(FIELD * FIELD);
     small.forEach((v, k) => {
       const r = Math.floor(k / w) + offsetRow;
       const c = (k % w) + offsetCol;
-      if (r >= 0 && r < SIDE && c >= 0 && c < SIDE) field[r * SIDE + c] = Math.min(1, v);
+      if (r >= 0 && r < FIELD && c >= 0 && c < FIELD) field[r * FIELD + c] = Math.min(1, v);
     });
     return field;
   }
@@ -346,7 +349,7 @@
       const { data } = context.getImageData(0, 0, pad.width, pad.height);
       const ink = new Float64Array(pad.width * pad.height);
       for (let k = 0; k < ink.length; k++) ink[k] = data[4 * k + 3] / 255;
-      pixels = toMnist(ink, pad.width, pad.height);
+      pixels = toMnist(ink, pad.width, pad.height, exported(choice.value).form);
       show();
     };
     pad.addEventListener("pointerup", endStroke);

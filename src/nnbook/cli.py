@@ -247,9 +247,36 @@ def _add_spreadsheet(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_spreadsheet)
 
 
+def _pdf(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from nnbook.pdf import build_pdf
+
+    try:
+        path = build_pdf(Path(args.html), Path(args.toc), Path(args.config))
+    except (FileNotFoundError, ValueError, RuntimeError) as error:
+        raise UsageError(str(error)) from None
+    print(f"wrote {path}")
+
+
+def _add_pdf(commands: argparse._SubParsersAction) -> None:
+    from nnbook.pdf import ROOT
+
+    parser = commands.add_parser(
+        "pdf",
+        help="print the built book to one PDF (after jupyter-book build)",
+        description="Joins every page of the built HTML book, in the order of _toc.yml, and has "
+        "Chromium typeset and print it: HTML/nnbook.pdf. Nothing is executed again.",
+    )
+    parser.add_argument("--html", default=str(ROOT / "_build" / "html"), help="the built book")
+    parser.add_argument("--toc", default=str(ROOT / "_toc.yml"))
+    parser.add_argument("--config", default=str(ROOT / "_config.yml"))
+    parser.set_defaults(run=_pdf)
+
+
 #: Each subcommand registers itself with one of these.
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_backprop, _add_train, _add_models, _add_spreadsheet,
+    _add_backprop, _add_train, _add_models, _add_spreadsheet, _add_pdf,
 ]  # fmt: skip
 
 

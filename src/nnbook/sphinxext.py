@@ -129,6 +129,27 @@ def _check_digit_scripts(app: Sphinx, exception: Exception | None) -> None:
         )
 
 
+def _link_the_book_pdf(
+    app: Sphinx, pagename: str, templatename: str, context: dict, doctree: object
+) -> None:
+    """The download menu of every page offers the whole book as one PDF (``nnbook pdf``)."""
+    from nnbook.pdf import PDF_NAME
+
+    for group in context.get("header_buttons", []):
+        if group.get("label") == "download-buttons":
+            group["buttons"].insert(
+                0,
+                {
+                    "type": "link",
+                    "url": context["pathto"](PDF_NAME, 1),
+                    "text": "book .pdf",
+                    "tooltip": "The whole book as one PDF",
+                    "icon": "fas fa-book",
+                    "label": "download-book-pdf-button",
+                },
+            )
+
+
 def _fix_citation_roles(app: Sphinx, exception: Exception | None) -> None:
     """Drop the ARIA roles docutils gives a bibliography: ``role="list"`` on a list whose items
     have no ``listitem`` role, and the deprecated ``doc-biblioentry`` (axe-core flags both)."""
@@ -149,6 +170,7 @@ def setup(app: Sphinx) -> dict[str, object]:
     app.connect("config-inited", _use_local_mathjax)
     app.connect("builder-inited", _export_to_static)
     app.connect("html-page-context", _digit_page_scripts)
+    app.connect("html-page-context", _link_the_book_pdf, priority=600)  # after the theme's
     app.connect("build-finished", _check_digit_scripts)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)  # after the rest
     app.connect("build-finished", _copy_mathjax)

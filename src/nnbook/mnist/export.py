@@ -10,7 +10,8 @@ plain ``<script>`` tag loads: it registers ``window.nnbookDigitModels[name]`` wi
   ``{shape, dtype, data}``, the data base64-encoded little-endian float32 (or int64);
 - ``mean`` and ``std``: the normalisation of the training set, which the page applies to ink
   values in [0, 1] as ``nnbook.mnist.data.load`` does;
-- ``testAccuracy``: the final test accuracy of the run the weights come from.
+- ``testAccuracy``: the final test accuracy of the run the weights come from;
+- ``form``: how MNIST made its digits (``FIELD``, ``BOX``), which the page repeats.
 
 The chapters that train the networks call ``write_for_page`` while the book is built: the files
 go to the built book's ``_static/`` (``$NNBOOK_STATIC``, set by ``nnbook.sphinxext``), never into
@@ -39,6 +40,10 @@ STATIC_VARIABLE = "NNBOOK_STATIC"
 PAGE_MODELS = ("net", "tiny")
 #: Test digits the page can pick from (the keyboard's way in), written with the first network.
 SAMPLE_DIGITS = 100
+#: How MNIST made its digits, which the page repeats with a drawing: the ink's bounding box
+#: scaled to fit BOX × BOX pixels, placed by its centre of mass in a FIELD × FIELD image.
+FIELD = 28
+BOX = 20
 
 
 def script_name(model: str) -> str:
@@ -108,6 +113,7 @@ def model_export(
         "mean": mean,
         "std": std,
         "testAccuracy": test_accuracy,
+        "form": {"field": FIELD, "box": BOX},
     }
 
 

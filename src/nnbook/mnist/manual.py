@@ -297,6 +297,7 @@ class Step:
     module: nn.Module
     output: np.ndarray
     cache: Any
+    delta: np.ndarray | None = None  #: δ = ∂L/∂output, filled in by ``backward``
 
 
 def _layer_forward(name: str, module: nn.Module, x: np.ndarray, mask: np.ndarray | None) -> Step:
@@ -396,11 +397,13 @@ def _layer_backward(
 def backward(steps: Sequence[Step], grad_scores: np.ndarray) -> dict[str, np.ndarray]:
     """The chain rule from the last layer to the first: δ goes backwards through every step,
     and each layer with parameters adds their gradients (named as in ``named_parameters``).
-    The images' own gradient is not needed, so the first layer does not compute it."""
+    Each step keeps the δ it received (``step.delta``). The images' own gradient is not needed,
+    so the first layer does not compute it."""
     grads: dict[str, np.ndarray] = {}
     delta = grad_scores.reshape(steps[-1].output.shape)
     for index in range(len(steps) - 1, -1, -1):
         step = steps[index]
+        step.delta = delta
         delta, own = _layer_backward(step, delta, need_input_grad=index > 0)
         for local, grad in own.items():
             grads[f"{step.name}.{local}" if step.name else local] = grad

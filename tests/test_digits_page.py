@@ -1,0 +1,217 @@
+"""The page "Draw a digit" in headless Chromium, opened from ``file://`` with every other request
+blocked: the networks the build trained, run in JavaScript, against PyTorch on the same weights;
+the whole test set; strokes drawn with the mouse; the receptive-field highlight; a blank pad.
+Needs the built book (the training chapters write the networks' scripts while it builds).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import numpy as np
+import pytest
+import torch
+from built_book import HTML, chromium
+
+from nnbook.mnist.data import read_raw
+from nnbook.mnist.export import PAGE_MODELS
+from nnbook.mnist.model import receptive_fields
+from nnbook.mnist.models import build_model
+
+PAGE = HTML / "book" / "part2" / "digits.html"
+#: Which chapter reports each network's final test accuracy.
+REPORTED = {"net": "book/part2/training.html", "tiny": "book/part2/small.html"}
+AGREEMENT_DIGITS = 200
+
+
+@pytest.fixture(scope="module")
+def tab():
+    if not PAGE.is_file():
+        pytest.fail(f"no {PAGE}: build the book first", pytrace=False)
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        blocked: list[str] = []
+
+        def only_files(route):
+            if route.request.url.startswith("file:"):
+                route.continue_()
+            else:
+                blocked.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", only_files)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(PAGE.as_uri(), wait_until="load")
+        page.wait_for_selector("canvas.nnbook-digit-pad")
+        yield page
+        assert not errors, errors
+        assert not blocked, blocked  # the page asked for nothing outside the book
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def test_set():
+    _, _, images, labels = read_raw(download=False)
+    return images.numpy(), labels.numpy()
+
+
+def state_dict(tab, name: str) -> dict[str, torch.Tensor]:
+    exported = tab.evaluate(
+        """name => Object.fromEntries(Object.entries(nnbookDigits.stateDict(name))
+             .map(([key, value]) => [key, {shape: value.shape, data: Array.from(value.data)}]))""",
+        name,
+    )
+    return {
+        key: torch.tensor(value["data"], dtype=torch.float64).reshape(value["shape"])
+        for key, value in exported.items()
+    }
+
+
+def page_log_probabilities(tab, name: str, pixels: np.ndarray) -> np.ndarray:
+    """The page's log-probabilities for ``pixels`` (N × 784 ink values in [0, 1])."""
+    values = tab.evaluate(
+        """async ([name, rows]) => {
+             const out = [];
+             for (const row of rows) out.push(await nnbookDigits.logProbabilities(name, row));
+             return out;
+           }""",
+        [name, pixels.tolist()],
+    )
+    return np.array(values)
+
+
+def test_the_page_offers_the_builds_networks_with_their_state_dicts(tab):
+    assert set(PAGE_MODELS) <= set(tab.evaluate("nnbookDigits.models"))
+    for name in PAGE_MODELS:
+        ours = state_dict(tab, name)
+        expected = build_model(name).state_dict()
+        assert {k: tuple(v.shape) for k, v in ours.items()} == {
+            k: tuple(v.shape) for k, v in expected.items()
+        }
+
+
+@pytest.mark.parametrize("name", PAGE_MODELS)
+def test_the_pages_log_probabilities_are_pytorchs(tab, test_set, name):
+    network = build_model(name).double().eval()
+    network.load_state_dict(state_dict(tab, name))
+    images, _ = test_set
+    pixels = images[:AGREEMENT_DIGITS].reshape(AGREEMENT_DIGITS, -1) / 255
+    ours = page_log_probabilities(tab, name, pixels)
+    mean, std = tab.evaluate(f"[nnbookDigitModels.{name}.mean, nnbookDigitModels.{name}.std]")
+    batch = torch.tensor((pixels - mean) / std).reshape(-1, 1, 28, 28)
+    with torch.no_grad():
+        theirs = network(batch).numpy()
+    difference = float(np.abs(ours - theirs).max())
+    print(
+        f"{name}: largest difference from PyTorch over {AGREEMENT_DIGITS} digits {difference:.1e}"
+    )
+    assert difference <= 1e-6
+
+
+@pytest.mark.parametrize("name", PAGE_MODELS)
+def test_the_page_reads_the_test_set_as_the_chapters_report(tab, test_set, name):
+    images, labels = test_set
+    encoded = base64.b64encode(images.tobytes()).decode()
+    correct = tab.evaluate(
+        """([name, encoded, labels]) => {
+             const bytes = Uint8Array.from(atob(encoded), c => c.charCodeAt(0));
+             let correct = 0;
+             for (let k = 0; k < labels.length; k++) {
+               const ink = bytes.subarray(784 * k, 784 * (k + 1));
+               const pixels = Float64Array.from(ink, b => b / 255);
+               const logP = nnbookDigits.logProbabilities(name, pixels);
+               if (logP.indexOf(Math.max(...logP)) === labels[k]) correct++;
+             }
+             return correct;
+           }""",
+        [name, encoded, labels.tolist()],
+    )
+    reported = tab.evaluate(f"nnbookDigits.testAccuracy('{name}')")
+    print(f"{name}: the page reads {correct} of {len(labels)} test digits correctly")
+    assert abs(correct - reported * len(labels)) <= 2  # float64 here, float32 in training
+    chapter = (HTML / REPORTED[name]).read_text(encoding="utf-8")
+    assert f"{100 * reported:.2f}" in chapter  # the accuracy the chapter states
+
+
+def draw(tab, strokes: list[list[tuple[float, float]]]) -> str:
+    """Clear the pad, draw ``strokes`` (points in [0, 1] of the pad) with the mouse, and return
+    the prediction the page shows when the last stroke ends."""
+    tab.click('button[data-action="clear"]')
+    box = tab.locator("canvas.nnbook-digit-pad").bounding_box()
+    for stroke in strokes:
+        x, y = stroke[0]
+        tab.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
+        tab.mouse.down()
+        for x, y in stroke[1:]:
+            tab.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=4)
+        tab.mouse.up()
+    return tab.locator("[data-prediction]").inner_text().strip()
+
+
+def ring(cx: float, cy: float, rx: float, ry: float, points: int = 40) -> list[tuple]:
+    angles = np.linspace(0, 2 * np.pi, points)
+    return [(cx + rx * np.sin(a), cy - ry * np.cos(a)) for a in angles]
+
+
+STROKES = {
+    "1": [[(0.5, 0.15), (0.5, 0.85)]],
+    "0": [ring(0.5, 0.5, 0.22, 0.33)],
+    "7": [[(0.25, 0.18), (0.75, 0.18), (0.45, 0.85)]],
+    "4": [[(0.55, 0.15), (0.25, 0.6), (0.75, 0.6)], [(0.6, 0.35), (0.6, 0.85)]],
+}
+
+
+@pytest.mark.parametrize("name", PAGE_MODELS)
+@pytest.mark.parametrize("digit", list(STROKES))
+def test_strokes_drawn_with_the_mouse_are_read(tab, name, digit):
+    tab.select_option("#nnbook-digit-model", name)
+    assert draw(tab, STROKES[digit]) == digit
+
+
+@pytest.mark.parametrize("name", PAGE_MODELS)
+def test_the_highlight_covers_the_receptive_field_the_model_chapter_computes(tab, name):
+    tab.select_option("#nnbook-digit-model", name)
+    draw(tab, STROKES["0"])
+    network = build_model(name)
+    modules = dict(network.named_modules())
+    last = [f for f in receptive_fields(network) if modules[f.name].kernel_size == (3, 3)][-1]
+    group = tab.locator(
+        ".nnbook-digit-map-group", has_text=re.compile(rf"^{re.escape(last.name)} ")
+    )
+    canvas = group.locator("canvas").first
+    size = int(canvas.get_attribute("width"))
+    box = canvas.bounding_box()
+    middle = size // 2
+    # the middle unit of the map: its field lies inside the image, nothing clipped
+    tab.mouse.move(
+        box["x"] + (middle + 0.5) * box["width"] / size,
+        box["y"] + (middle + 0.5) * box["height"] / size,
+    )
+    field = tab.locator(".nnbook-digit-field")
+    assert field.is_visible()
+    shown = (int(field.get_attribute("data-rows")), int(field.get_attribute("data-columns")))
+    assert shown == (last.receptive_field, last.receptive_field)
+
+
+def test_a_blank_pad_predicts_nothing(tab):
+    draw(tab, STROKES["1"])
+    assert tab.locator("[data-prediction]").inner_text().strip() == "1"
+    tab.click('button[data-action="clear"]')
+    assert tab.locator("[data-prediction]").inner_text().strip() == ""
+    widths = tab.eval_on_selector_all(
+        ".nnbook-digit-bar-fill", "bars => bars.map(b => b.style.width)"
+    )
+    assert set(widths) <= {"0", "0px", ""}
+
+
+def test_a_test_digit_can_be_picked_without_a_pointer(tab):
+    tab.focus('button[data-action="sample"]')
+    tab.keyboard.press("Enter")
+    status = tab.locator(".nnbook-digit-status").inner_text()
+    label = re.search(r"labelled (\d)", status).group(1)
+    assert tab.locator("[data-prediction]").inner_text().strip() == label
+    milliseconds = float(tab.locator("[data-nnbook-digits]").get_attribute("data-milliseconds"))
+    print(f"one digit through the chosen network and its maps: {milliseconds:.1f} ms")

@@ -1,0 +1,96 @@
+"""``nnbook.mnist.export``: what the page "Draw a digit" is given of a trained network."""
+
+import base64
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from nnbook.mnist import export
+from nnbook.mnist.manual import network_layers
+from nnbook.mnist.model import receptive_fields
+from nnbook.mnist.models import build_model
+from nnbook.mnist.runs import source_digest
+
+
+def decoded(entry: dict) -> np.ndarray:
+    dtype = "<i8" if entry["dtype"] == "int64" else "<f4"
+    return np.frombuffer(base64.b64decode(entry["data"]), dtype=dtype).reshape(entry["shape"])
+
+
+@pytest.mark.parametrize("name", export.PAGE_MODELS)
+def test_the_export_holds_the_whole_state_dict_exactly(name):
+    torch.manual_seed(0)
+    network = build_model(name)
+    exported = export.model_export(network, mean=0.13, std=0.31, test_accuracy=0.99)
+    state = network.state_dict()
+    assert list(exported["state"]) == list(state)  # BatchNorm's running statistics too
+    for key, value in state.items():
+        np.testing.assert_array_equal(decoded(exported["state"][key]), value.numpy())
+    layers = exported["layers"]
+    assert [layer["name"] for layer in layers] == [name for name, _ in network_layers(network)]
+    keys = {
+        layer[k] for layer in layers for k in ("weight", "bias", "mean", "var") if layer.get(k)
+    }
+    assert keys == {k for k in state if not k.endswith("num_batches_tracked")}
+
+
+def test_each_layer_carries_the_receptive_field_of_its_output():
+    network = build_model("net")
+    layers = {layer["name"]: layer for layer in export.layer_plan(network)}
+    for field in receptive_fields(network):
+        assert layers[field.name]["field"]["size"] == field.receptive_field
+        assert layers[field.name]["field"]["jump"] == field.jump
+    # the centre of the first unit's field: the middle of the image for global average pooling
+    assert layers["head.3"]["field"]["start"] == (28 - 1) / 2
+
+
+def test_nothing_is_written_outside_a_build(monkeypatch):
+    monkeypatch.delenv(export.STATIC_VARIABLE, raising=False)
+    assert export.write_for_page(build_model("tiny"), "tiny", 0.1, 0.3, 0.99) is None
+
+
+def test_a_build_gets_a_script_that_registers_the_network(monkeypatch, tmp_path):
+    monkeypatch.setenv(export.STATIC_VARIABLE, str(tmp_path))
+    path = export.write_for_page(build_model("tiny"), "tiny", 0.1, 0.3, 0.99)
+    text = path.read_text()
+    assert path.name == export.script_name("tiny")
+    prefix = '(window.nnbookDigitModels = window.nnbookDigitModels || {})["tiny"] = '
+    assert text.startswith(prefix) and text.endswith(";\n")
+    value = json.loads(text[len(prefix) : -2])
+    assert value["form"] == {"field": export.FIELD, "box": export.BOX}
+    with pytest.raises(ValueError, match="not 'skeleton'"):
+        export.write_for_page(build_model("skeleton"), "skeleton", 0.1, 0.3, 0.99)
+
+
+def test_the_samples_are_mnists_own_bytes(monkeypatch, tmp_path, mnist):
+    from nnbook.mnist.data import read_raw
+
+    monkeypatch.setenv(export.STATIC_VARIABLE, str(tmp_path))
+    text = export.write_samples(mnist).read_text()
+    value = json.loads(re.match(r"window.nnbookDigitSamples = (.*);\n$", text).group(1))
+    pixels = np.frombuffer(base64.b64decode(value["pixels"]), dtype=np.uint8)
+    _, _, images, labels = read_raw(download=False)
+    count = export.SAMPLE_DIGITS
+    np.testing.assert_array_equal(pixels, images[:count].numpy().ravel())
+    assert value["labels"] == labels[:count].tolist()
+
+
+def test_a_module_training_never_runs_does_not_change_the_runs_digest(monkeypatch):
+    from pathlib import Path
+
+    import nnbook.mnist.manual as manual
+    import nnbook.mnist.trainer as trainer
+
+    before = source_digest()
+    real = Path.read_bytes
+
+    def edited(path, module):  # the file of ``module`` as if one line were added
+        return lambda self: real(self) + (b"# edited\n" if self == Path(module.__file__) else b"")
+
+    monkeypatch.setattr(Path, "read_bytes", edited(Path, manual))
+    assert source_digest() == before
+    monkeypatch.setattr(Path, "read_bytes", edited(Path, trainer))
+    assert source_digest() != before

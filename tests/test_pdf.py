@@ -1,0 +1,189 @@
+"""The whole book as one PDF (``python -m nnbook pdf``): it opens, its bookmarks are the book's
+title and chapters in order, it holds this build's glued numbers and every figure, no raw TeX,
+no placeholder, no unresolved reference, working internal links, and every page is A4 with its
+text on it. Needs the built book and its PDF, and poppler's ``pdftotext`` (``poppler-utils``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+
+import pytest
+import yaml
+from bs4 import BeautifulSoup
+from built_book import HTML, ROOT
+
+from nnbook.pdf import PDF_NAME, chapters
+
+PDF = HTML / PDF_NAME
+A4 = (595.28, 841.89)  # points
+EXECUTED = ROOT / "_build" / "jupyter_execute"
+
+
+@pytest.fixture(scope="module")
+def reader():
+    from pypdf import PdfReader
+
+    if not PDF.is_file():
+        pytest.fail(f"no {PDF}: run `python -m nnbook pdf` after the build", pytrace=False)
+    return PdfReader(PDF)
+
+
+@cache
+def pdf_words() -> list[tuple[int, float, float, float, float, str]]:
+    """Every word of the PDF with its page and box, from poppler's ``pdftotext -bbox``."""
+    if shutil.which("pdftotext") is None:
+        pytest.fail("pdftotext not found (apt-get install poppler-utils)", pytrace=False)
+    done = subprocess.run(
+        ["pdftotext", "-bbox", str(PDF), "-"], capture_output=True, text=True, check=True
+    )
+    words, page = [], 0
+    for line in done.stdout.splitlines():
+        if line.lstrip().startswith("<page "):
+            page += 1
+        found = re.search(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*)</word>',
+            line,
+        )
+        if found:
+            x0, y0, x1, y1 = map(float, found.groups()[:4])
+            words.append((page, x0, y0, x1, y1, found.group(5)))
+    return words
+
+
+@cache
+def pdf_text() -> str:
+    done = subprocess.run(["pdftotext", str(PDF), "-"], capture_output=True, text=True, check=True)
+    return " ".join(done.stdout.split())
+
+
+def flatten(outline) -> list:
+    for item in outline:
+        if isinstance(item, list):
+            yield from flatten(item)
+        else:
+            yield item
+
+
+def glued(notebook: str, key: str) -> str:
+    """The value this build glued under ``key`` (its plain-text form), from the executed copy
+    of the chapter that the HTML was made from."""
+    cells = json.loads((EXECUTED / notebook).read_text())["cells"]
+    for cell in cells:
+        for output in cell.get("outputs", []):
+            if output.get("metadata", {}).get("scrapbook", {}).get("name") == key:
+                return output["data"]["application/papermill.record/text/plain"]
+    raise AssertionError(f"{key} is not glued in {notebook}")
+
+
+def page_text(relative: str) -> str:
+    soup = BeautifulSoup((HTML / relative).read_text(encoding="utf-8"), "html.parser")
+    return " ".join(soup.find("article").get_text(" ").split())
+
+
+def test_it_opens_as_a4_pages(reader):
+    assert len(reader.pages) > 50
+    for number, page in enumerate(reader.pages, start=1):
+        width, height = float(page.mediabox.width), float(page.mediabox.height)
+        assert width <= A4[0] + 1 and height <= A4[1] + 1, (number, width, height)
+
+
+def test_the_bookmarks_are_the_title_and_every_chapter_in_order(reader):
+    titles = [" ".join(item.title.split()) for item in flatten(reader.outline)]
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    expected = [" ".join(config["title"].split())]
+    for chapter in chapters(ROOT / "_toc.yml")[1]:
+        soup = BeautifulSoup((HTML / chapter.page).read_text(encoding="utf-8"), "html.parser")
+        heading = soup.find("article").find("h1")
+        expected.append(" ".join(heading.get_text(" ", strip=True).rstrip("#").split()))
+    positions = [titles.index(title) if title in titles else -1 for title in expected]
+    assert -1 not in positions, [t for t, p in zip(expected, positions, strict=True) if p < 0]
+    assert positions == sorted(positions), "the bookmarks are not in the book's order"
+
+
+def test_it_holds_this_builds_glued_numbers():
+    final = f"{float(glued('book/part2/training.ipynb', 'final-accuracy')):.2f}"
+    gradient = f"{float(glued('book/part1/derivatives.ipynb', 'dE_dw5')):.6f}"
+    for value, page in (
+        (final, "book/part2/training.html"),
+        (gradient, "book/part1/derivatives.html"),
+    ):
+        assert value in page_text(page), f"{value} is not on {page}"  # as printed in the HTML
+        assert value in pdf_text(), f"{value} of {page} is not in the PDF"
+
+
+@pytest.mark.parametrize("raw", ["\\frac", "\\partial", "<Figure size", "??", "$$"])
+def test_no_raw_tex_placeholder_or_unresolved_reference(raw):
+    assert raw not in pdf_text()
+
+
+def test_every_figure_of_the_html_is_in_it(reader):
+    figures = 0
+    for chapter in chapters(ROOT / "_toc.yml")[1]:
+        soup = BeautifulSoup((HTML / chapter.page).read_text(encoding="utf-8"), "html.parser")
+        figures += len(soup.find("article").find_all("img"))
+    images = sum(len(page.images) for page in reader.pages)
+    assert figures > 10 and images >= figures, (images, figures)
+
+
+def test_no_text_runs_off_a_page(reader):
+    outside = [
+        (page, word)
+        for page, x0, y0, x1, y1, word in pdf_words()
+        if x0 < -0.5 or y0 < -0.5 or x1 > A4[0] + 0.5 or y1 > A4[1] + 0.5
+    ]
+    assert not outside, outside[:10]
+
+
+def test_cross_references_are_links_inside_the_pdf(reader):
+    named = set(reader.named_destinations)
+    internal = broken = 0
+    for page in reader.pages:
+        for annotation in page.get("/Annots", []) or []:
+            link = annotation.get_object()
+            if link.get("/Subtype") != "/Link":
+                continue
+            target = link.get("/Dest")
+            action = link.get("/A")
+            if target is None and action is not None and action.get("/S") == "/GoTo":
+                target = action.get("/D")
+            if target is None:
+                continue
+            internal += 1
+            if isinstance(target, str) and target not in named:
+                broken += 1
+    assert internal > 100 and broken == 0, (internal, broken)
+
+
+def test_the_html_links_the_pdf():
+    intro = (HTML / "book" / "intro.html").read_text(encoding="utf-8")
+    assert 'href="../nnbook.pdf"' in intro
+    model = (HTML / "book" / "part2" / "model.html").read_text(encoding="utf-8")
+    assert "download-book-pdf-button" in model and "../../nnbook.pdf" in model
+
+
+def test_a_missing_build_is_a_clear_error(tmp_path):
+    from cli_runner import run_nnbook
+
+    result = run_nnbook("pdf", "--html", str(tmp_path))
+    assert result.returncode == 2 and "build the book first" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_pages_as_pictures():
+    """Renders a few pages to PNG (``test-artifacts/pdf/``) for a person to look at."""
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm not found")
+    out = ROOT / "test-artifacts" / "pdf"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "12", str(PDF), str(out / "page")],
+        check=True,
+    )
+    assert len(list(Path(out).glob("page*.png"))) == 12

@@ -1,0 +1,27 @@
+"""Every figure the book reads from ``bench/results/*.jsonl`` says where it came from."""
+
+import json
+
+import pytest
+from built_book import ROOT
+from provenance import FIELDS
+
+RECORDS = sorted((ROOT / "bench" / "results").glob("*.jsonl"))
+
+
+def test_there_are_records():
+    names = {path.name for path in RECORDS}
+    assert {"gpu.jsonl", "speed.jsonl", "seeds.jsonl", "backprop.jsonl"} <= names
+
+
+@pytest.mark.parametrize("path", RECORDS, ids=lambda path: path.name)
+def test_every_line_parses_and_names_its_provenance(path):
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines, f"{path.name} is empty"
+    for number, line in enumerate(lines, start=1):
+        record = json.loads(line)
+        missing = [field for field in FIELDS if not record.get(field)]
+        assert not missing, f"{path.name}:{number} names no {missing}"
+        assert record["command"].startswith("python bench/"), (path.name, number)
+        assert record.get("cpu") or record.get("gpu"), f"{path.name}:{number}: no hardware"
+        assert len(record["commit"].split("+")[0]) == 40, f"{path.name}:{number}: commit"

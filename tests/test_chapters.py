@@ -54,6 +54,22 @@ def test_timings_are_not_compared_nor_asserted(chapter):
             assert not re.search(r"assert .*seconds", source(cell)), "speed is for bench/"
 
 
+#: What a time read from a record looks like in a chapter's code.
+TIME_WORDS = re.compile(r"second|\bms\b|_ms|GFLOP|matmul|speedup|epoch_seconds|step_\d")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_times_read_from_records_are_reported_not_asserted(chapter):
+    """A record of bench/ holds times measured on some machine: a chapter may show them, never
+    assert on them (a faster or slower host would then fail the build for no fault)."""
+    for number, cell in enumerate(code_cells(chapter)):
+        text = source(cell)
+        if ".jsonl" in text or "records" in text:
+            asserts = re.findall(r"^\s*assert .*$", text, flags=re.MULTILINE)
+            timed = [line.strip() for line in asserts if TIME_WORDS.search(line)]
+            assert not timed, f"code cell {number} asserts a time: {timed}"
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_chapters_are_committed_executed(chapter):
     cells = code_cells(chapter)

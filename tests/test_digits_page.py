@@ -140,7 +140,9 @@ def draw(tab, strokes: list[list[tuple[float, float]]]) -> str:
     """Clear the pad, draw ``strokes`` (points in [0, 1] of the pad) with the mouse, and return
     the prediction the page shows when the last stroke ends."""
     tab.click('button[data-action="clear"]')
-    box = tab.locator("canvas.nnbook-digit-pad").bounding_box()
+    pad = tab.locator("canvas.nnbook-digit-pad")
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
     for stroke in strokes:
         x, y = stroke[0]
         tab.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
@@ -161,7 +163,9 @@ STROKES = {
     "0": [ring(0.5, 0.5, 0.22, 0.33)],
     "7": [[(0.25, 0.18), (0.75, 0.18), (0.45, 0.85)]],
     "4": [[(0.55, 0.15), (0.25, 0.6), (0.75, 0.6)], [(0.6, 0.35), (0.6, 0.85)]],
-}
+    "2": [[(0.3, 0.3), (0.4, 0.18), (0.6, 0.18), (0.7, 0.3), (0.65, 0.45), (0.3, 0.82),
+           (0.72, 0.82)]],
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", PAGE_MODELS)
@@ -182,6 +186,7 @@ def test_the_highlight_covers_the_receptive_field_the_model_chapter_computes(tab
         ".nnbook-digit-map-group", has_text=re.compile(rf"^{re.escape(last.name)} ")
     )
     canvas = group.locator("canvas").first
+    canvas.scroll_into_view_if_needed()
     size = int(canvas.get_attribute("width"))
     box = canvas.bounding_box()
     middle = size // 2

@@ -216,6 +216,7 @@ def print_pdf(document: Path, pdf: Path, chromium: str = "/usr/bin/chromium") ->
             errors = page.evaluate("() => document.querySelectorAll('mjx-merror').length")
             if errors:
                 raise RuntimeError(f"MathJax could not typeset {errors} formulas of the book")
+            side = f"{MARGIN_MM}mm"
             footer = (
                 '<div style="font-size:8px;width:100%;text-align:center;color:#555">'
                 '<span class="pageNumber"></span> / <span class="totalPages"></span></div>'
@@ -228,10 +229,7 @@ def print_pdf(document: Path, pdf: Path, chromium: str = "/usr/bin/chromium") ->
                 display_header_footer=True,
                 header_template="<span></span>",
                 footer_template=footer,
-                margin={
-                    "top": "16mm", "bottom": "18mm",
-                    "left": f"{MARGIN_MM}mm", "right": f"{MARGIN_MM}mm",
-                },  # fmt: skip
+                margin={"top": "16mm", "bottom": "18mm", "left": side, "right": side},
             )
         finally:
             browser.close()

@@ -88,9 +88,27 @@ def test_a_profile_finds_no_dropout_or_batch_norm_where_there_is_none(speed):
     assert net["batch norm"] > 0 and net["dropout"] > 0
 
 
-def test_timing_the_convolutions_alone_runs_forward_and_backward(speed):
-    train, forward = speed.convolution_seconds("net", batch_size=32, device=CPU, repeats=3)
-    assert 0 < forward < train  # backward does about twice the forward's work on top
+def test_timing_the_convolutions_alone_runs_forward_and_backward(speed, monkeypatch):
+    """What is timed, not how long it takes: each convolution once forward alone, once forward
+    and backward to its weights, its bias and (but the first layer's) its input."""
+    asked = []
+    real_grad = torch.autograd.grad
+
+    def counting_grad(outputs, inputs, grad_outputs):
+        asked.append(len(inputs))
+        return real_grad(outputs, inputs, grad_outputs)
+
+    def once(step, repeats, device):
+        step()
+        return 1.0  # one "second" per timing, so the sums count the timings
+
+    monkeypatch.setattr(speed, "best_seconds", once)
+    monkeypatch.setattr(torch.autograd, "grad", counting_grad)
+    train, forward = speed.convolution_seconds("net", batch_size=2, device=CPU, repeats=1)
+    convolutions = speed.convolution_inputs("net", CPU)
+    assert train == forward == len(convolutions) == len(asked)
+    parameters = [len(list(conv.parameters())) for conv, _ in convolutions]
+    assert asked == [parameters[0], *(n + 1 for n in parameters[1:])]
 
 
 def test_an_unknown_variant_is_refused(speed):

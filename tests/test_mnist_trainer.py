@@ -35,10 +35,11 @@ def metrics(result):
 
 
 def test_same_seed_same_history(small):
-    first = fit(*small, SMALL, seed=3, device="cpu")
-    second = fit(*small, SMALL, seed=3, device="cpu")
+    recipe = replace(SMALL, epochs=2)
+    first = fit(*small, recipe, seed=3, device="cpu")
+    second = fit(*small, recipe, seed=3, device="cpu")
     assert metrics(first) == metrics(second)
-    assert metrics(first) != metrics(fit(*small, SMALL, seed=4, device="cpu"))
+    assert metrics(first) != metrics(fit(*small, recipe, seed=4, device="cpu"))
     # it learns: the training loss falls from epoch to epoch
     losses = [row.train_loss for row in first.history]
     assert losses == sorted(losses, reverse=True)
@@ -118,58 +119,68 @@ def truncate(path, keep=0.5):
     path.write_bytes(data[: int(len(data) * keep)])
 
 
-def cut_after_first_epoch(small, folder, seed):
+#: The broken-file tests need a run with a checkpoint, not a good one: the smallest network,
+#: two short epochs.
+BRIEF = replace(SMALL, epochs=2, batch_size=128)
+
+
+@pytest.fixture(scope="module")
+def brief(mnist):
+    return mnist.train.subset(256), mnist.test.subset(128)
+
+
+def cut_after_first_epoch(data, folder, seed):
     def stop(row):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        fit(*small, SMALL, seed=seed, device="cpu", out=folder, on_epoch=stop)
+        fit(*data, BRIEF, seed=seed, device="cpu", out=folder, on_epoch=stop, model="tiny")
 
 
 @pytest.mark.parametrize("keep", [0.0, 0.5, 0.99])
-def test_a_truncated_checkpoint_is_a_clear_error(small, tmp_path, keep):
-    cut_after_first_epoch(small, tmp_path, seed=6)
+def test_a_truncated_checkpoint_is_a_clear_error(brief, tmp_path, keep):
+    cut_after_first_epoch(brief, tmp_path, seed=6)
     truncate(tmp_path / CHECKPOINT, keep)
     with pytest.raises(RunFileError, match=f"{CHECKPOINT} is truncated or corrupt"):
-        fit(*small, SMALL, seed=6, device="cpu", out=tmp_path, resume=True)
+        fit(*brief, BRIEF, seed=6, device="cpu", out=tmp_path, resume=True, model="tiny")
 
 
-def test_a_checkpoint_that_is_not_one_is_refused(small, tmp_path):
+def test_a_checkpoint_that_is_not_one_is_refused(brief, tmp_path):
     torch.save({"weights": torch.zeros(3)}, tmp_path / CHECKPOINT)
     with pytest.raises(RunFileError, match="not a checkpoint"):
-        fit(*small, SMALL, seed=6, device="cpu", out=tmp_path, resume=True)
+        fit(*brief, BRIEF, seed=6, device="cpu", out=tmp_path, resume=True, model="tiny")
 
 
-def test_cli_resume_of_a_truncated_checkpoint_exits_2_naming_it(small, tmp_path, mnist_root):
+def test_cli_resume_of_a_truncated_checkpoint_exits_2_naming_it(tmp_path, mnist_root):
     out = tmp_path / "run"
-    args = ["--epochs", "2", "--limit-train", "256", "--limit-test", "128", "--quiet"]
-    assert train_cli(*args, "--data", str(mnist_root), "--out", str(out)).returncode == 0
+    args = ["--model", "tiny", "--epochs", "1", "--limit-train", "128", "--limit-test", "64"]
+    args += ["--quiet", "--data", str(mnist_root), "--out", str(out)]
+    assert train_cli(*args).returncode == 0
     truncate(out / CHECKPOINT)
-    result = train_cli(*args, "--resume", "--data", str(mnist_root), "--out", str(out))
+    result = train_cli(*args, "--resume")
     assert result.returncode == 2, result.stderr
     assert f"{out / CHECKPOINT} is truncated or corrupt" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("broken", [MODEL, HISTORY, CHECKPOINT])
-def test_a_kept_run_with_a_broken_file_is_trained_afresh_with_a_warning(small, tmp_path, broken):
-    recipe = replace(SMALL, epochs=2)
-    clean = fit(*small, recipe, seed=7, device="cpu")
-    folder = run_folder("net", recipe, 7, torch.device("cpu"), (640, 320), tmp_path)
+def test_a_kept_run_with_a_broken_file_is_trained_afresh_with_a_warning(brief, tmp_path, broken):
+    clean = fit(*brief, BRIEF, seed=7, device="cpu", model="tiny")
+    folder = run_folder("tiny", BRIEF, 7, torch.device("cpu"), (256, 128), tmp_path)
     if broken == CHECKPOINT:  # an interrupted run: its checkpoint is what a retry reads
-        cut_after_first_epoch(small, folder, seed=7)
+        cut_after_first_epoch(brief, folder, seed=7)
     else:
-        trained(*small, recipe, seed=7, device="cpu", model="net", root=tmp_path)
+        trained(*brief, BRIEF, seed=7, device="cpu", model="tiny", root=tmp_path)
     truncate(folder / broken)
     with pytest.warns(RunFileWarning, match=f"{broken} is truncated or corrupt"):
-        again = trained(*small, recipe, seed=7, device="cpu", model="net", root=tmp_path)
+        again = trained(*brief, BRIEF, seed=7, device="cpu", model="tiny", root=tmp_path)
     assert metrics(again) == metrics(clean)
     for key, value in clean.model.state_dict().items():
         assert torch.equal(value, again.model.state_dict()[key]), key
     # the folder now holds the fresh run, which loads without a warning
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        trained(*small, recipe, seed=7, device="cpu", model="net", root=tmp_path)
+        trained(*brief, BRIEF, seed=7, device="cpu", model="tiny", root=tmp_path)
 
 
 def train_cli(*args):

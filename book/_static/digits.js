@@ -42,31 +42,54 @@
   // ---------------------------------------------------------------------------------------
   // The layers, each on one image: a map is {c, h, w, data}, data channel-major (c, h, w)
 
-  // y[o,i,j] = b[o] + Σ_c Σ_p Σ_q w[o,c,p,q] · x[c, i+p−pad, j+q−pad] (zero outside)
+  // y[o,i,j] = b[o] + Σ_c Σ_p Σ_q w[o,c,p,q] · x[c, i+p−pad, j+q−pad] (zero outside).
+  // The input is padded once; each output row is then computed over the padded width W (the
+  // last k − 1 columns of a row are thrown away), so that the innermost loop runs over a whole
+  // channel at once: y'[t] += Σ_p,q w[p,q] · x_pad[t + p·W + q] for every t of the plane. For
+  // a 3 × 3 kernel the nine products are written out: one pass over the plane, not nine.
   function conv(x, weight, bias, padding) {
     const [out, inC, k] = weight.shape;
-    const h = x.h + 2 * padding - k + 1;
-    const w = x.w + 2 * padding - k + 1;
+    const width = x.w + 2 * padding; // W
+    const height = x.h + 2 * padding;
+    const h = height - k + 1;
+    const w = width - k + 1;
+    const padded = new Float64Array(inC * height * width);
+    for (let c = 0; c < inC; c++) {
+      for (let i = 0; i < x.h; i++) {
+        const row = x.data.subarray((c * x.h + i) * x.w, (c * x.h + i + 1) * x.w);
+        padded.set(row, (c * height + i + padding) * width + padding);
+      }
+    }
+    const span = (h - 1) * width + w; // every t = i·W + j with i < h, j < w, and the gaps
+    const wide = new Float64Array(h * width);
     const y = new Float64Array(out * h * w);
+    const kernel = weight.data;
     for (let o = 0; o < out; o++) {
-      const plane = o * h * w;
-      if (bias) y.fill(bias.data[o], plane, plane + h * w);
+      wide.fill(bias ? bias.data[o] : 0);
       for (let c = 0; c < inC; c++) {
-        for (let p = 0; p < k; p++) {
-          for (let q = 0; q < k; q++) {
-            const weightValue = weight.data[((o * inC + c) * k + p) * k + q];
-            const iFrom = Math.max(0, padding - p);
-            const iTo = Math.min(h, x.h + padding - p);
-            const jFrom = Math.max(0, padding - q);
-            const jTo = Math.min(w, x.w + padding - q);
-            for (let i = iFrom; i < iTo; i++) {
-              const source = (c * x.h + i + p - padding) * x.w + q - padding;
-              const target = plane + i * w;
-              for (let j = jFrom; j < jTo; j++) y[target + j] += weightValue * x.data[source + j];
+        const at = (o * inC + c) * k * k; // w[o, c, 0, 0]
+        const r0 = c * height * width; // x_pad[c, 0, 0]
+        if (k === 3) {
+          const [w0, w1, w2, w3, w4, w5, w6, w7, w8] = kernel.subarray(at, at + 9);
+          const r1 = r0 + width;
+          const r2 = r1 + width;
+          for (let t = 0; t < span; t++) {
+            wide[t] +=
+              w0 * padded[r0 + t] + w1 * padded[r0 + t + 1] + w2 * padded[r0 + t + 2] +
+              w3 * padded[r1 + t] + w4 * padded[r1 + t + 1] + w5 * padded[r1 + t + 2] +
+              w6 * padded[r2 + t] + w7 * padded[r2 + t + 1] + w8 * padded[r2 + t + 2];
+          }
+        } else {
+          for (let p = 0; p < k; p++) {
+            for (let q = 0; q < k; q++) {
+              const weightValue = kernel[at + p * k + q];
+              const shift = r0 + p * width + q;
+              for (let t = 0; t < span; t++) wide[t] += weightValue * padded[shift + t];
             }
           }
         }
       }
+      for (let i = 0; i < h; i++) y.set(wide.subarray(i * width, i * width + w), (o * h + i) * w);
     }
     return { c: out, h, w, data: y };
   }
@@ -80,6 +103,13 @@
       const shift = (beta ? beta.data[c] : 0) - mean.data[c] * scale;
       for (let k = c * size; k < (c + 1) * size; k++) y[k] = x.data[k] * scale + shift;
     }
+    return { ...x, data: y };
+  }
+
+  // y = max(x, 0)
+  function relu(x) {
+    const y = new Float64Array(x.data.length);
+    for (let k = 0; k < y.length; k++) y[k] = x.data[k] > 0 ? x.data[k] : 0;
     return { ...x, data: y };
   }
 
@@ -115,7 +145,7 @@
       case "batchnorm":
         return batchNorm(x, at(layer.weight), at(layer.bias), at(layer.mean), at(layer.var), layer.eps);
       case "relu":
-        return { ...x, data: x.data.map((v) => (v > 0 ? v : 0)) };
+        return relu(x);
       case "maxpool":
         return pool(x, layer.size, "max");
       case "avgpool":

@@ -17,10 +17,10 @@ from pathlib import Path
 from provenance import ROOT, append_record, provenance
 
 sys.path.insert(0, str(ROOT / "tests"))
-from built_book import chromium  # noqa: E402  (the tests' own way to start Chromium)
+from built_book import chromium  # the tests' own way to start Chromium
 
-from nnbook.mnist.data import read_raw  # noqa: E402
-from nnbook.mnist.export import PAGE_MODELS  # noqa: E402
+from nnbook.mnist.data import read_raw
+from nnbook.mnist.export import PAGE_MODELS
 
 PAGE = ROOT / "_build" / "html" / "book" / "part2" / "digits.html"
 TIMED = """([name, rows]) => {
@@ -52,7 +52,9 @@ def main() -> None:
         for name in PAGE_MODELS:
             timed = page.evaluate(TIMED, [name, rows])
             results.append({"model": name, "ms best": timed["best"], "ms median": timed["median"]})
-            print(f"{name}: one digit in {timed['median']:.2f} ms (median; best {timed['best']:.2f})")
+            print(
+                f"{name}: one digit in {timed['median']:.2f} ms (median; best {timed['best']:.2f})"
+            )
     if args.record:
         append_record(args.record, origin | {"digits": args.digits, "runs": results})
 

@@ -2,7 +2,8 @@
 starts with these fields, so that the book can say what it reads and anyone can run it again.
 
     command    the command line, as run from the repository's root
-    commit     ``git rev-parse HEAD``, with ``+changes`` when the tracked files differed from it
+    commit     ``git rev-parse HEAD``, with ``+changes`` when tracked files besides the records
+               themselves differed from it
     date       the day, ISO 8601
     cpu, vector instructions, threads   the machine (and ``gpu`` when CUDA was used)
     python, torch, numpy                the versions that computed it
@@ -37,14 +38,16 @@ def cpu_name() -> str:
 
 
 def commit() -> str:
-    """The checked-out commit, ``+changes`` appended when tracked files were modified."""
+    """The checked-out commit, ``+changes`` appended when tracked files were modified (the
+    records of ``bench/results/``, which a measurement appends to, do not count)."""
 
     def git(*args: str) -> str:
         done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
         return done.stdout.strip() if done.returncode == 0 else ""
 
     head = git("rev-parse", "HEAD") or "unknown"
-    return head + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results")
+    return head + ("+changes" if changed else "")
 
 
 def provenance(device: torch.device | str = "cpu") -> dict[str, object]:

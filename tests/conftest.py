@@ -1,8 +1,22 @@
-"""Shared fixtures: the MNIST root (``$MNIST_ROOT``, as CI sets it) and the loaded data."""
+"""Shared fixtures: the MNIST root (``$MNIST_ROOT``, as CI sets it) and the loaded data.
+
+The tests run in two worker processes (pytest-xdist) on the two cores of the CI machines: each
+worker, and every process it starts (the chapters' kernels, the command line, the benchmarks),
+then computes with one thread, so that the two never wait on each other's threads (a third of
+the suite's time). No test measures speed, and every result they compare is the same with one
+thread or two. A run without workers (``-n 0``) keeps PyTorch's own choice.
+"""
+
+import os
 
 import pytest
+import torch
 
 from nnbook.mnist import data as mnist_data
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # kernels and subprocesses started from here
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,8 @@
 
 Times ``nnbook.mnist.manual.loss_and_gradients`` (NumPy, float64: im2col and one matrix product
 per convolution) and PyTorch's forward and ``backward()`` on the same batch of random images,
-in float64 and in float32, best of ``--repeats`` after a warm-up, in one process.
+in float64 and in float32, best of ``--repeats`` after a warm-up (``speed.best_seconds``), in
+one process.
 
     python bench/backprop.py                         # net, batch 64
     python bench/backprop.py --models net tiny --record bench/results/backprop.jsonl
@@ -14,26 +15,14 @@ each); the chapter "Backpropagation through the network" reads that file.
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from provenance import append_record, provenance
+from speed import best_seconds  # one timing loop for every bench script
 
 from nnbook.mnist.manual import loss_and_gradients
 from nnbook.mnist.models import MODELS, build_model
-
-
-def best_seconds(work: Callable[[], object], repeats: int) -> float:
-    """The shortest of ``repeats`` timings, after one untimed call (allocations, caches)."""
-    work()
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 def timings(model: str, batch_size: int, repeats: int) -> dict[str, float]:
@@ -43,8 +32,9 @@ def timings(model: str, batch_size: int, repeats: int) -> dict[str, float]:
     images = torch.randn(batch_size, 1, 28, 28)
     labels = torch.randint(0, 10, (batch_size,))
     images_np, labels_np = images.double().numpy(), labels.numpy()
+    cpu = torch.device("cpu")
     seconds = {"numpy float64": best_seconds(
-        lambda: loss_and_gradients(network, images_np, labels_np), repeats
+        lambda: loss_and_gradients(network, images_np, labels_np), repeats, cpu
     )}  # fmt: skip
     for name, dtype in (("pytorch float64", torch.float64), ("pytorch float32", torch.float32)):
         typed = build_model(model).to(dtype).train()
@@ -55,7 +45,7 @@ def timings(model: str, batch_size: int, repeats: int) -> dict[str, float]:
             typed.zero_grad(set_to_none=True)
             F.nll_loss(typed(batch), labels).backward()
 
-        seconds[name] = best_seconds(step, repeats)
+        seconds[name] = best_seconds(step, repeats, cpu)
     return seconds
 
 

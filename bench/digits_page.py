@@ -11,14 +11,11 @@ each network, best and median of ``--digits`` calls after a warm-up.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from provenance import ROOT, append_record, provenance
 
-sys.path.insert(0, str(ROOT / "tests"))
-from built_book import chromium  # the tests' own way to start Chromium
-
+from nnbook.browser import chromium
 from nnbook.mnist.data import read_raw
 from nnbook.mnist.export import PAGE_MODELS
 

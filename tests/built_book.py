@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from nnbook import browser
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
@@ -29,13 +30,6 @@ def html_pages() -> list[Path]:
         for page in HTML.rglob("*.html")
         if not SKIPPED_FOLDERS & set(page.relative_to(HTML).parts)
     )
-
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -58,17 +52,13 @@ def serve_book() -> Iterator[str]:
 
 @contextlib.contextmanager
 def chromium() -> Iterator[object]:
-    """Debian's headless Chromium driven by Playwright (``playwright install`` is not needed)."""
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)", pytrace=False)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    """The package's headless Chromium (``nnbook.browser``); a test fails plainly without it."""
+    try:
+        browser.chromium_path()
+    except FileNotFoundError as error:
+        pytest.fail(str(error), pytrace=False)
+    with browser.chromium() as launched:
+        yield launched
 
 
 def only_the_book(context: object, server: str) -> list[str]:

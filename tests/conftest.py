@@ -5,14 +5,25 @@ worker, and every process it starts (the chapters' kernels, the command line, th
 then computes with one thread, so that the two never wait on each other's threads (a third of
 the suite's time). No test measures speed, and every result they compare is the same with one
 thread or two. A run without workers (``-n 0``) keeps PyTorch's own choice.
+
+The tests that draw examples (hypothesis) draw the same ones on every run of the README's test
+command (profile ``repeatable``: derandomised, no example database), so that a fresh CI passes
+or fails on the code alone. To look for new failures, draw fresh examples on each run:
+``HYPOTHESIS_PROFILE=explore pytest -n 0 tests/test_mnist_manual.py`` (or any test file that
+imports hypothesis); an example that fails is then added to its test with ``@example``.
 """
 
 import os
 
 import pytest
 import torch
+from hypothesis import settings
 
 from nnbook.mnist import data as mnist_data
+
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # kernels and subprocesses started from here

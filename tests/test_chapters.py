@@ -148,3 +148,16 @@ def test_every_chapter_has_exercises_with_solutions(chapter):
     if chapter.parent.name != "appendix":
         assert len(labels) >= (3 if chapter.parent.name == "part1" else 2)
     assert sorted(labels) == sorted(solved), "every exercise needs its solution"
+
+
+def test_the_derivatives_chapter_shows_the_class_network_without_biases():
+    """The class network has no biases: no formula of the derivatives chapter may hold one."""
+    chapter = ROOT / "book" / "part1" / "derivatives.ipynb"
+    shown = [
+        "".join(output.get("data", {}).get("text/latex", ""))
+        for cell in code_cells(chapter)
+        for output in cell.get("outputs", [])
+    ]
+    formulas = [text for text in shown if text]
+    assert any(text.startswith("$\\displaystyle E_{total} =") for text in formulas), formulas[:1]
+    assert not [text for text in formulas if re.search(r"b_\{?[12]", text)]

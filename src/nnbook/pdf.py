@@ -23,6 +23,7 @@ from urllib.parse import urldefrag
 import yaml
 from bs4 import BeautifulSoup, Tag
 
+from nnbook.browser import allow_files_only, chromium
 from nnbook.files import atomic_write
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,10 +32,6 @@ PDF_NAME = "nnbook.pdf"
 #: The joined document, beside the HTML (not in it: it is not a page of the site).
 PRINT_FOLDER = "pdf"
 PRINT_CSS = "print.css"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 #: The longest Chromium may take to typeset the joined book's mathematics.
 TYPESET_TIMEOUT_MS = 300_000
 #: A4 less the side margins, in CSS pixels (96 per inch): the window MathJax typesets in, so
@@ -188,51 +185,38 @@ def joined_document(html_root: Path, toc: Path, out_dir: Path, config: Path) -> 
     )
 
 
-def print_pdf(document: Path, pdf: Path, chromium: str = "/usr/bin/chromium") -> None:
+def print_pdf(document: Path, pdf: Path) -> None:
     """Typeset ``document`` in Chromium (MathJax as on the page) and print it to ``pdf``, A4,
     headings as bookmarks."""
-    from playwright.sync_api import sync_playwright
-
-    if not Path(chromium).exists():
-        raise FileNotFoundError(f"Chromium not found at {chromium} (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": COLUMN_PX, "height": 1000})
-            page.route(
-                "**/*",
-                lambda route: (
-                    route.continue_() if route.request.url.startswith("file:") else route.abort()
-                ),
-            )
-            page.goto(document.resolve().as_uri(), wait_until="load")
-            page.wait_for_function(
-                "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
-                " && MathJax.startup.document",
-                timeout=TYPESET_TIMEOUT_MS,
-            )
-            page.set_default_timeout(TYPESET_TIMEOUT_MS)
-            page.evaluate("() => MathJax.startup.promise")
-            errors = page.evaluate("() => document.querySelectorAll('mjx-merror').length")
-            if errors:
-                raise RuntimeError(f"MathJax could not typeset {errors} formulas of the book")
-            side = f"{MARGIN_MM}mm"
-            footer = (
-                '<div style="font-size:8px;width:100%;text-align:center;color:#555">'
-                '<span class="pageNumber"></span> / <span class="totalPages"></span></div>'
-            )
-            data = page.pdf(
-                format="A4",
-                print_background=True,
-                outline=True,
-                tagged=True,
-                display_header_footer=True,
-                header_template="<span></span>",
-                footer_template=footer,
-                margin={"top": "16mm", "bottom": "18mm", "left": side, "right": side},
-            )
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": COLUMN_PX, "height": 1000})
+        allow_files_only(page)
+        page.goto(document.resolve().as_uri(), wait_until="load")
+        page.wait_for_function(
+            "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
+            " && MathJax.startup.document",
+            timeout=TYPESET_TIMEOUT_MS,
+        )
+        page.set_default_timeout(TYPESET_TIMEOUT_MS)
+        page.evaluate("() => MathJax.startup.promise")
+        errors = page.evaluate("() => document.querySelectorAll('mjx-merror').length")
+        if errors:
+            raise RuntimeError(f"MathJax could not typeset {errors} formulas of the book")
+        side = f"{MARGIN_MM}mm"
+        footer = (
+            '<div style="font-size:8px;width:100%;text-align:center;color:#555">'
+            '<span class="pageNumber"></span> / <span class="totalPages"></span></div>'
+        )
+        data = page.pdf(
+            format="A4",
+            print_background=True,
+            outline=True,
+            tagged=True,
+            display_header_footer=True,
+            header_template="<span></span>",
+            footer_template=footer,
+            margin={"top": "16mm", "bottom": "18mm", "left": side, "right": side},
+        )
     atomic_write(pdf, lambda temporary: temporary.write_bytes(data))
 
 

@@ -10,9 +10,10 @@ build.
 
 The page "Draw a digit" runs the networks the build trained: the chapters that train them write
 their weights as scripts into ``_static/`` (``nnbook.mnist.export``; ``$NNBOOK_STATIC`` tells
-their kernels where that is), and a page holding ``data-nnbook-digits`` loads those scripts and
-``digits.js``. A build that reuses cached chapters without those files fails with a message
-rather than publish a page without its networks.
+their kernels where that is), the page's own chapter the starting weights and the digits to
+train on (``nnbook.mnist.page_training``), and a page holding ``data-nnbook-digits`` loads those
+scripts and ``PAGE_SCRIPTS``. A build that reuses cached chapters without those files fails
+with a message rather than publish a page without its networks.
 """
 
 from __future__ import annotations
@@ -85,8 +86,9 @@ def _write_network_module(app: Sphinx, exception: Exception | None) -> None:
 
 #: What marks the page that runs the trained networks.
 DIGITS_MARK = "data-nnbook-digits"
-#: The page logic of "Draw a digit" (in ``book/_static/``, no weights in it).
-DIGITS_SCRIPT = "digits.js"
+#: The scripts of that page, in ``book/_static/`` (no weights in them), in the order they load:
+#: the layers forward and backward, the page "Draw a digit", and "Train it here".
+PAGE_SCRIPTS = ("layers.js", "digits.js", "train.js")
 
 
 def _export_to_static(app: Sphinx) -> None:
@@ -101,24 +103,29 @@ def _digit_page_scripts(
     app: Sphinx, pagename: str, templatename: str, context: dict, doctree: object
 ) -> None:
     """On the page that draws digits: the networks' scripts, then the page logic."""
-    from nnbook.mnist.export import PAGE_MODELS, SAMPLES_SCRIPT, script_name
-
     if DIGITS_MARK not in context.get("body", ""):
         return
-    for name in (*map(script_name, PAGE_MODELS), SAMPLES_SCRIPT, DIGITS_SCRIPT):
+    for name in (*_written_scripts(), *PAGE_SCRIPTS):
         app.add_js_file(name, priority=600, defer="defer")
 
 
-def _check_digit_scripts(app: Sphinx, exception: Exception | None) -> None:
+def _written_scripts() -> tuple[str, ...]:
+    """The scripts the chapters write while they execute, which the page loads with it (the
+    digits to train on are loaded by the page itself, when the reader asks to train)."""
     from nnbook.mnist.export import PAGE_MODELS, SAMPLES_SCRIPT, script_name
+    from nnbook.mnist.page_training import START_SCRIPT
+
+    return (*map(script_name, PAGE_MODELS), SAMPLES_SCRIPT, START_SCRIPT)
+
+
+def _check_digit_scripts(app: Sphinx, exception: Exception | None) -> None:
+    from nnbook.mnist.page_training import DIGITS_SCRIPT
 
     if exception is not None or app.builder.format != "html":
         return
     static = Path(app.outdir) / "_static"
     missing = [
-        name
-        for name in (*map(script_name, PAGE_MODELS), SAMPLES_SCRIPT)
-        if not (static / name).is_file()
+        name for name in (*_written_scripts(), DIGITS_SCRIPT) if not (static / name).is_file()
     ]
     pages = Path(app.outdir).rglob("*.html")
     if missing and any(DIGITS_MARK in page.read_text(encoding="utf-8") for page in pages):

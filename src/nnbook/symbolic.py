@@ -58,6 +58,8 @@ o2 = w7 * sigmoid(h1) + w8 * sigmoid(h2) + b2
 E1 = sp.Rational(1, 2) * (t1 - sigmoid(o1)) ** 2
 E2 = sp.Rational(1, 2) * (t2 - sigmoid(o2)) ** 2
 E_total = E1 + E2
+#: The class network's error: it has no biases (b1 = b2 = 0), so neither does its E_total.
+CLASS_E_TOTAL = E_total.subs({b1: 0, b2: 0})
 
 #: How each activation symbol is defined in terms of the weights, inputs and targets.
 ACTIVATION_DEFINITIONS: dict[sp.Symbol, sp.Expr] = {

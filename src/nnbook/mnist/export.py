@@ -54,7 +54,7 @@ def script_name(model: str) -> str:
 SAMPLES_SCRIPT = "nnbook-digits-samples.js"
 
 
-def _encoded(tensor: torch.Tensor) -> dict[str, object]:
+def encode_tensor(tensor: torch.Tensor) -> dict[str, object]:
     array = tensor.detach().cpu().numpy()
     dtype = "int64" if array.dtype.kind in "iu" else "float32"
     data = array.astype("<i8" if dtype == "int64" else "<f4").tobytes()
@@ -84,8 +84,10 @@ def _layer(name: str, module: nn.Module, fields: dict[str, dict[str, float]]) ->
         size = module.kernel_size
         kind = "maxpool" if isinstance(module, nn.MaxPool2d) else "avgpool"
         layer = {"kind": kind, "size": size if isinstance(size, int) else size[0]}
-    else:  # ReLU, and Dropout, which passes everything on in evaluation mode
-        layer = {"kind": "relu" if isinstance(module, nn.ReLU) else "identity"}
+    elif isinstance(module, nn.Dropout):  # in evaluation mode it passes everything on
+        layer = {"kind": "dropout", "p": module.p}
+    else:
+        layer = {"kind": "relu"}
     return {"name": name, "type": type(module).__name__, **layer, "field": fields[name]}
 
 
@@ -109,7 +111,7 @@ def model_export(
     """Everything the page needs of one trained network (see the module's docstring)."""
     return {
         "layers": layer_plan(model),
-        "state": {key: _encoded(value) for key, value in model.state_dict().items()},
+        "state": {key: encode_tensor(value) for key, value in model.state_dict().items()},
         "mean": mean,
         "std": std,
         "testAccuracy": test_accuracy,

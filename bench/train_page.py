@@ -1,0 +1,144 @@
+"""How fast "Train it here" trains: a step in headless Chromium against PyTorch, and one pass.
+
+Opens the built page from ``file://`` (build the book first) and measures
+
+- one training step of a network at the page's batch (``nnbookTraining.lossAndGradients`` then
+  ``sgdStep``, from the starting weights, on shipped test digits): median of ``--steps`` after
+  a warm-up, in the page's own thread;
+- the same step in PyTorch on the same CPU (forward, backward, ``torch.optim.SGD``), float64 and
+  float32, on one thread as the page's Worker is;
+- one pass of the page's own training (a click on Train, the digits loaded first, until the pass
+  is done): its seconds and the accuracy on the shipped test digits at its end.
+
+    python bench/train_page.py
+    python bench/train_page.py --record bench/results/train_page.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from provenance import ROOT, append_record, provenance
+from speed import best_seconds
+
+from nnbook.browser import allow_files_only, chromium
+from nnbook.mnist.data import read_raw
+from nnbook.mnist.page_training import PAGE_BATCH_SIZE, TRAIN_DIGITS, initial_network
+from nnbook.mnist.trainer import seed_from_environment
+
+PAGE = ROOT / "_build" / "html" / "book" / "part2" / "digits.html"
+STEP = """([name, rows, labels, steps]) => {
+  const model = nnbookDigitModels[name];
+  const start = nnbookLayers.decodeState(nnbookTrainStart.networks[name].state);
+  let state = start, buffers = null;
+  const options = {lr: 0.01, momentum: 0.9, weightDecay: 0, nesterov: true};
+  const times = [];
+  for (let k = 0; k < steps + 3; k++) {
+    const started = performance.now();
+    const {gradients} = nnbookTraining.lossAndGradients(name, state, rows, labels, null);
+    ({state, buffers} = nnbookTraining.sgdStep(state, gradients, buffers, options));
+    if (k >= 3) times.push(performance.now() - started);  // after a warm-up of three
+  }
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+}"""
+
+
+def page_step_ms(page, name: str, images: torch.Tensor, labels: torch.Tensor, steps: int) -> float:
+    rows = (images[:PAGE_BATCH_SIZE].reshape(PAGE_BATCH_SIZE, -1).double() / 255).flatten()
+    batch = labels[:PAGE_BATCH_SIZE].tolist()
+    return page.evaluate(STEP, [name, rows.tolist(), batch, steps])
+
+
+def torch_step_ms(
+    name: str, images: torch.Tensor, labels: torch.Tensor, dtype: torch.dtype, scale: tuple
+) -> float:
+    """PyTorch's step on the same batch, one thread: best of five timings of 10 steps."""
+    network = initial_network(name, seed_from_environment()).to(dtype).train()
+    mean, std = scale
+    batch = ((images[:PAGE_BATCH_SIZE].to(dtype) / 255 - mean) / std).unsqueeze(1)
+    target = labels[:PAGE_BATCH_SIZE]
+    optimizer = torch.optim.SGD(network.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+
+    def step() -> None:
+        optimizer.zero_grad()
+        F.nll_loss(network(batch), target).backward()
+        optimizer.step()
+
+    ten_steps = lambda: [step() for _ in range(10)]  # noqa: E731
+    return 1000 * best_seconds(ten_steps, repeats=5, device=torch.device("cpu")) / 10
+
+
+def one_pass(page, name: str) -> dict[str, object]:
+    """Train, from a click to the end of one pass; the page's own figures at its end."""
+    page.select_option("#nnbook-train-model", name)
+    started = time.perf_counter()
+    page.click('button[data-action="train"]')
+    page.wait_for_function(
+        "() => /Pass 1 done/.test(document.querySelector('.nnbook-train-status').textContent)",
+        timeout=900_000,
+    )
+    seconds = time.perf_counter() - started
+    steps = int(page.locator("[data-training-steps]").get_attribute("data-training-steps"))
+    accuracy = page.locator("[data-training-accuracy]").get_attribute("data-training-accuracy")
+    return {
+        "digits": TRAIN_DIGITS,
+        "steps": steps,
+        "seconds": seconds,
+        "test accuracy": float(accuracy),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="tiny")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps in the page")
+    parser.add_argument("--record", type=Path, metavar="JSONL")
+    args = parser.parse_args()
+    if not PAGE.is_file():
+        parser.error(f"no {PAGE}: build the book first")
+    torch.set_num_threads(1)  # the page's Worker is one thread
+    origin = provenance("cpu")
+    _, _, images, labels = read_raw(download=False)
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        blocked = allow_files_only(page)
+        page.goto(PAGE.as_uri(), wait_until="load")
+        page.wait_for_function("() => window.nnbookTraining && window.nnbookTrainStart")
+        scale = page.evaluate(
+            f"[nnbookDigitModels.{args.model}.mean, nnbookDigitModels.{args.model}.std]"
+        )
+        in_page = page_step_ms(page, args.model, images, labels, args.steps)
+        passed = one_pass(page, args.model)
+        version = browser.version
+    if blocked:
+        raise RuntimeError(f"the page asked for {blocked}")
+    record = {
+        "network": args.model,
+        "batch": PAGE_BATCH_SIZE,
+        "chromium": version,
+        "page ms per step": in_page,
+        "torch float64 ms per step": torch_step_ms(
+            args.model, images, labels, torch.float64, scale
+        ),
+        "torch float32 ms per step": torch_step_ms(
+            args.model, images, labels, torch.float32, scale
+        ),
+        "pass": passed,
+    }
+    print(
+        f"{args.model}, batch {PAGE_BATCH_SIZE}: {in_page:.1f} ms a step in the page, "
+        f"{record['torch float64 ms per step']:.1f} ms PyTorch float64, "
+        f"{record['torch float32 ms per step']:.1f} ms float32 (one thread); one pass: "
+        f"{passed['steps']} steps in {passed['seconds']:.0f} s, "
+        f"{100 * passed['test accuracy']:.1f} % of the shipped test digits"
+    )
+    if args.record:
+        append_record(args.record, origin | record)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,500 @@
+// "Train it here": a network of the book trained in the reader's browser by the backward passes
+// of layers.js, from the weights PyTorch initialised it with for the book's seed
+// (window.nnbookTrainStart), on MNIST digits shipped with the build (nnbook-train-digits.js,
+// loaded when the reader first asks to train).
+//
+// The training runs in a Worker built from a Blob — layers.js's module function and
+// trainInWorker below, as text — so that the page stays responsive; a Blob works from file://.
+// The Worker takes one step (or one chunk of the test set) per task and reports after each.
+"use strict";
+
+(function () {
+  const STATIC = new URL(".", document.currentScript.src).href; // this book's _static/
+  const DIGITS_SCRIPT = "nnbook-train-digits.js";
+  const SIDE = window.nnbookLayers.SIDE;
+
+  // ---------------------------------------------------------------------------------------
+  // The Worker: everything below runs there, with self.nnbookLayers
+
+  function trainInWorker() {
+    const L = self.nnbookLayers;
+    const EVALUATE_EVERY = 50; // steps between two measurements of the test accuracy
+    const EVALUATE_CHUNK = 100; // test digits per task
+    const VIEW_EVERY = 10; // steps between two pictures of the kernels and maps
+    let job = null;
+
+    // a small seeded generator (mulberry32), so that a run of the page repeats itself
+    function generator(seed) {
+      let a = seed >>> 0;
+      return () => {
+        a = (a + 0x6d2b79f5) >>> 0;
+        let t = Math.imul(a ^ (a >>> 15), 1 | a);
+        t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+      };
+    }
+
+    async function unpack(split) {
+      const packed = Uint8Array.from(atob(split.pixels), (c) => c.charCodeAt(0));
+      const stream = new Blob([packed]).stream().pipeThrough(new DecompressionStream("gzip"));
+      const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+      const labels = Uint8Array.from(atob(split.labels), (c) => c.charCodeAt(0));
+      return { count: split.count, bytes, labels };
+    }
+
+    function pixelsOf(split, indices) {
+      const pixels = new Float64Array(indices.length * SIDE * SIDE);
+      indices.forEach((index, k) => {
+        const from = index * SIDE * SIDE;
+        for (let p = 0; p < SIDE * SIDE; p++) pixels[k * SIDE * SIDE + p] = split.bytes[from + p] / 255;
+      });
+      return pixels;
+    }
+
+    function masksFor(count) {
+      const probe = L.forward(job.model, job.state, L.tensor(1, 1, SIDE, SIDE), { training: false });
+      return probe
+        .filter((step) => step.layer.kind === "dropout")
+        .map(({ layer, y }) => Float64Array.from({ length: count * y.c * y.h * y.w }, () => (job.random() < layer.p ? 0 : 1 / (1 - layer.p))));
+    }
+
+    function startPass() {
+      const order = Array.from({ length: job.train.count }, (_, k) => k);
+      for (let k = order.length - 1; k > 0; k--) {
+        const j = Math.floor(job.random() * (k + 1));
+        [order[k], order[j]] = [order[j], order[k]];
+      }
+      const total = Math.ceil(order.length / job.settings.batchSize);
+      job.pass = { order, step: 0, total, recipe: { ...job.recipe, ...job.settings } };
+    }
+
+    function trainStep() {
+      const { pass } = job;
+      const { batchSize } = pass.recipe;
+      const indices = pass.order.slice(pass.step * batchSize, (pass.step + 1) * batchSize);
+      const labels = Array.from(indices, (index) => job.train.labels[index]);
+      const hasDropout = job.model.layers.some((layer) => layer.kind === "dropout");
+      const masks = hasDropout ? masksFor(indices.length) : null;
+      const started = performance.now();
+      const result = L.lossAndGradientsOf(job.model, job.shapes, job.state, pixelsOf(job.train, indices), labels, masks);
+      const { lr, momentum } = L.oneCycle(pass.recipe, pass.step, pass.total);
+      const options = { lr, momentum, weightDecay: pass.recipe.weightDecay, nesterov: pass.recipe.nesterov };
+      const next = L.sgdStep(job.state, result.gradients, job.buffers, options);
+      L.updateRunning(next.state, result.statistics, job.recipe.batchNormMomentum);
+      [job.state, job.buffers] = [next.state, next.buffers];
+      pass.step += 1;
+      job.steps += 1;
+      const milliseconds = performance.now() - started;
+      self.postMessage({ type: "step", steps: job.steps, loss: result.loss, lr, milliseconds, pass: job.passes + 1, of: pass.total, at: pass.step });
+    }
+
+    function evaluateChunk() {
+      const { evaluation } = job;
+      const indices = [];
+      for (let k = evaluation.next; k < Math.min(evaluation.next + EVALUATE_CHUNK, job.test.count); k++) indices.push(k);
+      const { logProbabilities } = L.evaluateOf(job.model, job.state, pixelsOf(job.test, indices), indices.length);
+      indices.forEach((index, k) => {
+        const row = logProbabilities.subarray(k * L.CLASSES, (k + 1) * L.CLASSES);
+        if (row.indexOf(Math.max(...row)) === job.test.labels[index]) evaluation.correct += 1;
+      });
+      evaluation.next += indices.length;
+      if (evaluation.next >= job.test.count) {
+        self.postMessage({ type: "accuracy", steps: job.steps, accuracy: evaluation.correct / job.test.count });
+        job.evaluation = null;
+      }
+    }
+
+    function postView() {
+      const first = job.model.layers.find((layer) => layer.kind === "conv");
+      const steps = L.evaluateOf(job.model, job.state, pixelsOf(job.test, [0]), 1).steps;
+      const stageEnd = job.model.layers.findIndex((layer, k) => k > 0 && ["conv", "maxpool", "avgpool"].includes(layer.kind)) - 1;
+      const maps = steps[stageEnd].y;
+      self.postMessage({ type: "view", kernels: { shape: job.state[first.weight].shape, data: job.state[first.weight].data }, maps });
+    }
+
+    function tick() {
+      if (!job || !job.running) return;
+      try {
+        if (job.evaluation) evaluateChunk();
+        else if (job.pass.step < job.pass.total) {
+          trainStep();
+          if (job.steps % VIEW_EVERY === 0) postView();
+          if (job.steps % EVALUATE_EVERY === 0 || job.pass.step === job.pass.total) job.evaluation = { next: 0, correct: 0 };
+        } else {
+          job.passes += 1;
+          job.running = false;
+          self.postMessage({ type: "passDone", passes: job.passes, steps: job.steps });
+          return;
+        }
+      } catch (error) {
+        job.running = false;
+        self.postMessage({ type: "error", message: String(error && error.message) });
+        return;
+      }
+      setTimeout(tick, 0);
+    }
+
+    function reset(message) {
+      job.state = L.decodeState(job.start);
+      job.shapes = L.shapesOf({ state: job.start });
+      job.buffers = null;
+      job.steps = 0;
+      job.passes = 0;
+      job.evaluation = null;
+      job.random = generator(job.seed);
+      job.settings = message.settings;
+      startPass();
+      postView();
+    }
+
+    self.onmessage = async (event) => {
+      const message = event.data;
+      try {
+        if (message.type === "setUp") {
+          job = { model: message.model, start: message.start, recipe: message.recipe, seed: message.seed, running: false };
+          [job.train, job.test] = await Promise.all([unpack(message.digits.train), unpack(message.digits.test)]);
+          reset(message);
+          self.postMessage({ type: "ready", train: job.train.count, test: job.test.count });
+        } else if (message.type === "run") {
+          if (job.pass.step >= job.pass.total) {
+            job.settings = message.settings;
+            startPass();
+          }
+          job.running = true;
+          tick();
+        } else if (message.type === "pause") {
+          job.running = false;
+        } else if (message.type === "reset") {
+          job.running = false;
+          reset(message);
+          self.postMessage({ type: "reset" });
+        } else if (message.type === "weights") {
+          self.postMessage({ type: "weights", state: job.state, accuracy: message.accuracy });
+        }
+      } catch (error) {
+        self.postMessage({ type: "error", message: String(error && error.message) });
+      }
+    };
+  }
+
+  function makeWorker() {
+    const source = `${nnbookLayersModule.toString()}\nnnbookLayersModule(self);\n(${trainInWorker.toString()})();\n`;
+    const url = URL.createObjectURL(new Blob([`const SIDE = ${SIDE};\n${source}`], { type: "text/javascript" }));
+    const worker = new Worker(url);
+    URL.revokeObjectURL(url);
+    return worker;
+  }
+
+  // The digits, by a <script> tag: a page opened from file:// cannot fetch a file
+  function loadDigits() {
+    if (window.nnbookTrainDigits) return Promise.resolve(window.nnbookTrainDigits);
+    return new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = STATIC + DIGITS_SCRIPT;
+      script.onload = () => resolve(window.nnbookTrainDigits);
+      script.onerror = () => reject(new Error(`could not load ${DIGITS_SCRIPT}`));
+      document.head.append(script);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // The page's parts
+
+  function element(tag, attributes = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+    node.append(...children);
+    return node;
+  }
+
+  // The loss of every step (grey) and its running mean (dark), the test accuracy (red dots,
+  // right-hand scale 0.8 to 1), on white so that it reads the same in dark mode
+  function makeChart() {
+    const canvas = element("canvas", {
+      class: "nnbook-train-chart",
+      width: "560",
+      height: "220",
+      role: "img",
+      "aria-label": "The training loss of each step and the test accuracy, as the network learns",
+    });
+    const losses = [];
+    const accuracies = [];
+    function draw() {
+      const context = canvas.getContext("2d");
+      const { width, height } = canvas;
+      const [left, right, top, bottom] = [40, width - 40, 10, height - 24];
+      context.fillStyle = "#fff";
+      context.fillRect(0, 0, width, height);
+      const steps = Math.max(losses.length, 1);
+      const most = Math.max(2.5, ...losses.slice(0, 20));
+      const x = (step) => left + ((right - left) * step) / steps;
+      const yLoss = (loss) => bottom - ((bottom - top) * Math.min(loss, most)) / most;
+      const yAccuracy = (a) => bottom - ((bottom - top) * Math.max(0, a - 0.8)) / 0.2;
+      context.strokeStyle = "#888";
+      context.strokeRect(left, top, right - left, bottom - top);
+      context.fillStyle = "#222";
+      context.font = "11px sans-serif";
+      context.fillText("loss", 4, top + 10);
+      context.fillText(most.toFixed(1), 4, top + 24);
+      context.fillText("0", 4, bottom);
+      context.fillText("100 %", right + 4, top + 10);
+      context.fillText("80 %", right + 4, bottom);
+      context.fillText(`steps: ${losses.length}`, left, height - 6);
+      const line = (values, colour, smooth) => {
+        context.strokeStyle = colour;
+        context.beginPath();
+        let mean = values[0];
+        values.forEach((value, k) => {
+          mean = smooth ? 0.9 * mean + 0.1 * value : value;
+          context[k ? "lineTo" : "moveTo"](x(k + 1), yLoss(mean));
+        });
+        context.stroke();
+      };
+      if (losses.length) {
+        line(losses, "#bbb", false);
+        line(losses, "#1a1a1a", true);
+      }
+      context.fillStyle = "#c0392b";
+      for (const { steps: at, accuracy } of accuracies) {
+        context.beginPath();
+        context.arc(x(at), yAccuracy(accuracy), 3, 0, 2 * Math.PI);
+        context.fill();
+      }
+    }
+    draw();
+    return {
+      element: canvas,
+      addLoss: (loss) => losses.push(loss),
+      addAccuracy: (steps, accuracy) => accuracies.push({ steps, accuracy }),
+      clear: () => {
+        losses.length = accuracies.length = 0;
+        draw();
+      },
+      draw,
+    };
+  }
+
+  function paintSigned(canvas, values, offset, h, w) {
+    const context = canvas.getContext("2d");
+    const image = context.createImageData(w, h);
+    let largest = 0;
+    for (let k = 0; k < h * w; k++) largest = Math.max(largest, Math.abs(values[offset + k]));
+    for (let k = 0; k < h * w; k++) {
+      const v = largest > 0 ? values[offset + k] / largest : 0;
+      const fade = 255 * (1 - Math.abs(v));
+      image.data.set(v >= 0 ? [255, fade, fade, 255] : [fade, fade, 255, 255], 4 * k);
+    }
+    context.putImageData(image, 0, 0);
+  }
+
+  function paintGrey(canvas, values, offset, h, w) {
+    const context = canvas.getContext("2d");
+    const image = context.createImageData(w, h);
+    let [low, high] = [Infinity, -Infinity];
+    for (let k = 0; k < h * w; k++) [low, high] = [Math.min(low, values[offset + k]), Math.max(high, values[offset + k])];
+    for (let k = 0; k < h * w; k++) {
+      const level = high > low ? (255 * (values[offset + k] - low)) / (high - low) : 0;
+      image.data.set([level, level, level, 255], 4 * k);
+    }
+    context.putImageData(image, 0, 0);
+  }
+
+  // The first layer's kernels (red positive, blue negative) and its maps of the first test digit
+  function makeView() {
+    const kernels = element("div", { class: "nnbook-train-kernels" });
+    const maps = element("div", { class: "nnbook-train-maps" });
+    function show({ kernels: weight, maps: out }) {
+      const [count, inC, k] = weight.shape;
+      if (kernels.children.length !== count) {
+        kernels.replaceChildren(
+          ...Array.from({ length: count }, (_, c) =>
+            element("canvas", { class: "nnbook-train-kernel", width: String(k), height: String(k), role: "img", "aria-label": `kernel ${c} of the first convolution` }),
+          ),
+        );
+        maps.replaceChildren(
+          ...Array.from({ length: out.c }, (_, c) =>
+            element("canvas", { class: "nnbook-digit-map", width: String(out.w), height: String(out.h), role: "img", "aria-label": `channel ${c} of the first layer's output for the first test digit` }),
+          ),
+        );
+      }
+      [...kernels.children].forEach((canvas, c) => paintSigned(canvas, weight.data, c * inC * k * k, k, k));
+      [...maps.children].forEach((canvas, c) => paintGrey(canvas, out.data, c * out.h * out.w, out.h, out.w));
+    }
+    const view = element(
+      "div",
+      { class: "nnbook-train-view" },
+      element("p", { class: "nnbook-digit-map-title" }, "The first layer's kernels"),
+      kernels,
+      element("p", { class: "nnbook-digit-map-title" }, "…and what they make of the first test digit"),
+      maps,
+    );
+    return { element: view, show };
+  }
+
+  function makeControls(names) {
+    const choice = element("select", { id: "nnbook-train-model" });
+    for (const name of names) choice.append(element("option", { value: name }, name));
+    const rate = element("input", { id: "nnbook-train-rate", type: "number", min: "0.001", max: "1", step: "0.01" });
+    const batch = element("select", { id: "nnbook-train-batch" });
+    for (const size of [8, 16, 32, 64, 128]) batch.append(element("option", { value: String(size) }, String(size)));
+    const buttons = {
+      train: element("button", { type: "button", "data-action": "train" }, "Train"),
+      pause: element("button", { type: "button", "data-action": "pause", disabled: "" }, "Pause"),
+      reset: element("button", { type: "button", "data-action": "reset" }, "Reset"),
+    };
+    const row = element(
+      "div",
+      { class: "nnbook-digit-controls" },
+      element("label", { for: "nnbook-train-model" }, "Network "),
+      choice,
+      element("label", { for: "nnbook-train-rate" }, "Peak rate "),
+      rate,
+      element("label", { for: "nnbook-train-batch" }, "Batch "),
+      batch,
+      buttons.train,
+      buttons.pause,
+      buttons.reset,
+    );
+    return { element: row, choice, rate, batch, buttons };
+  }
+
+  function makeReadout() {
+    const steps = element("output", { "data-training-steps": "0" }, "0");
+    const accuracy = element("output", { "data-training-accuracy": "" }, "–");
+    const loss = element("output", { "data-training-loss": "" }, "–");
+    const speed = element("output", { "data-training-ms": "" }, "–");
+    const status = element("span", { class: "nnbook-train-status", role: "status" }, "Press Train: the digits load, then the network learns.");
+    const use = element("a", { href: "#draw-a-digit", "data-action": "use-weights", "aria-disabled": "true" }, "Use these weights to read a drawing");
+    const readout = element(
+      "p",
+      { class: "nnbook-train-readout" },
+      "Steps: ", steps, " · loss: ", loss, " · test accuracy: ", accuracy, " · ms a step: ", speed,
+      element("br"), status, " ", use,
+    ); // prettier-ignore
+    return { element: readout, steps, accuracy, loss, speed, status, use };
+  }
+
+  function setUp(root) {
+    const start = window.nnbookTrainStart;
+    if (!start) {
+      root.append(element("p", {}, "This build wrote no starting weights for the page."));
+      return;
+    }
+    const names = Object.keys(start.networks).filter((name) => (window.nnbookDigitModels || {})[name]);
+    const controls = makeControls(names);
+    const readout = makeReadout();
+    const chart = makeChart();
+    const view = makeView();
+    root.append(controls.element, readout.element, chart.element, view.element);
+    let worker = null;
+    let latestAccuracy = null;
+
+    const network = () => start.networks[controls.choice.value];
+    const settings = () => ({ lr: Number(controls.rate.value) || network().recipe.lr, batchSize: Number(controls.batch.value) });
+    const showRecipe = () => {
+      controls.rate.value = String(network().recipe.lr);
+      controls.batch.value = String(network().recipe.batchSize);
+    };
+    const running = (on) => {
+      controls.buttons.train.disabled = on;
+      controls.buttons.pause.disabled = !on;
+      controls.choice.disabled = on;
+    };
+
+    function onMessage({ data: message }) {
+      if (message.type === "step") {
+        chart.addLoss(message.loss);
+        readout.steps.dataset.trainingSteps = String(message.steps);
+        readout.steps.textContent = String(message.steps);
+        readout.loss.textContent = message.loss.toFixed(3);
+        readout.speed.textContent = message.milliseconds.toFixed(0);
+        readout.status.textContent = `Training: pass ${message.pass}, step ${message.at} of ${message.of}, rate ${message.lr.toFixed(4)}.`;
+        if (message.steps % 5 === 0) chart.draw();
+      } else if (message.type === "accuracy") {
+        latestAccuracy = message.accuracy;
+        chart.addAccuracy(message.steps, message.accuracy);
+        chart.draw();
+        readout.accuracy.dataset.trainingAccuracy = String(message.accuracy);
+        readout.accuracy.textContent = `${(100 * message.accuracy).toFixed(1)} %`;
+        readout.use.setAttribute("aria-disabled", "false");
+      } else if (message.type === "view") {
+        view.show(message);
+      } else if (message.type === "ready") {
+        readout.status.textContent = `${message.train} training and ${message.test} test digits loaded.`;
+        worker.postMessage({ type: "run", settings: settings() });
+        running(true);
+      } else if (message.type === "passDone") {
+        running(false);
+        chart.draw();
+        readout.status.textContent = `Pass ${message.passes} done after ${message.steps} steps: Train runs another.`;
+      } else if (message.type === "weights") {
+        const name = `${controls.choice.value}-here`;
+        window.nnbookDigits.addNetwork(name, controls.choice.value, message.state, message.accuracy);
+        readout.status.textContent = `"Draw a digit" now reads with ${name}.`;
+      } else if (message.type === "error") {
+        running(false);
+        readout.status.textContent = `Training stopped: ${message.message}`;
+      }
+    }
+
+    async function begin() {
+      if (worker) {
+        worker.postMessage({ type: "run", settings: settings() });
+        running(true);
+        return;
+      }
+      running(true);
+      readout.status.textContent = "Loading the digits…";
+      const digits = await loadDigits();
+      worker = makeWorker();
+      worker.onmessage = onMessage;
+      const name = controls.choice.value;
+      const model = window.nnbookDigitModels[name];
+      worker.postMessage({
+        type: "setUp",
+        model: { layers: model.layers, mean: model.mean, std: model.std },
+        start: network().state,
+        recipe: network().recipe,
+        seed: start.seed,
+        settings: settings(),
+        digits,
+      });
+    }
+
+    function resetAll() {
+      chart.clear();
+      latestAccuracy = null;
+      Object.assign(readout.steps.dataset, { trainingSteps: "0" });
+      readout.steps.textContent = "0";
+      readout.accuracy.dataset.trainingAccuracy = "";
+      for (const output of [readout.accuracy, readout.loss, readout.speed]) output.textContent = "–";
+      readout.use.setAttribute("aria-disabled", "true");
+      running(false);
+      if (worker) worker.postMessage({ type: "reset", settings: settings() });
+      readout.status.textContent = "Back to the starting weights.";
+    }
+
+    controls.buttons.train.addEventListener("click", () => begin().catch((error) => (readout.status.textContent = String(error))));
+    controls.buttons.pause.addEventListener("click", () => {
+      worker.postMessage({ type: "pause" });
+      running(false);
+      readout.status.textContent = "Paused: Train goes on from here.";
+    });
+    controls.buttons.reset.addEventListener("click", resetAll);
+    controls.choice.addEventListener("change", () => {
+      if (worker) worker.terminate();
+      worker = null;
+      showRecipe();
+      resetAll();
+    });
+    readout.use.addEventListener("click", () => {
+      if (!worker || latestAccuracy === null) return;
+      worker.postMessage({ type: "weights", accuracy: latestAccuracy });
+    });
+    showRecipe();
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    document.querySelectorAll("[data-nnbook-train]").forEach(setUp);
+  });
+})();

@@ -1,0 +1,58 @@
+"""Headless Chromium for the book: the one place that says which browser and how it starts.
+
+The PDF (``nnbook.pdf``), the browser tests and the page benchmarks in ``bench/`` all launch
+Debian's Chromium (``apt-get install chromium``) through Playwright; ``playwright install``,
+which downloads a browser of its own, is not needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+#: Flags for a headless browser that reaches nothing on its own (no updates, sync or QUIC).
+CHROMIUM_ARGS = (
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+)  # fmt: skip
+
+
+def chromium_path() -> Path:
+    """Chromium on ``PATH``, else Debian's ``/usr/bin/chromium``; FileNotFoundError if neither."""
+    found = Path(shutil.which("chromium") or "/usr/bin/chromium")
+    if not found.exists():
+        raise FileNotFoundError(f"Chromium not found at {found} (apt-get install chromium)")
+    return found
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """A headless Chromium (a Playwright ``Browser``), closed when the block ends."""
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_path()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=list(CHROMIUM_ARGS))
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def allow_files_only(target: Any) -> list[str]:
+    """Let a Playwright page or context load ``file:`` URLs alone; returns the list that each
+    blocked URL is appended to (a test asserts it stays empty)."""
+    blocked: list[str] = []
+
+    def route(request_route: Any) -> None:
+        if request_route.request.url.startswith("file:"):
+            request_route.continue_()
+        else:
+            blocked.append(request_route.request.url)
+            request_route.abort()
+
+    target.route("**/*", route)
+    return blocked

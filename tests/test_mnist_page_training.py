@@ -1,0 +1,90 @@
+"""``nnbook.mnist.page_training``: what the build writes for "Train it here" — the starting
+weights fit starts from, the recipe scaled to the page's batch, the shipped digits."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import math
+
+import pytest
+import torch
+
+from nnbook.mnist import page_training
+from nnbook.mnist.export import PAGE_MODELS, STATIC_VARIABLE
+from nnbook.mnist.recipes import recipe_for
+
+
+def test_the_page_recipe_scales_the_books_rate_by_the_square_root_of_the_batches():
+    for name in PAGE_MODELS:
+        book = recipe_for(name)
+        page = page_training.page_recipe(name)
+        assert page["batchSize"] == page_training.PAGE_BATCH_SIZE
+        ratio = page_training.PAGE_BATCH_SIZE / book.batch_size
+        assert page["lr"] == pytest.approx(book.lr * math.sqrt(ratio), abs=1e-4)
+        assert (page["nesterov"], page["weightDecay"]) == (book.nesterov, book.weight_decay)
+        assert page["stepsPerPass"] * page["batchSize"] >= page_training.TRAIN_DIGITS
+        assert (page["stepsPerPass"] - 1) * page["batchSize"] < page_training.TRAIN_DIGITS
+        assert page["batchNormMomentum"] == torch.nn.BatchNorm2d(1).momentum
+
+
+def test_the_one_cycle_defaults_are_what_the_trainers_schedule_does():
+    defaults = page_training.one_cycle_defaults()
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([parameter], lr=1.0, momentum=0.9)
+    torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=1.0, total_steps=100)
+    group = optimizer.param_groups[0]
+    assert group["lr"] == pytest.approx(1.0 / defaults["divFactor"])
+    assert group["momentum"] == defaults["maxMomentum"]
+    assert 0 < defaults["pctStart"] < 1 and defaults["baseMomentum"] < defaults["maxMomentum"]
+
+
+def test_the_same_seed_gives_the_same_start_and_another_seed_another():
+    first = page_training.initial_network("tiny", 1).state_dict()
+    again = page_training.initial_network("tiny", 1).state_dict()
+    other = page_training.initial_network("tiny", 2).state_dict()
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    assert not torch.equal(first["features.0.0.weight"], other["features.0.0.weight"])
+
+
+def unpacked(split: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    pixels = gzip.decompress(base64.b64decode(split["pixels"]))
+    labels = base64.b64decode(split["labels"])
+    images = torch.frombuffer(bytearray(pixels), dtype=torch.uint8).reshape(-1, 28, 28)
+    return images, torch.frombuffer(bytearray(labels), dtype=torch.uint8)
+
+
+def test_the_shipped_digits_are_mnists_first_ones_byte_for_byte(mnist_root):
+    from nnbook.mnist.data import read_raw
+
+    value = page_training.digits_value(mnist_root)
+    train_x, train_y, test_x, test_y = read_raw(mnist_root, download=False)
+    images, labels = unpacked(value["train"])
+    assert value["train"]["count"] == page_training.TRAIN_DIGITS == len(images)
+    assert torch.equal(images, train_x[: page_training.TRAIN_DIGITS])
+    assert torch.equal(labels.long(), train_y[: page_training.TRAIN_DIGITS])
+    images, labels = unpacked(value["test"])
+    assert torch.equal(images, test_x[: page_training.TEST_DIGITS])
+    assert torch.equal(labels.long(), test_y[: page_training.TEST_DIGITS])
+
+
+def test_nothing_is_written_outside_a_build(monkeypatch, tmp_path):
+    monkeypatch.delenv(STATIC_VARIABLE, raising=False)
+    assert page_training.write_training_start(1) is None
+    assert page_training.write_training_digits() is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_build_gets_the_start_as_a_script(monkeypatch, tmp_path):
+    monkeypatch.setenv(STATIC_VARIABLE, str(tmp_path / "_static"))
+    path = page_training.write_training_start(3)
+    prefix = "window.nnbookTrainStart = "
+    text = path.read_text(encoding="utf-8")
+    assert path.name == page_training.START_SCRIPT and text.startswith(prefix)
+    value = json.loads(text[len(prefix) :].rstrip().rstrip(";"))
+    assert value["seed"] == 3 and set(value["networks"]) == set(PAGE_MODELS)
+    state = page_training.initial_network("tiny", 3).state_dict()
+    entry = value["networks"]["tiny"]["state"]["features.1.0.weight"]
+    weights = torch.frombuffer(bytearray(base64.b64decode(entry["data"])), dtype=torch.float32)
+    assert torch.equal(weights.reshape(entry["shape"]), state["features.1.0.weight"])

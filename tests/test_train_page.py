@@ -1,0 +1,389 @@
+"""The backward passes in the page (``book/_static/layers.js``, ``window.nnbookTraining``) against
+``torch.autograd`` and ``torch.optim.SGD`` in float64, and "Train it here" trained by a click, in
+headless Chromium from ``file://`` with every other request blocked. Needs the built book.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from built_book import HTML, chromium
+from torch import nn
+
+from nnbook.browser import allow_files_only
+from nnbook.mnist.export import PAGE_MODELS
+from nnbook.mnist.manual import largest_relative_difference
+from nnbook.mnist.models import build_model
+from nnbook.mnist.page_training import initial_network, one_cycle_defaults, page_recipe
+from nnbook.mnist.recipes import recipe_for
+from nnbook.mnist.trainer import BOOK_HOOKS, start_run
+
+PAGE = HTML / "book" / "part2" / "digits.html"
+TOLERANCE = 1e-9  # float64 in both; the same sums in another order differ by ~1e-15
+#: Steps within which a click on Train must lift the page's test accuracy above 90 %.
+STEPS_TO_NINETY = 200
+LONG_TASK_MS = 100
+
+
+@pytest.fixture(scope="module")
+def tab():
+    if not PAGE.is_file():
+        pytest.fail(f"no {PAGE}: build the book first", pytrace=False)
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        blocked = allow_files_only(context)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(PAGE.as_uri(), wait_until="load")
+        page.wait_for_function("() => window.nnbookTraining && window.nnbookTrainStart")
+        yield page
+        assert not errors, errors
+        assert not blocked, blocked
+        context.close()
+
+
+def as_page_state(network: nn.Module) -> dict[str, dict]:
+    return {
+        key: {"shape": list(value.shape), "data": value.double().flatten().tolist()}
+        for key, value in network.state_dict().items()
+        if value.is_floating_point()
+    }
+
+
+def random_network(name: str, seed: int) -> nn.Module:
+    """``name`` with random weights and running statistics, float64."""
+    generator = torch.Generator().manual_seed(seed)
+    network = build_model(name).double()
+    with torch.no_grad():
+        for key, value in network.state_dict().items():
+            if key.endswith("running_var"):
+                value.copy_(torch.rand(value.shape, generator=generator, dtype=value.dtype) + 0.5)
+            elif value.is_floating_point():
+                value.copy_(0.4 * torch.randn(value.shape, generator=generator, dtype=value.dtype))
+    return network
+
+
+def random_masks(network: nn.Module, count: int, seed: int) -> list[torch.Tensor]:
+    """One mask per Dropout (0 or 1/(1 − p)) of its output's shape for ``count`` images."""
+    shapes = []
+    hooks = [
+        m.register_forward_hook(lambda m, i, o: shapes.append((m.p, o.shape)))
+        for m in network.modules()
+        if isinstance(m, nn.Dropout)
+    ]
+    with torch.no_grad():
+        network.eval()(torch.zeros(count, 1, 28, 28, dtype=torch.float64))
+    for hook in hooks:
+        hook.remove()
+    generator = torch.Generator().manual_seed(seed)
+    return [
+        (torch.rand(shape, generator=generator, dtype=torch.float64) >= p).double() / (1 - p)
+        for p, shape in shapes
+    ]
+
+
+def autograd_loss_and_gradients(network, pixels, labels, masks, mean, std):
+    """PyTorch's loss and gradients in training mode, each Dropout's output its input × mask."""
+    dropouts = [m for m in network.modules() if isinstance(m, nn.Dropout)]
+    hooks = [
+        layer.register_forward_hook(lambda m, inputs, output, mask=mask: inputs[0] * mask)
+        for layer, mask in zip(dropouts, masks, strict=True)
+    ]
+    network.train()
+    images = ((torch.tensor(pixels) - mean) / std).reshape(-1, 1, 28, 28)
+    loss = F.nll_loss(network(images), torch.tensor(labels))
+    network.zero_grad()
+    loss.backward()
+    for hook in hooks:
+        hook.remove()
+    return loss.item(), {k: p.grad.numpy() for k, p in network.named_parameters()}
+
+
+def page_loss_and_gradients(tab, name, network, pixels, labels, masks):
+    result = tab.evaluate(
+        """([name, state, pixels, labels, masks]) => {
+             const {loss, gradients} = nnbookTraining.lossAndGradients(
+               name, state, pixels, labels, masks);
+             return {loss, gradients: Object.fromEntries(Object.entries(gradients)
+               .map(([k, g]) => [k, {shape: g.shape, data: Array.from(g.data)}]))};
+           }""",
+        [
+            name,
+            as_page_state(network),
+            pixels.flatten().tolist(),
+            labels.tolist(),
+            None if masks is None else [m.flatten().tolist() for m in masks],
+        ],
+    )
+    gradients = {
+        key: np.array(value["data"]).reshape(value["shape"])
+        for key, value in result["gradients"].items()
+    }
+    return result["loss"], gradients
+
+
+def normalisation(tab, name):
+    return tab.evaluate(f"[nnbookDigitModels.{name}.mean, nnbookDigitModels.{name}.std]")
+
+
+@pytest.mark.parametrize("name", PAGE_MODELS)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_loss_and_gradients_are_autograds(tab, name, seed):
+    network = random_network(name, seed)
+    rng = np.random.default_rng(seed)
+    count = 3
+    pixels = rng.random((count, 784))
+    labels = rng.integers(0, 10, count)
+    masks = random_masks(network, count, seed)
+    mean, std = normalisation(tab, name)
+    loss, ours = page_loss_and_gradients(
+        tab, name, network, pixels, labels, masks if masks else None
+    )
+    reference_loss, reference = autograd_loss_and_gradients(
+        network, pixels, labels, masks, mean, std
+    )
+    assert list(ours) == [key for key, _ in network.named_parameters()]
+    assert abs(loss - reference_loss) <= TOLERANCE * reference_loss
+    difference = largest_relative_difference(ours, reference)
+    print(f"{name}, seed {seed}: largest relative difference from autograd {difference:.1e}")
+    assert difference <= TOLERANCE
+
+
+def test_without_masks_no_unit_is_dropped(tab):
+    network = random_network("net", 3)
+    rng = np.random.default_rng(3)
+    pixels, labels = rng.random((2, 784)), rng.integers(0, 10, 2)
+    ones = [torch.ones_like(mask) for mask in random_masks(network, 2, 3)]
+    mean, std = normalisation(tab, "net")
+    loss, ours = page_loss_and_gradients(tab, "net", network, pixels, labels, None)
+    reference_loss, reference = autograd_loss_and_gradients(
+        network, pixels, labels, ones, mean, std
+    )
+    assert abs(loss - reference_loss) <= TOLERANCE * reference_loss
+    assert largest_relative_difference(ours, reference) <= TOLERANCE
+
+
+def as_page_arrays(tensors: dict[str, torch.Tensor]) -> dict[str, dict]:
+    return {
+        key: {"shape": list(t.shape), "data": t.flatten().tolist()} for key, t in tensors.items()
+    }
+
+
+@pytest.mark.parametrize("nesterov", [True, False])
+def test_sgd_steps_are_torch_optim_sgds(tab, nesterov):
+    generator = torch.Generator().manual_seed(4)
+
+    def randn(*shape: int) -> torch.Tensor:
+        return torch.randn(shape, generator=generator, dtype=torch.float64)
+
+    weights = {"a": randn(3, 4), "b": randn(5)}
+    steps = [{key: randn(*w.shape) for key, w in weights.items()} for _ in range(4)]
+    options = {"lr": 0.05, "momentum": 0.9, "weightDecay": 1e-3, "nesterov": nesterov}
+    ours = tab.evaluate(
+        """([state, steps, options]) => {
+             let buffers = null;
+             for (const gradients of steps) {
+               ({state, buffers} = nnbookTraining.sgdStep(state, gradients, buffers, options));
+             }
+             return Object.fromEntries(
+               Object.entries(state).map(([k, v]) => [k, Array.from(v.data)]));
+           }""",
+        [as_page_arrays(weights), [as_page_arrays(step) for step in steps], options],
+    )
+    parameters = {key: nn.Parameter(w.clone()) for key, w in weights.items()}
+    optimizer = torch.optim.SGD(
+        parameters.values(), lr=0.05, momentum=0.9, weight_decay=1e-3, nesterov=nesterov
+    )
+    for step in steps:
+        for key, parameter in parameters.items():
+            parameter.grad = step[key].clone()
+        optimizer.step()
+    for key, parameter in parameters.items():
+        np.testing.assert_allclose(
+            np.array(ours[key]).reshape(parameter.shape),
+            parameter.detach().numpy(),
+            rtol=1e-13,
+            atol=1e-15,
+        )
+
+
+def test_sgd_step_leaves_its_arguments_unchanged(tab):
+    unchanged = tab.evaluate(
+        """() => {
+             const state = {w: {shape: [2], data: [1, 2]}};
+             const gradients = {w: {shape: [2], data: [0.5, -0.5]}};
+             const first = nnbookTraining.sgdStep(state, gradients, null,
+               {lr: 0.1, momentum: 0.9, weightDecay: 0, nesterov: true});
+             const buffers = JSON.stringify(Array.from(first.buffers.w.data));
+             nnbookTraining.sgdStep(first.state, gradients, first.buffers,
+               {lr: 0.1, momentum: 0.9, weightDecay: 0, nesterov: true});
+             return JSON.stringify(state.w.data) === "[1,2]"
+               && JSON.stringify(gradients.w.data) === "[0.5,-0.5]"
+               && JSON.stringify(Array.from(first.buffers.w.data)) === buffers;
+           }"""
+    )
+    assert unchanged
+
+
+@pytest.mark.parametrize("name", PAGE_MODELS)
+def test_input_gradient_is_autograds(tab, mnist, name):
+    network = build_model(name).double().eval()
+    state = tab.evaluate(
+        """name => Object.fromEntries(Object.entries(nnbookDigits.stateDict(name))
+             .map(([key, value]) => [key, {shape: value.shape, data: Array.from(value.data)}]))""",
+        name,
+    )
+    network.load_state_dict(
+        {k: torch.tensor(v["data"]).reshape(v["shape"]) for k, v in state.items()}
+    )
+    mean, std = normalisation(tab, name)
+    digit_ink = (mnist.test.images[7, 0].double() * mnist.std + mnist.mean).clamp(0, 1)
+    # a little noise: a blank region of a digit makes equal maxima in a pooling window, where
+    # autograd's and the page's choices of one (both right) are decided by round-off
+    noise = torch.rand(28, 28, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    ink = (0.9 * digit_ink + 0.1 * noise).flatten()
+    pixels = ink.clone().requires_grad_(True)
+    log_p = network(((pixels - mean) / std).reshape(1, 1, 28, 28))[0]
+    digit = int(log_p.argmax())
+    log_p[digit].backward()
+    ours = np.array(
+        tab.evaluate(
+            "([n, p, d]) => nnbookTraining.inputGradient(n, p, d)", [name, ink.tolist(), digit]
+        )
+    )
+    reference = pixels.grad.numpy()
+    assert np.abs(ours - reference).max() <= TOLERANCE * np.abs(reference).max()
+
+
+BAD = {
+    "unknown network": ("lossAndGradients('lenet', s, p, [1], null)", "no network named lenet"),
+    "wrong length": ("lossAndGradients('tiny', s, p.slice(1), [1], null)", "pixels"),
+    "label out of range": ("lossAndGradients('tiny', s, p, [10], null)", "label 0 is 10"),
+    "not a whole label": ("lossAndGradients('tiny', s, p, [1.5], null)", "label 0 is 1.5"),
+    "a NaN pixel": ("lossAndGradients('tiny', s, [NaN, ...p.slice(1)], [1], null)", "pixels"),
+    "ink outside [0, 1]": ("lossAndGradients('tiny', s, [2, ...p.slice(1)], [1], null)", "[0, 1]"),
+    "masks for no dropout": ("lossAndGradients('tiny', s, p, [1], [[1]])", "1 masks for the 0"),
+    "a mask of the wrong shape": ("lossAndGradients('net', n, p, [1], [[0], [0]])", "must hold"),
+    "a mask of other values": (
+        "lossAndGradients('net', n, p, [1], [Array(1568).fill(0.5), Array(800).fill(0)])",
+        "only 0 or 1/(1 − p)",
+    ),
+    "a state without an entry": (
+        "lossAndGradients('tiny', {}, p, [1], null)",
+        "state has no entry",
+    ),
+    "a negative rate": (
+        "sgdStep(s, {}, null, {lr: -1, momentum: 0.9, weightDecay: 0, nesterov: true})",
+        "lr must be",
+    ),
+    "a gradient of the wrong length": (
+        "sgdStep({w: {shape: [2], data: [1, 2]}}, {w: {shape: [1], data: [1]}}, null, {lr: 0.1})",
+        "gradient w.data must hold 2",
+    ),
+    "an input gradient for no digit": ("inputGradient('tiny', p, 11)", "digit is 11"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_is_an_error_that_names_it(tab, case):
+    call, expected = BAD[case]
+    message = tab.evaluate(
+        f"""() => {{
+              const s = nnbookDigits.stateDict('tiny');
+              const n = nnbookDigits.stateDict('net');
+              const p = Array(784).fill(0.5);
+              try {{ nnbookTraining.{call}; return null; }}
+              catch (error) {{ return error instanceof Error ? error.message : 'not an Error'; }}
+            }}"""
+    )
+    assert message is not None and expected in message, message
+
+
+@pytest.mark.parametrize("name", PAGE_MODELS)
+def test_the_start_is_the_weights_fit_starts_from(tab, mnist, name):
+    start = tab.evaluate(
+        """name => Object.fromEntries(Object.entries(
+             nnbookLayers.decodeState(nnbookTrainStart.networks[name].state))
+             .map(([k, v]) => [k, Array.from(v.data)]))""",
+        name,
+    )
+    seed = tab.evaluate("nnbookTrainStart.seed")
+    run = start_run(name, recipe_for(name), seed, mnist.train.subset(64), 1, BOOK_HOOKS)
+    for key, value in run.network.state_dict().items():
+        np.testing.assert_array_equal(np.float32(start[key]), value.flatten().float().numpy())
+    assert tab.evaluate(f"nnbookTrainStart.networks.{name}.recipe") == page_recipe(name)
+    assert initial_network(name, seed).state_dict().keys() == start.keys()
+
+
+def test_the_one_cycle_schedule_is_pytorchs(tab):
+    recipe = page_recipe("tiny")
+    total = recipe["stepsPerPass"]
+    ours = tab.evaluate(
+        "([r, n]) => Array.from({length: n}, (_, s) => nnbookLayers.oneCycle(r, s, n))",
+        [recipe, total],
+    )
+    parameter = nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([parameter], lr=recipe["lr"], momentum=0.9, nesterov=True)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=recipe["lr"], total_steps=total
+    )
+    for step in range(total):
+        group = optimizer.param_groups[0]
+        assert ours[step]["lr"] == pytest.approx(group["lr"], rel=1e-12)
+        assert ours[step]["momentum"] == pytest.approx(group["momentum"], rel=1e-12)
+        optimizer.step()
+        schedule.step()
+    assert one_cycle_defaults()["maxMomentum"] == ours[0]["momentum"]
+
+
+def test_clicking_train_teaches_the_network_without_long_tasks(tab):
+    tab.evaluate(
+        """() => {
+             window.longTasks = [];
+             new PerformanceObserver(list => window.longTasks.push(
+               ...list.getEntries().map(e => e.duration))).observe({entryTypes: ['longtask']});
+           }"""
+    )
+    tab.select_option("#nnbook-train-model", "tiny")
+    tab.click('button[data-action="train"]')
+    tab.wait_for_function(
+        "() => Number(document.querySelector('[data-training-accuracy]').dataset"
+        ".trainingAccuracy || 0) > 0.9",
+        timeout=180_000,
+    )
+    steps = int(tab.get_attribute("[data-training-steps]", "data-training-steps"))
+    accuracy = float(tab.get_attribute("[data-training-accuracy]", "data-training-accuracy"))
+    print(
+        f"tiny in the page: {100 * accuracy:.1f} % of the shipped test digits after {steps} steps"
+    )
+    assert steps <= STEPS_TO_NINETY
+    # the page answers while the Worker trains: a click on Pause takes effect
+    tab.click('button[data-action="pause"]')
+    tab.wait_for_timeout(300)
+    paused_at = tab.locator("[data-training-steps]").get_attribute("data-training-steps")
+    tab.wait_for_timeout(500)
+    assert tab.locator("[data-training-steps]").get_attribute("data-training-steps") == paused_at
+    long_tasks = tab.evaluate("window.longTasks")
+    assert max(long_tasks, default=0) <= LONG_TASK_MS, long_tasks
+    # the network just trained reads a test digit on "Draw a digit", with its heat map
+    tab.click('a[data-action="use-weights"]')
+    tab.wait_for_function(
+        "() => document.querySelector('#nnbook-digit-model').value === 'tiny-here'"
+    )
+    tab.click('button[data-action="sample"]')
+    assert tab.locator("[data-prediction]").inner_text().strip() in "0123456789"
+    painted = tab.evaluate(
+        """() => {
+             const canvas = document.querySelector('canvas.nnbook-digit-heat');
+             const data = canvas.getContext('2d').getImageData(0, 0, 28, 28).data;
+             let coloured = 0;
+             for (let k = 0; k < data.length; k += 4) if (data[k] !== data[k + 2]) coloured++;
+             return coloured;
+           }"""
+    )
+    assert painted > 0
+    tab.click('button[data-action="reset"]')
+    assert tab.locator("[data-training-steps]").get_attribute("data-training-steps") == "0"

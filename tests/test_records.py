@@ -25,3 +25,24 @@ def test_every_line_parses_and_names_its_provenance(path):
         assert record["command"].startswith("python bench/"), (path.name, number)
         assert record.get("cpu") or record.get("gpu"), f"{path.name}:{number}: no hardware"
         assert len(record["commit"].split("+")[0]) == 40, f"{path.name}:{number}: commit"
+
+
+def test_the_page_training_figures_the_book_states_are_the_records():
+    """The digit page quotes the last line of train_page.jsonl: the same numbers, as glued."""
+    from built_book import HTML
+
+    record = json.loads(
+        (ROOT / "bench" / "results" / "train_page.jsonl").read_text().splitlines()[-1]
+    )
+    from bs4 import BeautifulSoup
+
+    html = (HTML / "book" / "part2" / "digits.html").read_text(encoding="utf-8")
+    page = " ".join(BeautifulSoup(html, "html.parser").get_text().split())
+    quoted = [
+        f"{record['page ms per step']:.0f} ms",
+        f"{record['torch float64 ms per step']:.1f} ms",
+        f"{record['torch float32 ms per step']:.1f} ms",
+        f"{record['pass']['seconds']:.0f} s",
+        f"{100 * record['pass']['test accuracy']:.1f} %",
+    ]
+    assert [figure for figure in quoted if figure not in page] == []

@@ -381,6 +381,7 @@
       return;
     }
     const names = Object.keys(start.networks).filter((name) => (window.nnbookDigitModels || {})[name]);
+    names.sort((a, b) => (b === start.first) - (a === start.first)); // the first one first
     const controls = makeControls(names);
     const readout = makeReadout();
     const chart = makeChart();

@@ -7,8 +7,9 @@ book's recipe scaled to the page's batch. While the book is built, the chapter "
 writes two scripts into the built ``_static/`` (``$NNBOOK_STATIC``, as ``nnbook.mnist.export``
 does):
 
-- ``START_SCRIPT`` registers ``window.nnbookTrainStart = {seed, networks}``: for each network of
-  the page its initial state dict (encoded as the export encodes it) and its recipe (``recipe``);
+- ``START_SCRIPT`` registers ``window.nnbookTrainStart = {seed, first, networks}``: for each
+  network of the page its initial state dict (encoded as the export encodes it) and its recipe,
+  and which one the page offers first;
 - ``DIGITS_SCRIPT`` registers ``window.nnbookTrainDigits = {train, test}``, each
   ``{count, pixels, labels}``: MNIST's ink bytes (0-255, N × 28 × 28) gzip-compressed, then
   base64, and the labels as base64 bytes. The page loads it only when the reader asks to train.
@@ -41,6 +42,8 @@ PAGE_BATCH_SIZE = 32
 TRAIN_DIGITS = 10_000
 #: Test digits the page measures its accuracy on: the first 1,000 of the test set.
 TEST_DIGITS = 1_000
+#: The network the page offers first: the smallest, whose step takes tens of milliseconds.
+FIRST_MODEL = "tiny"
 START_SCRIPT = "nnbook-train-start.js"
 DIGITS_SCRIPT = "nnbook-train-digits.js"
 
@@ -101,7 +104,7 @@ def start_value(seed: int) -> dict[str, object]:
             "state": {key: encode_tensor(value) for key, value in state.items()},
             "recipe": page_recipe(name),
         }
-    return {"seed": seed, "networks": networks}
+    return {"seed": seed, "first": FIRST_MODEL, "networks": networks}
 
 
 def write_training_start(seed: int) -> Path | None:

@@ -12,16 +12,24 @@ import re
 import numpy as np
 import pytest
 import torch
+from bs4 import BeautifulSoup
 from built_book import HTML, chromium
 
 from nnbook.mnist.data import read_raw
 from nnbook.mnist.export import PAGE_MODELS
 from nnbook.mnist.model import receptive_fields
 from nnbook.mnist.models import build_model
+from nnbook.mnist.recipes import recipe_for
+from nnbook.mnist.runs import run_folder, runs_root
+from nnbook.mnist.trainer import MODEL, seed_from_environment
 
 PAGE = HTML / "book" / "part2" / "digits.html"
-#: Which chapter reports each network's final test accuracy.
+#: Which chapter reports each network's final test accuracy, and in which sentence.
 REPORTED = {"net": "book/part2/training.html", "tiny": "book/part2/small.html"}
+STATED = {
+    "net": r"After the last epoch the network classifies {} % of the test",
+    "tiny": r"parameters; final test accuracy {} %",
+}
 AGREEMENT_DIGITS = 200
 
 
@@ -83,14 +91,21 @@ def page_log_probabilities(tab, name: str, pixels: np.ndarray) -> np.ndarray:
     return np.array(values)
 
 
-def test_the_page_offers_the_builds_networks_with_their_state_dicts(tab):
+@pytest.mark.parametrize("name", PAGE_MODELS)
+def test_the_page_holds_the_weights_the_build_trained(tab, mnist, name):
+    """The page's state dict is the kept run's, value for value (float32, as exported)."""
+    folder = run_folder(
+        name, recipe_for(name), seed_from_environment(), torch.device("cpu"),
+        (len(mnist.train), len(mnist.test)), runs_root(),
+    )  # fmt: skip
+    if not (folder / MODEL).is_file():
+        pytest.fail(f"no finished run in {folder}: build the book first", pytrace=False)
+    trained = torch.load(folder / MODEL, map_location="cpu")
+    ours = state_dict(tab, name)
     assert set(PAGE_MODELS) <= set(tab.evaluate("nnbookDigits.models"))
-    for name in PAGE_MODELS:
-        ours = state_dict(tab, name)
-        expected = build_model(name).state_dict()
-        assert {k: tuple(v.shape) for k, v in ours.items()} == {
-            k: tuple(v.shape) for k, v in expected.items()
-        }
+    assert ours.keys() == trained.keys()
+    for key, value in trained.items():
+        assert torch.equal(ours[key].to(value.dtype), value), key
 
 
 @pytest.mark.parametrize("name", PAGE_MODELS)
@@ -132,8 +147,9 @@ def test_the_page_reads_the_test_set_as_the_chapters_report(tab, test_set, name)
     reported = tab.evaluate(f"nnbookDigits.testAccuracy('{name}')")
     print(f"{name}: the page reads {correct} of {len(labels)} test digits correctly")
     assert abs(correct - reported * len(labels)) <= 2  # float64 here, float32 in training
-    chapter = (HTML / REPORTED[name]).read_text(encoding="utf-8")
-    assert f"{100 * reported:.2f}" in chapter  # the accuracy the chapter states
+    html = (HTML / REPORTED[name]).read_text(encoding="utf-8")
+    chapter = " ".join(BeautifulSoup(html, "html.parser").get_text().split())
+    assert re.search(STATED[name].format(re.escape(f"{100 * reported:.2f}")), chapter)
 
 
 def draw(tab, strokes: list[list[tuple[float, float]]]) -> str:

@@ -1,7 +1,9 @@
 """``nnbook.mnist.export``: what the page "Draw a digit" is given of a trained network."""
 
 import base64
+import copy
 import json
+import math
 import re
 
 import numpy as np
@@ -10,7 +12,6 @@ import torch
 
 from nnbook.mnist import export
 from nnbook.mnist.manual import network_layers
-from nnbook.mnist.model import receptive_fields
 from nnbook.mnist.models import build_model
 from nnbook.mnist.runs import source_digest
 
@@ -37,14 +38,59 @@ def test_the_export_holds_the_whole_state_dict_exactly(name):
     assert keys == {k for k in state if not k.endswith("num_batches_tracked")}
 
 
-def test_each_layer_carries_the_receptive_field_of_its_output():
-    network = build_model("net")
-    layers = {layer["name"]: layer for layer in export.layer_plan(network)}
-    for field in receptive_fields(network):
-        assert layers[field.name]["field"]["size"] == field.receptive_field
-        assert layers[field.name]["field"]["jump"] == field.jump
-    # the centre of the first unit's field: the middle of the image for global average pooling
-    assert layers["head.3"]["field"]["start"] == (28 - 1) / 2
+def seen_by_middle_unit(network: torch.nn.Module, name: str) -> tuple[int, int, int, int]:
+    """The input pixels the middle unit of layer ``name``'s output depends on, found by autograd:
+    every weight 1, biases 0, batch norm the identity, max pooling replaced by average pooling of
+    the same windows, so that every path counts and nothing cancels. (top, bottom, left, right)"""
+    probe = copy.deepcopy(network).double().eval()
+    with torch.no_grad():
+        for module in probe.modules():
+            if isinstance(module, torch.nn.Conv2d | torch.nn.BatchNorm2d):
+                module.weight.fill_(1.0)
+                if module.bias is not None:
+                    module.bias.zero_()
+    for parent in probe.modules():
+        for child_name, child in parent.named_children():
+            if isinstance(child, torch.nn.MaxPool2d):
+                setattr(parent, child_name, torch.nn.AvgPool2d(child.kernel_size, child.stride))
+    outputs = {}
+    dict(probe.named_modules())[name].register_forward_hook(
+        lambda module, inputs, output: outputs.update(y=output)  # returns None: output kept
+    )
+    image = torch.ones(1, 1, 28, 28, dtype=torch.float64, requires_grad=True)
+    probe(image)
+    y = outputs["y"]
+    y[0, :, y.shape[2] // 2, y.shape[3] // 2].sum().backward()
+    rows, columns = torch.nonzero(image.grad[0, 0], as_tuple=True)
+    return int(rows.min()), int(rows.max()), int(columns.min()), int(columns.max())
+
+
+@pytest.mark.parametrize("name", export.PAGE_MODELS)
+def test_each_layer_carries_the_receptive_field_autograd_finds(name):
+    network = build_model(name)
+    shapes = {}
+    for layer_name, module in network_layers(network):
+        module.register_forward_hook(
+            lambda m, i, o, key=layer_name: shapes.update({key: tuple(o.shape[2:])})
+        )
+    network.eval()(torch.zeros(1, 1, 28, 28))
+    for layer in export.layer_plan(network):
+        if layer["kind"] not in ("conv", "maxpool", "avgpool"):
+            continue
+        size, jump, start = (layer["field"][key] for key in ("size", "jump", "start"))
+        row, column = (side // 2 for side in shapes[layer["name"]])
+        half = (size - 1) / 2
+
+        def clip(value: float) -> int:
+            return min(27, max(0, int(value)))
+
+        expected = (
+            clip(math.ceil(start + row * jump - half)),
+            clip(math.floor(start + row * jump + half)),
+            clip(math.ceil(start + column * jump - half)),
+            clip(math.floor(start + column * jump + half)),
+        )
+        assert seen_by_middle_unit(network, layer["name"]) == expected, layer["name"]
 
 
 def test_nothing_is_written_outside_a_build(monkeypatch):

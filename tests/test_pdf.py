@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from functools import cache
 from pathlib import Path
+from urllib.parse import urldefrag
 
 import numpy as np
 import pytest
@@ -174,7 +175,7 @@ def test_no_page_is_blank(reader):
     """Every page holds more than its footer ("n / N"): no margin spilled onto a page of its
     own before a forced break."""
     words = {}
-    for page, *_, word in pdf_words():
+    for page, *_ in pdf_words():
         words[page] = words.get(page, 0) + 1
     blank = [page for page in range(1, len(reader.pages) + 1) if words.get(page, 0) <= 3]
     assert blank == []
@@ -198,6 +199,21 @@ def test_cross_references_are_links_inside_the_pdf(reader):
             if isinstance(target, str) and target not in named:
                 broken += 1
     assert internal > 100 and broken == 0, (internal, broken)
+
+
+def test_links_to_the_books_files_are_relative_and_lead_to_them(reader):
+    """Chromium writes a link to a file of the book as this machine's ``file://`` path; the
+    PDF holds it relative to its own folder, the built HTML's, where the file is."""
+    uris = [
+        str(action["/URI"])
+        for page in reader.pages
+        for annotation in page.get("/Annots", []) or []
+        if (action := annotation.get_object().get("/A")) is not None and action.get("/S") == "/URI"
+    ]
+    local = [uri for uri in uris if not re.match(r"(https?|mailto):", uri)]
+    assert "nnbook.pdf" in local and any(uri.endswith(".xlsx") for uri in local), local
+    assert [uri for uri in local if uri.startswith(("file:", "/")) or ".." in uri] == []
+    assert [uri for uri in local if not (HTML / urldefrag(uri).url).is_file()] == []
 
 
 def test_the_html_links_the_pdf():

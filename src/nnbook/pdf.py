@@ -185,9 +185,44 @@ def joined_document(html_root: Path, toc: Path, out_dir: Path, config: Path) -> 
     )
 
 
+def links_relative_to(data: bytes, html_root: Path) -> bytes:
+    """The PDF ``data`` with every link to a file of the built book (Chromium stores each as an
+    absolute ``file://`` URL of this machine, dead for any reader) made relative to
+    ``html_root``, where the PDF lies: the spreadsheet's download, the PDF itself. A reader
+    resolves it against the PDF's own place, on the published site or in a copy of the build.
+    A link to a file outside the built book is a ValueError."""
+    import io
+    import logging
+
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import NameObject, TextStringObject
+
+    quiet = logging.getLogger("pypdf")  # Chromium's trailer undercounts its objects: harmless
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    finally:
+        quiet.setLevel(level)
+    prefix = html_root.resolve().as_uri() + "/"
+    for page in writer.pages:
+        for annotation in page.get("/Annots", []) or []:
+            action = annotation.get_object().get("/A")
+            if action is None or action.get("/S") != "/URI":
+                continue
+            uri = str(action["/URI"])
+            if uri.startswith("file:"):
+                if not uri.startswith(prefix):
+                    raise ValueError(f"the PDF links {uri}, outside the built book {html_root}")
+                action[NameObject("/URI")] = TextStringObject(uri[len(prefix) :])
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 def print_pdf(document: Path, pdf: Path) -> None:
     """Typeset ``document`` in Chromium (MathJax as on the page) and print it to ``pdf``, A4,
-    headings as bookmarks."""
+    headings as bookmarks, links to the book's files relative to ``pdf``'s folder."""
     with chromium() as browser:
         page = browser.new_page(viewport={"width": COLUMN_PX, "height": 1000})
         allow_files_only(page)
@@ -217,6 +252,7 @@ def print_pdf(document: Path, pdf: Path) -> None:
             footer_template=footer,
             margin={"top": "16mm", "bottom": "18mm", "left": side, "right": side},
         )
+    data = links_relative_to(data, pdf.parent)
     atomic_write(pdf, lambda temporary: temporary.write_bytes(data))
 
 

@@ -52,8 +52,9 @@ import torch.nn.functional as F
 from provenance import append_record, provenance
 
 from nnbook.mnist import load
-from nnbook.mnist.models import MODELS, build_model, model_summaries
+from nnbook.mnist.models import MODELS, build_model
 from nnbook.mnist.recipes import recipe_for
+from nnbook.mnist.summaries import model_summaries
 from nnbook.mnist.targets import CPU_TARGET_SHARE
 from nnbook.mnist.trainer import (
     CUDA_EVAL_BATCH_SIZE,

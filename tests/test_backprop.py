@@ -110,3 +110,40 @@ def test_rises_sees_only_rises_above_round_off():
     # the class network within 100 updates: η = 2 falls at every step, a huge η overshoots
     assert not rises(train(2.0, 100)["E_total"])
     assert rises(train(100.0, 100)["E_total"])
+
+
+def test_the_default_difference_step_of_the_biases_is_small():
+    """With its default step, the central differences of b1, b2 agree with autograd to the
+    truncation error of a small step (~1e-10 here), not of a step of 1."""
+    from nnbook.gradcheck import autograd_bias_gradients, finite_difference_bias_gradients
+
+    ours = finite_difference_bias_gradients(INITIAL_WEIGHTS)
+    reference = autograd_bias_gradients(INITIAL_WEIGHTS)
+    np.testing.assert_allclose(ours, reference, rtol=1e-7)
+
+
+def test_the_gradient_table_holds_four_agreeing_methods_for_the_eight_weights():
+    from nnbook.gradcheck import gradient_table
+
+    table = gradient_table(INITIAL_WEIGHTS)
+    assert list(table.index) == [f"∂E/∂{name}" for name in WEIGHT_NAMES]
+    assert table.index.name == "gradient"  # the header of the derivatives chapter's table
+    assert list(table.columns) == [
+        "NumPy backprop", "SymPy (lambdified)", "torch.autograd", "finite differences"
+    ]  # fmt: skip
+    np.testing.assert_allclose(table["NumPy backprop"], gradients(INITIAL_WEIGHTS), rtol=1e-15)
+    for method in table.columns[1:]:
+        np.testing.assert_allclose(table[method], table["NumPy backprop"], rtol=1e-7)
+
+
+def test_relative_differences_are_the_largest_per_method():
+    import pandas as pd
+
+    from nnbook.gradcheck import relative_differences
+
+    table = pd.DataFrame(
+        {"NumPy backprop": [1.0, -2.0, 4.0], "a": [1.1, -2.0, 4.0], "b": [1.0, -2.5, 3.0]}
+    )
+    found = relative_differences(table)
+    assert list(found.index) == ["a", "b"]
+    np.testing.assert_allclose(found.to_numpy(), [0.1, 0.25])

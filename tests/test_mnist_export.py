@@ -114,7 +114,7 @@ def test_a_build_gets_a_script_that_registers_the_network(monkeypatch, tmp_path)
 def test_the_samples_are_mnists_own_bytes(monkeypatch, tmp_path, mnist):
     from nnbook.mnist.data import read_raw
 
-    monkeypatch.setenv(export.STATIC_VARIABLE, str(tmp_path))
+    monkeypatch.setenv(export.STATIC_VARIABLE, str(tmp_path / "html" / "_static"))  # made
     text = export.write_samples(mnist).read_text()
     value = json.loads(re.match(r"window.nnbookDigitSamples = (.*);\n$", text).group(1))
     pixels = np.frombuffer(base64.b64decode(value["pixels"]), dtype=np.uint8)
@@ -128,6 +128,7 @@ def test_a_module_training_never_runs_does_not_change_the_runs_digest(monkeypatc
     from pathlib import Path
 
     import nnbook.mnist.manual as manual
+    import nnbook.mnist.summaries as summaries
     import nnbook.mnist.trainer as trainer
 
     before = source_digest()
@@ -138,5 +139,52 @@ def test_a_module_training_never_runs_does_not_change_the_runs_digest(monkeypatc
 
     monkeypatch.setattr(Path, "read_bytes", edited(Path, manual))
     assert source_digest() == before
+    monkeypatch.setattr(Path, "read_bytes", edited(Path, summaries))  # the tables of runs
+    assert source_digest() == before
     monkeypatch.setattr(Path, "read_bytes", edited(Path, trainer))
     assert source_digest() != before
+
+
+def test_tensors_are_encoded_with_their_kind_and_little_endian():
+    floats = export.encode_tensor(torch.tensor([[1.5, -2.0]]))
+    counts = export.encode_tensor(torch.tensor([3], dtype=torch.int64))
+    small = export.encode_tensor(torch.tensor([7], dtype=torch.uint8))
+    assert (floats["dtype"], floats["shape"]) == ("float32", [1, 2])
+    assert counts["dtype"] == small["dtype"] == "int64"
+    assert base64.b64decode(floats["data"]) == np.array([1.5, -2.0], "<f4").tobytes()
+    assert base64.b64decode(small["data"]) == np.array([7], "<i8").tobytes()
+
+
+def test_ink_bytes_undo_the_normalisation_and_stay_bytes():
+    from types import SimpleNamespace
+
+    data = SimpleNamespace(mean=0.5, std=0.25)
+    # ink −1, 0, 0.5, 1, 2 as normalised images: (ink − mean) / std
+    images = ((torch.tensor([-1.0, 0.0, 0.5, 1.0, 2.0]) - 0.5) / 0.25).reshape(1, 1, 1, 5)
+    np.testing.assert_array_equal(export.ink_bytes(data, images), [[[0, 0, 128, 255, 255]]])
+
+
+def test_the_export_carries_the_normalisation_and_the_accuracy_it_is_given():
+    exported = export.model_export(build_model("tiny"), mean=0.13, std=0.31, test_accuracy=0.99)
+    assert (exported["mean"], exported["std"], exported["testAccuracy"]) == (0.13, 0.31, 0.99)
+
+
+def test_a_network_that_is_one_layer_and_one_that_starts_without_a_field():
+    (conv,) = export.layer_plan(torch.nn.Conv2d(1, 2, 3))
+    assert (conv["weight"], conv["bias"], conv["type"]) == ("weight", "bias", "Conv2d")
+    relu, after = export.layer_plan(torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Conv2d(1, 1, 3)))
+    assert relu["field"] == {"size": 1, "jump": 1, "start": 0.0}  # one pixel sees itself
+    assert (relu["type"], after["type"], after["field"]["size"]) == ("ReLU", "Conv2d", 3)
+
+
+def test_a_build_writes_the_networks_script_into_a_new_folder(monkeypatch, tmp_path):
+    folder = tmp_path / "html" / "_static"
+    monkeypatch.setenv(export.STATIC_VARIABLE, str(folder))
+    path = export.write_for_page(build_model("tiny"), "tiny", 0.1, 0.3, 0.99)
+    prefix = '(window.nnbookDigitModels = window.nnbookDigitModels || {})["tiny"] = '
+    value = json.loads(path.read_text()[len(prefix) : -2])
+    assert path.parent == folder and (value["mean"], value["std"], value["testAccuracy"]) == (
+        0.1, 0.3, 0.99,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match=r"^the page shows net, tiny, not 'skeleton'$"):
+        export.write_for_page(build_model("skeleton"), "skeleton", 0.1, 0.3, 0.99)

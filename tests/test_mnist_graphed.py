@@ -124,6 +124,16 @@ def test_a_gpu_recipe_changes_the_batch_and_the_rate_alone(model):
     assert ratio > 1 and 1 < gpu.lr / cpu.lr < ratio  # a larger rate, less than in proportion
 
 
+def test_a_four_times_larger_batch_doubles_the_rate_and_keeps_the_rest():
+    """The square-root rule in numbers: 4 × the batch, 2 × the rate (to 4 decimals)."""
+    recipe = replace(DEFAULT_RECIPE, lr=0.123456)
+    larger = for_gpu(recipe, 4 * recipe.batch_size)
+    assert (larger.batch_size, larger.lr) == (4 * recipe.batch_size, 0.2469)
+    assert replace(larger, batch_size=recipe.batch_size, lr=recipe.lr) == recipe
+    smaller = for_gpu(recipe, recipe.batch_size // 4)
+    assert (smaller.batch_size, smaller.lr) == (recipe.batch_size // 4, 0.0617)
+
+
 def test_scaling_the_batch_in_two_steps_is_scaling_it_in_one():
     """Square-root scaling composes: 64 → 128 → 256 gives the rate of 64 → 256."""
     two_steps = for_gpu(for_gpu(DEFAULT_RECIPE, 128), 256)

@@ -93,7 +93,17 @@ def test_convolution_backward(shape, out_channels, kernel, padding, with_bias):
     def loss_of_x(values):
         return float((manual.conv2d_forward(values, weight, bias, padding)[0] * delta).sum())
 
+    def loss_of_w(values):
+        return float((manual.conv2d_forward(x, values, bias, padding)[0] * delta).sum())
+
     assert_close(grad_x, central_differences(loss_of_x, x.copy()), 1e-7)
+    assert_close(grad_w, central_differences(loss_of_w, weight.copy()), 1e-7)
+    if bias is not None:
+
+        def loss_of_b(values):
+            return float((manual.conv2d_forward(x, weight, values, padding)[0] * delta).sum())
+
+        assert_close(grad_b, central_differences(loss_of_b, bias.copy()), 1e-7)
 
 
 @settings(max_examples=25, deadline=None)
@@ -115,10 +125,12 @@ def test_batch_norm_backward(shape):
     ):
         assert_close(ours, reference)
 
-    def loss_of_x(values):
-        return float((manual.batchnorm_forward(values, gamma, beta, eps)[0] * delta).sum())
+    def loss_of(x=x, gamma=gamma, beta=beta):
+        return float((manual.batchnorm_forward(x, gamma, beta, eps)[0] * delta).sum())
 
-    assert_close(grad_x, central_differences(loss_of_x, x.copy()), 1e-6)
+    assert_close(grad_x, central_differences(lambda v: loss_of(x=v), x.copy()), 1e-6)
+    assert_close(grad_gamma, central_differences(lambda v: loss_of(gamma=v), gamma.copy()), 1e-6)
+    assert_close(grad_beta, central_differences(lambda v: loss_of(beta=v), beta.copy()), 1e-6)
 
 
 def distinct_values(seed: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -177,6 +189,13 @@ def test_relu_and_dropout_backward(shape):
     assert_close(
         manual.relu_backward(delta, on),
         central_differences(lambda v: float((manual.relu_forward(v)[0] * delta).sum()), x.copy()),
+        1e-7,
+    )
+    assert_close(
+        manual.dropout_backward(delta, kept),
+        central_differences(
+            lambda v: float((manual.dropout_forward(v, mask)[0] * delta).sum()), x.copy()
+        ),
         1e-7,
     )
 

@@ -7,6 +7,7 @@ import base64
 import gzip
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -88,3 +89,71 @@ def test_a_build_gets_the_start_as_a_script(monkeypatch, tmp_path):
     entry = value["networks"]["tiny"]["state"]["features.1.0.weight"]
     weights = torch.frombuffer(bytearray(base64.b64decode(entry["data"])), dtype=torch.float32)
     assert torch.equal(weights.reshape(entry["shape"]), state["features.1.0.weight"])
+
+
+def test_the_shipped_digits_are_gzip_without_a_date(mnist_root):
+    """The gzip header's time stamp is 0, so a build writes the same bytes every time."""
+    value = page_training.digits_value(mnist_root)
+    for split in value.values():
+        header = base64.b64decode(split["pixels"])[:10]
+        assert header[:2] == b"\x1f\x8b" and header[4:8] == b"\0\0\0\0"
+
+
+def test_the_digits_come_from_the_folder_asked_for_and_are_never_downloaded(monkeypatch, tmp_path):
+    from torchvision import datasets
+
+    from nnbook.mnist.data import MNISTDataError
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("MNIST was downloaded")
+
+    monkeypatch.setattr(datasets.MNIST, "download", no_download)
+    with pytest.raises(MNISTDataError, match=str(tmp_path)) as raised:
+        page_training.digits_value(tmp_path)
+    assert "downloaded" not in str(raised.value)  # nothing was tried
+
+
+def test_a_build_gets_the_digits_as_a_script_in_a_new_folder(monkeypatch, tmp_path, mnist_root):
+    folder = tmp_path / "html" / "_static"  # neither exists yet
+    monkeypatch.setenv(STATIC_VARIABLE, str(folder))
+    elsewhere = tmp_path / "data"  # the data under another root than $MNIST_ROOT, which is empty
+    (elsewhere / "MNIST").mkdir(parents=True)
+    (elsewhere / "MNIST" / "raw").symlink_to(mnist_root / "MNIST" / "raw")
+    monkeypatch.setenv("MNIST_ROOT", str(tmp_path / "empty"))
+    for _ in range(2):  # the second build writes over the first
+        path = page_training.write_training_digits(elsewhere)
+    prefix = "window.nnbookTrainDigits = "
+    text = path.read_text(encoding="utf-8")
+    assert path == folder / page_training.DIGITS_SCRIPT and text.startswith(prefix)
+    value = json.loads(text[len(prefix) :].rstrip().rstrip(";"))
+    assert value == page_training.digits_value(mnist_root)
+
+
+def test_the_start_names_each_networks_recipe_and_the_first_network():
+    value = page_training.start_value(1)
+    assert value["first"] == page_training.FIRST_MODEL in PAGE_MODELS
+    for name in PAGE_MODELS:
+        assert value["networks"][name]["recipe"] == page_training.page_recipe(name)
+
+
+def test_the_schedule_the_page_reads_is_the_one_written():
+    """layers.js reads the one-cycle numbers by these names: each one written is read, and each
+    one read is written."""
+    from built_book import ROOT
+
+    script = (ROOT / "book" / "_static" / "layers.js").read_text(encoding="utf-8")
+    read = set(re.findall(r"recipe\.(\w+)", script))
+    written = set(page_training.page_recipe("tiny"))
+    assert set(page_training.one_cycle_defaults()) <= read <= written
+
+
+def test_a_network_without_batch_norm_has_no_batch_norm_momentum():
+    assert page_training.page_recipe("skeleton")["batchNormMomentum"] is None
+
+
+def test_only_a_one_cycle_recipe_is_scaled_for_the_page(monkeypatch):
+    from nnbook.mnist.recipes import CLASS_RECIPE
+
+    monkeypatch.setattr(page_training, "recipe_for", lambda name: CLASS_RECIPE)
+    with pytest.raises(ValueError, match="one-cycle schedule, not 'constant'"):
+        page_training.page_recipe("tiny")

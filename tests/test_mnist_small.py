@@ -13,8 +13,9 @@ from cli_runner import run_nnbook
 
 from nnbook.mnist import recipes, targets
 from nnbook.mnist.model import receptive_fields
-from nnbook.mnist.models import MODELS, build_model, model_summaries, parameter_count
+from nnbook.mnist.models import MODELS, build_model, parameter_count
 from nnbook.mnist.runs import run_folder, runs_root, trained
+from nnbook.mnist.summaries import model_summaries
 from nnbook.mnist.trainer import CHECKPOINT, HISTORY, MODEL, fit
 
 QUICK = replace(recipes.SMALL_RECIPE, epochs=2, batch_size=64)

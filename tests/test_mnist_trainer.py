@@ -92,13 +92,30 @@ def test_evaluate_counts_correctly(small):
     assert loss == pytest.approx(sum(losses) / len(losses), rel=1e-5)
 
 
-@pytest.mark.parametrize(
-    "fields",
-    [{"epochs": 0}, {"batch_size": 0}, {"lr": 0.0}, {"lr": float("nan")}, {"schedule": "cosine"}],
-)
-def test_bad_recipe(fields):
-    with pytest.raises(ValueError):
+BAD_RECIPES = [
+    ({"epochs": 0}, r"^epochs must be a positive whole number, got 0$"),
+    ({"epochs": 2.0}, r"^epochs must be a positive whole number, got 2\.0$"),
+    ({"batch_size": 0}, r"^batch size must be a positive whole number, got 0$"),
+    ({"lr": 0.0}, r"^learning rate must be a finite positive number, got 0\.0$"),
+    ({"lr": float("nan")}, r"^learning rate must be a finite positive number, got nan$"),
+    ({"momentum": 1.0}, r"^momentum must be in \[0, 1\), got 1\.0$"),
+    ({"momentum": 1.5}, r"^momentum must be in \[0, 1\), got 1\.5$"),
+    ({"momentum": -0.1}, r"^momentum must be in \[0, 1\), got -0\.1$"),
+    ({"weight_decay": -1e-4}, r"^weight decay must be 0 or more, got -0\.0001$"),
+    ({"schedule": "cosine"}, r"^schedule must be 'onecycle' or 'constant', got 'cosine'$"),
+]
+
+
+@pytest.mark.parametrize(("fields", "message"), BAD_RECIPES, ids=lambda v: str(v)[:30])
+def test_bad_recipe(fields, message):
+    with pytest.raises(ValueError, match=message):
         Recipe(**fields)
+
+
+def test_the_edges_of_a_good_recipe():
+    """No momentum and no weight decay are recipes too (the class's SGD without momentum)."""
+    assert Recipe(momentum=0.0, weight_decay=0.0, nesterov=False).momentum == 0.0
+    assert Recipe(momentum=0.999).momentum == 0.999
 
 
 def test_devices(monkeypatch):

@@ -83,84 +83,95 @@ function nnbookLayersModule(scope) {
   // ∂L/∂x_pad[n,c,s] = Σ_o Σ_p,q w[o,c,p,q] · δ'[n,o,s − p·W − q]: the correlation of the
   // zero-padded δ with the kernel flipped in both directions; x's gradient is its middle.
   function convBackward(delta, cache, needInput) {
-    const { padded, H, W, x, weight, padding } = cache;
+    const { padded, H, W, x, weight } = cache;
     const [out, inC, k] = weight.shape;
-    const { h, w } = delta;
-    const span = (h - 1) * W + w;
     const offset = (k - 1) * (W + 1); // δ' is read at s − p·W − q ≥ −offset
     const wide = new Float64Array(offset + H * W); // δ'[t] at wide[offset + t], zeros around
+    const span = (delta.h - 1) * W + delta.w;
     const gradW = new Float64Array(weight.data.length);
     const gradB = new Float64Array(out);
     const gradPad = needInput ? new Float64Array(padded.length) : null;
-    const kernel = weight.data;
     for (let n = 0; n < x.n; n++) {
       for (let o = 0; o < out; o++) {
-        const base = (n * out + o) * h * w;
-        for (let i = 0; i < h; i++) {
-          for (let j = 0; j < w; j++) {
-            const d = delta.data[base + i * w + j];
-            wide[offset + i * W + j] = d;
-            gradB[o] += d;
-          }
-        }
+        gradB[o] += layOver(delta, n, o, wide, offset, W); // δ' of image n, channel o
         for (let c = 0; c < inC; c++) {
-          const at = (o * inC + c) * k * k;
-          const r0 = (n * inC + c) * H * W;
-          if (k === 3) {
-            let [s0, s1, s2, s3, s4, s5, s6, s7, s8] = [0, 0, 0, 0, 0, 0, 0, 0, 0];
-            const [r1, r2] = [r0 + W, r0 + 2 * W];
-            for (let t = 0; t < span; t++) {
-              const d = wide[offset + t];
-              s0 += d * padded[r0 + t]; s1 += d * padded[r0 + t + 1]; s2 += d * padded[r0 + t + 2];
-              s3 += d * padded[r1 + t]; s4 += d * padded[r1 + t + 1]; s5 += d * padded[r1 + t + 2];
-              s6 += d * padded[r2 + t]; s7 += d * padded[r2 + t + 1]; s8 += d * padded[r2 + t + 2];
-            } // prettier-ignore
-            [s0, s1, s2, s3, s4, s5, s6, s7, s8].forEach((sum, pq) => (gradW[at + pq] += sum));
-          } else {
-            for (let p = 0; p < k; p++) {
-              for (let q = 0; q < k; q++) {
-                let sum = 0;
-                const shift = r0 + p * W + q;
-                for (let t = 0; t < span; t++) sum += wide[offset + t] * padded[shift + t];
-                gradW[at + p * k + q] += sum;
-              }
-            }
-          }
-          if (!needInput) continue;
-          if (k === 3) {
-            const [w0, w1, w2, w3, w4, w5, w6, w7, w8] = kernel.subarray(at, at + 9);
-            const d0 = offset;
-            const d1 = offset - W;
-            const d2 = offset - 2 * W;
-            for (let s = 0; s < H * W; s++) {
-              gradPad[r0 + s] +=
-                w0 * wide[d0 + s] + w1 * wide[d0 + s - 1] + w2 * wide[d0 + s - 2] +
-                w3 * wide[d1 + s] + w4 * wide[d1 + s - 1] + w5 * wide[d1 + s - 2] +
-                w6 * wide[d2 + s] + w7 * wide[d2 + s - 1] + w8 * wide[d2 + s - 2];
-            }
-          } else {
-            for (let p = 0; p < k; p++) {
-              for (let q = 0; q < k; q++) {
-                const value = kernel[at + p * k + q];
-                const shift = offset - p * W - q;
-                for (let s = 0; s < H * W; s++) gradPad[r0 + s] += value * wide[shift + s];
-              }
-            }
-          }
+          const at = (o * inC + c) * k * k; // w[o, c, 0, 0]
+          const r0 = (n * inC + c) * H * W; // x_pad[n, c, 0, 0]
+          addWeightGradient(gradW, at, k, wide, offset, padded, r0, W, span);
+          if (needInput) addInputGradient(gradPad, r0, H * W, weight.data, at, k, wide, offset, W);
         }
       }
     }
-    const grads = { weight: gradW };
-    if (cache.hasBias) grads.bias = gradB;
-    if (!needInput) return { dx: null, grads };
-    const dx = tensor(x.n, inC, x.h, x.w);
-    for (let plane = 0; plane < x.n * inC; plane++) {
+    const grads = cache.hasBias ? { weight: gradW, bias: gradB } : { weight: gradW };
+    return { dx: needInput ? unpad(gradPad, x, cache.padding, H, W) : null, grads };
+  }
+
+  // δ of image n, channel o laid over the padded width W (zeros in the gaps); returns its sum
+  function layOver(delta, n, o, wide, offset, W) {
+    const { c, h, w } = delta;
+    const base = (n * c + o) * h * w;
+    let sum = 0;
+    for (let i = 0; i < h; i++) {
+      for (let j = 0; j < w; j++) {
+        const d = delta.data[base + i * w + j];
+        wide[offset + i * W + j] = d;
+        sum += d;
+      }
+    }
+    return sum;
+  }
+
+  // ∂L/∂w[o,c,·,·] += Σ_t δ'[t] · x_pad[c, t + p·W + q], the nine sums of a 3 × 3 kernel in one pass
+  function addWeightGradient(gradW, at, k, wide, offset, padded, r0, W, span) {
+    if (k !== 3) {
+      for (let pq = 0; pq < k * k; pq++) {
+        const shift = r0 + Math.floor(pq / k) * W + (pq % k);
+        let sum = 0;
+        for (let t = 0; t < span; t++) sum += wide[offset + t] * padded[shift + t];
+        gradW[at + pq] += sum;
+      }
+      return;
+    }
+    let [s0, s1, s2, s3, s4, s5, s6, s7, s8] = [0, 0, 0, 0, 0, 0, 0, 0, 0];
+    const [r1, r2] = [r0 + W, r0 + 2 * W];
+    for (let t = 0; t < span; t++) {
+      const d = wide[offset + t];
+      s0 += d * padded[r0 + t]; s1 += d * padded[r0 + t + 1]; s2 += d * padded[r0 + t + 2];
+      s3 += d * padded[r1 + t]; s4 += d * padded[r1 + t + 1]; s5 += d * padded[r1 + t + 2];
+      s6 += d * padded[r2 + t]; s7 += d * padded[r2 + t + 1]; s8 += d * padded[r2 + t + 2];
+    } // prettier-ignore
+    [s0, s1, s2, s3, s4, s5, s6, s7, s8].forEach((sum, pq) => (gradW[at + pq] += sum));
+  }
+
+  // ∂L/∂x_pad[c, s] += Σ_p,q w[o,c,p,q] · δ'[s − p·W − q], written out for a 3 × 3 kernel
+  function addInputGradient(gradPad, r0, size, kernel, at, k, wide, offset, W) {
+    if (k !== 3) {
+      for (let pq = 0; pq < k * k; pq++) {
+        const shift = offset - Math.floor(pq / k) * W - (pq % k);
+        for (let s = 0; s < size; s++) gradPad[r0 + s] += kernel[at + pq] * wide[shift + s];
+      }
+      return;
+    }
+    const [w0, w1, w2, w3, w4, w5, w6, w7, w8] = kernel.subarray(at, at + 9);
+    const [d0, d1, d2] = [offset, offset - W, offset - 2 * W];
+    for (let s = 0; s < size; s++) {
+      gradPad[r0 + s] +=
+        w0 * wide[d0 + s] + w1 * wide[d0 + s - 1] + w2 * wide[d0 + s - 2] +
+        w3 * wide[d1 + s] + w4 * wide[d1 + s - 1] + w5 * wide[d1 + s - 2] +
+        w6 * wide[d2 + s] + w7 * wide[d2 + s - 1] + w8 * wide[d2 + s - 2];
+    }
+  }
+
+  // the gradient of x: the middle of the padded input's
+  function unpad(gradPad, x, padding, H, W) {
+    const dx = tensor(x.n, x.c, x.h, x.w);
+    for (let plane = 0; plane < x.n * x.c; plane++) {
       for (let i = 0; i < x.h; i++) {
         const from = (plane * H + i + padding) * W + padding;
         dx.data.set(gradPad.subarray(from, from + x.w), (plane * x.h + i) * x.w);
       }
     }
-    return { dx, grads };
+    return dx;
   }
 
   // ---------------------------------------------------------------------------------------

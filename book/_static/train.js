@@ -374,36 +374,11 @@
     return { element: readout, steps, accuracy, loss, speed, status, use };
   }
 
-  function setUp(root) {
-    const start = window.nnbookTrainStart;
-    if (!start) {
-      root.append(element("p", {}, "This build wrote no starting weights for the page."));
-      return;
-    }
-    const names = Object.keys(start.networks).filter((name) => (window.nnbookDigitModels || {})[name]);
-    names.sort((a, b) => (b === start.first) - (a === start.first)); // the first one first
-    const controls = makeControls(names);
-    const readout = makeReadout();
-    const chart = makeChart();
-    const view = makeView();
-    root.append(controls.element, readout.element, chart.element, view.element);
-    let worker = null;
-    let latestAccuracy = null;
-
-    const network = () => start.networks[controls.choice.value];
-    const settings = () => ({ lr: Number(controls.rate.value) || network().recipe.lr, batchSize: Number(controls.batch.value) });
-    const showRecipe = () => {
-      controls.rate.value = String(network().recipe.lr);
-      controls.batch.value = String(network().recipe.batchSize);
-    };
-    const running = (on) => {
-      controls.buttons.train.disabled = on;
-      controls.buttons.pause.disabled = !on;
-      controls.choice.disabled = on;
-    };
-
-    function onMessage({ data: message }) {
-      if (message.type === "step") {
+  // What each message of the Worker changes on the page
+  function handlersFor(parts, session) {
+    const { readout, chart, view } = parts;
+    return {
+      step(message) {
         chart.addLoss(message.loss);
         readout.steps.dataset.trainingSteps = String(message.steps);
         readout.steps.textContent = String(message.steps);
@@ -411,47 +386,63 @@
         readout.speed.textContent = message.milliseconds.toFixed(0);
         readout.status.textContent = `Training: pass ${message.pass}, step ${message.at} of ${message.of}, rate ${message.lr.toFixed(4)}.`;
         if (message.steps % 5 === 0) chart.draw();
-      } else if (message.type === "accuracy") {
-        latestAccuracy = message.accuracy;
+      },
+      accuracy(message) {
+        session.latestAccuracy = message.accuracy;
         chart.addAccuracy(message.steps, message.accuracy);
         chart.draw();
         readout.accuracy.dataset.trainingAccuracy = String(message.accuracy);
         readout.accuracy.textContent = `${(100 * message.accuracy).toFixed(1)} %`;
         readout.use.setAttribute("aria-disabled", "false");
-      } else if (message.type === "view") {
-        view.show(message);
-      } else if (message.type === "ready") {
+      },
+      view: (message) => view.show(message),
+      ready(message) {
         readout.status.textContent = `${message.train} training and ${message.test} test digits loaded.`;
-        worker.postMessage({ type: "run", settings: settings() });
-        running(true);
-      } else if (message.type === "passDone") {
-        running(false);
+        session.run();
+      },
+      passDone(message) {
+        session.running(false);
         chart.draw();
         readout.status.textContent = `Pass ${message.passes} done after ${message.steps} steps: Train runs another.`;
-      } else if (message.type === "weights") {
-        const name = `${controls.choice.value}-here`;
-        window.nnbookDigits.addNetwork(name, controls.choice.value, message.state, message.accuracy);
+      },
+      weights(message) {
+        const name = `${parts.controls.choice.value}-here`;
+        window.nnbookDigits.addNetwork(name, parts.controls.choice.value, message.state, message.accuracy);
         readout.status.textContent = `"Draw a digit" now reads with ${name}.`;
-      } else if (message.type === "error") {
-        running(false);
+      },
+      error(message) {
+        session.running(false);
         readout.status.textContent = `Training stopped: ${message.message}`;
-      }
-    }
+      },
+      reset() {},
+    };
+  }
 
-    async function begin() {
-      if (worker) {
-        worker.postMessage({ type: "run", settings: settings() });
-        running(true);
-        return;
-      }
-      running(true);
+  // One network trained in one Worker: started on the first Train, ended on a change of network
+  function makeSession(parts, start) {
+    const { controls, readout, chart } = parts;
+    const session = { worker: null, latestAccuracy: null };
+    const network = () => start.networks[controls.choice.value];
+    const settings = () => ({ lr: Number(controls.rate.value) || network().recipe.lr, batchSize: Number(controls.batch.value) });
+    const handlers = handlersFor(parts, session);
+    session.running = (on) => {
+      controls.buttons.train.disabled = on;
+      controls.buttons.pause.disabled = !on;
+      controls.choice.disabled = on;
+    };
+    session.run = () => {
+      session.worker.postMessage({ type: "run", settings: settings() });
+      session.running(true);
+    };
+    session.begin = async () => {
+      if (session.worker) return session.run();
+      session.running(true);
       readout.status.textContent = "Loading the digits…";
       const digits = await loadDigits();
-      worker = makeWorker();
-      worker.onmessage = onMessage;
-      const name = controls.choice.value;
-      const model = window.nnbookDigitModels[name];
-      worker.postMessage({
+      session.worker = makeWorker();
+      session.worker.onmessage = ({ data: message }) => handlers[message.type](message);
+      const model = window.nnbookDigitModels[controls.choice.value];
+      session.worker.postMessage({
         type: "setUp",
         model: { layers: model.layers, mean: model.mean, std: model.std },
         start: network().state,
@@ -460,39 +451,59 @@
         settings: settings(),
         digits,
       });
-    }
-
-    function resetAll() {
+    };
+    session.pause = () => {
+      session.worker.postMessage({ type: "pause" });
+      session.running(false);
+      readout.status.textContent = "Paused: Train goes on from here.";
+    };
+    session.reset = () => {
       chart.clear();
-      latestAccuracy = null;
-      Object.assign(readout.steps.dataset, { trainingSteps: "0" });
+      session.latestAccuracy = null;
+      readout.steps.dataset.trainingSteps = "0";
       readout.steps.textContent = "0";
       readout.accuracy.dataset.trainingAccuracy = "";
       for (const output of [readout.accuracy, readout.loss, readout.speed]) output.textContent = "–";
       readout.use.setAttribute("aria-disabled", "true");
-      running(false);
-      if (worker) worker.postMessage({ type: "reset", settings: settings() });
+      session.running(false);
+      if (session.worker) session.worker.postMessage({ type: "reset", settings: settings() });
       readout.status.textContent = "Back to the starting weights.";
-    }
+    };
+    session.showRecipe = () => {
+      controls.rate.value = String(network().recipe.lr);
+      controls.batch.value = String(network().recipe.batchSize);
+    };
+    session.changeNetwork = () => {
+      if (session.worker) session.worker.terminate();
+      session.worker = null;
+      session.showRecipe();
+      session.reset();
+    };
+    session.useWeights = () => {
+      if (!session.worker || session.latestAccuracy === null) return;
+      session.worker.postMessage({ type: "weights", accuracy: session.latestAccuracy });
+    };
+    return session;
+  }
 
-    controls.buttons.train.addEventListener("click", () => begin().catch((error) => (readout.status.textContent = String(error))));
-    controls.buttons.pause.addEventListener("click", () => {
-      worker.postMessage({ type: "pause" });
-      running(false);
-      readout.status.textContent = "Paused: Train goes on from here.";
-    });
-    controls.buttons.reset.addEventListener("click", resetAll);
-    controls.choice.addEventListener("change", () => {
-      if (worker) worker.terminate();
-      worker = null;
-      showRecipe();
-      resetAll();
-    });
-    readout.use.addEventListener("click", () => {
-      if (!worker || latestAccuracy === null) return;
-      worker.postMessage({ type: "weights", accuracy: latestAccuracy });
-    });
-    showRecipe();
+  function setUp(root) {
+    const start = window.nnbookTrainStart;
+    if (!start) {
+      root.append(element("p", {}, "This build wrote no starting weights for the page."));
+      return;
+    }
+    const names = Object.keys(start.networks).filter((name) => (window.nnbookDigitModels || {})[name]);
+    names.sort((a, b) => (b === start.first) - (a === start.first)); // the first one first
+    const parts = { controls: makeControls(names), readout: makeReadout(), chart: makeChart(), view: makeView() };
+    root.append(parts.controls.element, parts.readout.element, parts.chart.element, parts.view.element);
+    const session = makeSession(parts, start);
+    const { buttons, choice } = parts.controls;
+    buttons.train.addEventListener("click", () => session.begin().catch((error) => (parts.readout.status.textContent = String(error))));
+    buttons.pause.addEventListener("click", session.pause);
+    buttons.reset.addEventListener("click", session.reset);
+    choice.addEventListener("change", session.changeNetwork);
+    parts.readout.use.addEventListener("click", session.useWeights);
+    session.showRecipe();
   }
 
   document.addEventListener("DOMContentLoaded", () => {

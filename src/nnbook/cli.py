@@ -195,7 +195,7 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
 
 
 def _models(args: argparse.Namespace) -> None:
-    from nnbook.mnist.models import model_summaries
+    from nnbook.mnist.summaries import model_summaries
 
     table = model_summaries()
     print(table.to_csv().rstrip("\n") if args.format == "csv" else table.to_string())

@@ -31,7 +31,7 @@ from torch import nn
 
 from nnbook.files import atomic_write
 from nnbook.mnist.data import MNIST
-from nnbook.mnist.manual import network_layers
+from nnbook.mnist.manual import LAYER_KINDS, network_layers
 from nnbook.mnist.model import receptive_fields
 
 #: Where a build wants the page's files: the Sphinx extension points it at ``_static/``.
@@ -64,31 +64,21 @@ def encode_tensor(tensor: torch.Tensor) -> dict[str, object]:
 def _layer(name: str, module: nn.Module, fields: dict[str, dict[str, float]]) -> dict:
     """One layer as the page walks it: its kind, its state-dict keys and its numbers."""
     key = f"{name}." if name else ""
-    if isinstance(module, nn.Conv2d):
-        layer = {
-            "kind": "conv",
-            "weight": key + "weight",
-            "bias": key + "bias" if module.bias is not None else None,
-            "padding": module.padding[0],
-        }
-    elif isinstance(module, nn.BatchNorm2d):
-        layer = {
-            "kind": "batchnorm",
-            "weight": key + "weight" if module.affine else None,
-            "bias": key + "bias" if module.affine else None,
-            "mean": key + "running_mean",
-            "var": key + "running_var",
-            "eps": module.eps,
-        }
-    elif isinstance(module, nn.MaxPool2d | nn.AvgPool2d):
-        size = module.kernel_size
-        kind = "maxpool" if isinstance(module, nn.MaxPool2d) else "avgpool"
-        layer = {"kind": kind, "size": size if isinstance(size, int) else size[0]}
-    elif isinstance(module, nn.Dropout):  # in evaluation mode it passes everything on
-        layer = {"kind": "dropout", "p": module.p}
-    else:
-        layer = {"kind": "relu"}
-    return {"name": name, "type": type(module).__name__, **layer, "field": fields[name]}
+    kind = LAYER_KINDS[type(module)]
+    keys = {}
+    for local in ("weight", "bias"):
+        if local in module._parameters:  # None where the layer has none (a conv without bias)
+            keys[local] = key + local if module._parameters[local] is not None else None
+    if isinstance(module, nn.BatchNorm2d):
+        keys |= {"mean": key + "running_mean", "var": key + "running_var"}
+    return {
+        "name": name,
+        "type": type(module).__name__,
+        "kind": kind.page,
+        **keys,
+        **kind.numbers(module),
+        "field": fields[name],
+    }
 
 
 def layer_plan(model: nn.Module) -> list[dict]:
@@ -131,21 +121,28 @@ def static_folder() -> Path | None:
     return Path(folder) if folder else None
 
 
+def write_static_script(file_name: str, text: str) -> Path | None:
+    """``text`` as ``file_name`` in the built book's ``_static/`` (atomically, the folder made
+    if need be); None outside a build, where nothing is written."""
+    folder = static_folder()
+    if folder is None:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / file_name
+    atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+    return path
+
+
 def write_for_page(
     model: nn.Module, name: str, mean: float, std: float, test_accuracy: float
 ) -> Path | None:
     """Write ``name``'s script into the built book (atomically); None outside a build."""
-    folder = static_folder()
-    if folder is None:
+    if static_folder() is None:
         return None
     if name not in PAGE_MODELS:
         raise ValueError(f"the page shows {', '.join(PAGE_MODELS)}, not {name!r}")
     exported = model_export(model, mean, std, test_accuracy)
-    text = javascript("nnbookDigitModels", name, exported)
-    path = folder / script_name(name)
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
-    return path
+    return write_static_script(script_name(name), javascript("nnbookDigitModels", name, exported))
 
 
 def ink_bytes(data: MNIST, images: torch.Tensor) -> np.ndarray:
@@ -157,16 +154,13 @@ def ink_bytes(data: MNIST, images: torch.Tensor) -> np.ndarray:
 def write_samples(data: MNIST) -> Path | None:
     """The first ``SAMPLE_DIGITS`` test digits as ink bytes (0-255) and their labels, for the
     page's "pick a test digit"; None outside a build."""
-    folder = static_folder()
-    if folder is None:
+    if static_folder() is None:
         return None
     pixels = ink_bytes(data, data.test.images[:SAMPLE_DIGITS]).tobytes()
     value = {
         "pixels": base64.b64encode(pixels).decode(),
         "labels": data.test.labels[:SAMPLE_DIGITS].tolist(),
     }
-    path = folder / SAMPLES_SCRIPT
-    folder.mkdir(parents=True, exist_ok=True)
-    text = f"window.nnbookDigitSamples = {json.dumps(value)};\n"
-    atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
-    return path
+    return write_static_script(
+        SAMPLES_SCRIPT, f"window.nnbookDigitSamples = {json.dumps(value)};\n"
+    )

@@ -6,6 +6,12 @@ and the gradients of the layer's own parameters. Arrays are N × C × H × W, fl
 ``loss_and_gradients`` walks a PyTorch network's own modules in order and runs the pairs — the
 chain rule of Part 1, one layer at a time — without autograd.
 
+The module also holds what the book measures with these pairs: ``sgd_step`` (one step of
+``torch.optim.SGD`` in NumPy), ``layer_costs`` (the multiply-adds of each layer's pass),
+``recording_dropout_masks`` (the masks PyTorch drew, to replay them here) and
+``largest_relative_difference``; ``LAYER_KINDS`` is the one table of the layers it knows, which
+``nnbook.mnist.export`` also reads.
+
 The book's networks end the same way: their last layer leaves N × 10 × 1 × 1 scores, which
 ``forward`` flattens and turns into log-probabilities (``F.log_softmax``), and the loss is the
 mean negative log-likelihood of the correct digit (``F.nll_loss``).
@@ -14,7 +20,7 @@ mean negative log-likelihood of the correct digit (``F.nll_loss``).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -225,16 +231,6 @@ def log_softmax_nll_backward(cache: LossCache) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # Walking a network's own modules
 
-#: The kinds of layer the book's networks use: what each computes forward and backward.
-LAYER_RULES: dict[type[nn.Module], tuple[str, str]] = {
-    nn.Conv2d: ("y = w ⋆ x + b (im2col · W)", "∂x = δ ⋆ flip(w) (col2im), ∂w = Σ δ·x, ∂b = Σ δ"),
-    nn.ReLU: ("y = max(x, 0)", "∂x = δ · 1[x > 0]"),
-    nn.BatchNorm2d: ("y = γ·(x − μ)/σ + β", "∂x = γ/σ · (δ − mean δ − x̂·mean δx̂)"),
-    nn.MaxPool2d: ("y = max of each window", "∂x = δ at each window's maximum"),
-    nn.Dropout: ("y = x · m", "∂x = δ · m"),
-    nn.AvgPool2d: ("y = mean of each window", "∂x = δ / k² at every pixel of it"),
-}
-
 
 def _size(value: int | tuple[int, ...]) -> int:
     """A kernel size, stride or padding as one number; a non-square one is refused."""
@@ -245,12 +241,114 @@ def _size(value: int | tuple[int, ...]) -> int:
     return value
 
 
+def _parameter(module: nn.Module, local: str) -> np.ndarray | None:
+    """A parameter's values as a float64 array (a copy: the model is never written to)."""
+    tensor = getattr(module, local, None)
+    return None if tensor is None else tensor.detach().cpu().double().numpy().copy()
+
+
+def _conv_forward(name: str, module: nn.Conv2d, x: np.ndarray, mask: None) -> tuple:
+    if x.shape[1] != module.in_channels:
+        raise ValueError(
+            f"layer {name!r} (Conv2d) takes {module.in_channels} channels, "
+            f"got an input of shape {x.shape}"
+        )
+    weight, bias = _parameter(module, "weight"), _parameter(module, "bias")
+    return conv2d_forward(x, weight, bias, _size(module.padding))
+
+
+def _conv_backward(module: nn.Conv2d, grad_out: np.ndarray, cache: ConvCache, need: bool):
+    grad_x, grad_w, grad_b = conv2d_backward(grad_out, cache, need)
+    return grad_x, {"weight": grad_w} | ({"bias": grad_b} if module.bias is not None else {})
+
+
+def _batchnorm_forward(name: str, module: nn.BatchNorm2d, x: np.ndarray, mask: None) -> tuple:
+    if x.shape[1] != module.num_features or x.size // x.shape[1] < 2:
+        raise ValueError(
+            f"layer {name!r} (BatchNorm2d) normalises {module.num_features} channels over "
+            f"more than one value each, got an input of shape {x.shape}"
+        )
+    ones, zeros = np.ones(module.num_features), np.zeros(module.num_features)
+    gamma = _parameter(module, "weight") if module.affine else ones
+    beta = _parameter(module, "bias") if module.affine else zeros
+    return batchnorm_forward(x, gamma, beta, module.eps)
+
+
+def _batchnorm_backward(module: nn.BatchNorm2d, grad_out: np.ndarray, cache, need: bool):
+    grad_x, grad_gamma, grad_beta = batchnorm_backward(grad_out, cache)
+    return grad_x, {"weight": grad_gamma, "bias": grad_beta} if module.affine else {}
+
+
+def _pool_forward(pool: Callable) -> Callable:
+    def forward(name: str, module: nn.Module, x: np.ndarray, mask: None) -> tuple:
+        size = _size(module.kernel_size)
+        if min(x.shape[2:]) < size:
+            raise ValueError(f"layer {name!r} pools {size}×{size} windows of a {x.shape} input")
+        return pool(x, size)
+
+    return forward
+
+
+def _without_parameters(backward: Callable) -> Callable:
+    return lambda module, grad_out, cache, need: (backward(grad_out, cache), {})
+
+
+@dataclass(frozen=True)
+class LayerKind:
+    """One kind of layer of the book's networks: what it computes (the rules the backprop
+    chapter tabulates), its forward and backward here, and how the page's ``layers.js`` knows
+    it (``page``: its kind there; ``numbers``: what it needs of the module besides weights)."""
+
+    forward_rule: str
+    backward_rule: str
+    forward: Callable  #: (name, module, x, mask) → (y, cache)
+    backward: Callable  #: (module, δ, cache, need input gradient) → (∂x, own gradients)
+    page: str
+    numbers: Callable[[nn.Module], dict[str, object]]
+
+
+#: Every kind of layer the book's networks use: the one place that dispatches on a layer's kind.
+LAYER_KINDS: dict[type[nn.Module], LayerKind] = {
+    nn.Conv2d: LayerKind(
+        "y = w ⋆ x + b (im2col · W)", "∂x = δ ⋆ flip(w) (col2im), ∂w = Σ δ·x, ∂b = Σ δ",
+        _conv_forward, _conv_backward,
+        "conv", lambda m: {"padding": _size(m.padding)},
+    ),
+    nn.ReLU: LayerKind(
+        "y = max(x, 0)", "∂x = δ · 1[x > 0]",
+        lambda name, m, x, mask: relu_forward(x), _without_parameters(relu_backward),
+        "relu", lambda m: {},
+    ),
+    nn.BatchNorm2d: LayerKind(
+        "y = γ·(x − μ)/σ + β", "∂x = γ/σ · (δ − mean δ − x̂·mean δx̂)",
+        _batchnorm_forward, _batchnorm_backward,
+        "batchnorm", lambda m: {"eps": m.eps},
+    ),
+    nn.MaxPool2d: LayerKind(
+        "y = max of each window", "∂x = δ at each window's maximum",
+        _pool_forward(maxpool_forward), _without_parameters(maxpool_backward),
+        "maxpool", lambda m: {"size": _size(m.kernel_size)},
+    ),
+    nn.Dropout: LayerKind(
+        "y = x · m", "∂x = δ · m",
+        lambda name, m, x, mask: dropout_forward(x, np.ones_like(x) if mask is None else mask),
+        _without_parameters(dropout_backward),
+        "dropout", lambda m: {"p": m.p},
+    ),
+    nn.AvgPool2d: LayerKind(
+        "y = mean of each window", "∂x = δ / k² at every pixel of it",
+        _pool_forward(avgpool_forward), _without_parameters(avgpool_backward),
+        "avgpool", lambda m: {"size": _size(m.kernel_size)},
+    ),
+}  # fmt: skip
+
+
 def _check_layer(name: str, module: nn.Module) -> None:
     """A ValueError naming the layer unless ``manual`` computes it exactly as PyTorch does."""
     kind = type(module)
     problem = None
-    if kind not in LAYER_RULES:
-        known = ", ".join(k.__name__ for k in LAYER_RULES)
+    if kind not in LAYER_KINDS:
+        known = ", ".join(k.__name__ for k in LAYER_KINDS)
         problem = f"is a layer nnbook.mnist.manual does not know (it knows {known})"
     elif kind is nn.Conv2d:
         if (module.stride, module.dilation, module.groups) != ((1, 1), (1, 1), 1):
@@ -284,13 +382,8 @@ def network_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return layers
 
 
-def _array(tensor: torch.Tensor | None) -> np.ndarray | None:
-    """A parameter's values as a float64 array (a copy: the model is never written to)."""
-    return None if tensor is None else tensor.detach().cpu().double().numpy().copy()
-
-
 @dataclass
-class Step:
+class LayerPass:
     """One layer of a forward pass: its name, module, output and backward cache."""
 
     name: str
@@ -300,37 +393,11 @@ class Step:
     delta: np.ndarray | None = None  #: δ = ∂L/∂output, filled in by ``backward``
 
 
-def _layer_forward(name: str, module: nn.Module, x: np.ndarray, mask: np.ndarray | None) -> Step:
-    if isinstance(module, nn.Conv2d):
-        if x.shape[1] != module.in_channels:
-            raise ValueError(
-                f"layer {name!r} (Conv2d) takes {module.in_channels} channels, "
-                f"got an input of shape {x.shape}"
-            )
-        y, cache = conv2d_forward(
-            x, _array(module.weight), _array(module.bias), _size(module.padding)
-        )
-    elif isinstance(module, nn.ReLU):
-        y, cache = relu_forward(x)
-    elif isinstance(module, nn.BatchNorm2d):
-        if x.shape[1] != module.num_features or x.size // x.shape[1] < 2:
-            raise ValueError(
-                f"layer {name!r} (BatchNorm2d) normalises {module.num_features} channels over "
-                f"more than one value each, got an input of shape {x.shape}"
-            )
-        ones, zeros = np.ones(module.num_features), np.zeros(module.num_features)
-        gamma = _array(module.weight) if module.affine else ones
-        beta = _array(module.bias) if module.affine else zeros
-        y, cache = batchnorm_forward(x, gamma, beta, module.eps)
-    elif isinstance(module, nn.MaxPool2d | nn.AvgPool2d):
-        size = _size(module.kernel_size)
-        if min(x.shape[2:]) < size:
-            raise ValueError(f"layer {name!r} pools {size}×{size} windows of a {x.shape} input")
-        pool = maxpool_forward if isinstance(module, nn.MaxPool2d) else avgpool_forward
-        y, cache = pool(x, size)
-    else:  # nn.Dropout
-        y, cache = dropout_forward(x, np.ones_like(x) if mask is None else mask)
-    return Step(name, module, y, cache)
+def _layer_forward(
+    name: str, module: nn.Module, x: np.ndarray, mask: np.ndarray | None
+) -> LayerPass:
+    y, cache = LAYER_KINDS[type(module)].forward(name, module, x, mask)
+    return LayerPass(name, module, y, cache)
 
 
 def _check_mask(name: str, module: nn.Dropout, mask: np.ndarray, shape: tuple) -> np.ndarray:
@@ -349,7 +416,7 @@ def _check_mask(name: str, module: nn.Dropout, mask: np.ndarray, shape: tuple) -
 
 def forward(
     model: nn.Module, images: np.ndarray, masks: Sequence[np.ndarray] | None = None
-) -> list[Step]:
+) -> list[LayerPass]:
     """Every layer of ``model`` on ``images`` (N × C × H × W), in order, with batch statistics
     and the dropout ``masks`` (one per ``Dropout`` in ``model.modules()`` order; None: no unit
     is dropped). The last step's output is the network's N × classes × 1 × 1 scores."""
@@ -375,26 +442,15 @@ def forward(
 
 
 def _layer_backward(
-    step: Step, grad_out: np.ndarray, need_input_grad: bool
+    step: LayerPass, grad_out: np.ndarray, need_input_grad: bool
 ) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
     """∂L/∂(input) of one layer and the gradients of its parameters, by their local names."""
-    module, cache = step.module, step.cache
-    if isinstance(module, nn.Conv2d):
-        grad_x, grad_w, grad_b = conv2d_backward(grad_out, cache, need_input_grad)
-        return grad_x, {"weight": grad_w} | ({"bias": grad_b} if module.bias is not None else {})
-    if isinstance(module, nn.BatchNorm2d):
-        grad_x, grad_gamma, grad_beta = batchnorm_backward(grad_out, cache)
-        return grad_x, {"weight": grad_gamma, "bias": grad_beta} if module.affine else {}
-    backward = {
-        nn.ReLU: relu_backward,
-        nn.MaxPool2d: maxpool_backward,
-        nn.AvgPool2d: avgpool_backward,
-        nn.Dropout: dropout_backward,
-    }[type(module)]
-    return backward(grad_out, cache), {}
+    return LAYER_KINDS[type(step.module)].backward(
+        step.module, grad_out, step.cache, need_input_grad
+    )
 
 
-def backward(steps: Sequence[Step], grad_scores: np.ndarray) -> dict[str, np.ndarray]:
+def backward(steps: Sequence[LayerPass], grad_scores: np.ndarray) -> dict[str, np.ndarray]:
     """The chain rule from the last layer to the first: δ goes backwards through every step,
     and each layer with parameters adds their gradients (named as in ``named_parameters``).
     Each step keeps the δ it received (``step.delta``). The images' own gradient is not needed,
@@ -535,7 +591,7 @@ def layer_costs(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict[str
     steps = forward(model, np.zeros(input_shape))
     rows = []
     for index, step in enumerate(steps):
-        forward_rule, backward_rule = LAYER_RULES[type(step.module)]
+        kind = LAYER_KINDS[type(step.module)]
         macs = 0
         if isinstance(step.module, nn.Conv2d):
             in_channels, k = step.module.in_channels, _size(step.module.kernel_size)
@@ -545,8 +601,8 @@ def layer_costs(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict[str
                 "layer": step.name,
                 "kind": type(step.module).__name__,
                 "output": "×".join(map(str, step.output.shape[1:])),
-                "forward": forward_rule,
-                "backward": backward_rule,
+                "forward": kind.forward_rule,
+                "backward": kind.backward_rule,
                 "forward MACs": macs,
                 "backward MACs": macs * (2 if index > 0 else 1),
             }

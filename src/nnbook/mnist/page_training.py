@@ -27,9 +27,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from nnbook.files import atomic_write
 from nnbook.mnist.data import read_raw
-from nnbook.mnist.export import PAGE_MODELS, encode_tensor, static_folder
+from nnbook.mnist.export import PAGE_MODELS, encode_tensor, static_folder, write_static_script
 from nnbook.mnist.models import build_model
 from nnbook.mnist.recipes import for_gpu, recipe_for
 from nnbook.mnist.trainer import seed_everything
@@ -85,16 +84,6 @@ def page_recipe(name: str) -> dict[str, object]:
     }
 
 
-def _write_script(name: str, text: str) -> Path | None:
-    folder = static_folder()
-    if folder is None:
-        return None
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
-    return path
-
-
 def start_value(seed: int) -> dict[str, object]:
     """Every page network's initial state dict and recipe for ``seed``."""
     networks = {}
@@ -110,7 +99,7 @@ def start_value(seed: int) -> dict[str, object]:
 def write_training_start(seed: int) -> Path | None:
     """``START_SCRIPT`` in the built book; None outside a build."""
     text = f"window.nnbookTrainStart = {json.dumps(start_value(seed))};\n"
-    return _write_script(START_SCRIPT, text)
+    return write_static_script(START_SCRIPT, text)
 
 
 def _packed(images: torch.Tensor, labels: torch.Tensor) -> dict[str, object]:
@@ -136,4 +125,4 @@ def write_training_digits(root: str | Path | None = None) -> Path | None:
     if static_folder() is None:
         return None
     text = f"window.nnbookTrainDigits = {json.dumps(digits_value(root))};\n"
-    return _write_script(DIGITS_SCRIPT, text)
+    return write_static_script(DIGITS_SCRIPT, text)

@@ -1,0 +1,172 @@
+"""Mutation testing: for each small change to a module (a mutant), does some test notice?
+
+Runs mutmut (pinned in requirements.txt) on one module at a time, in a scratch copy of the
+repository, with the unit tests that exercise that module (``TESTS``: those that need no built
+book), and appends one record per module to ``--record``: mutants made, killed, survived, timed
+out or untested, the surviving mutants by name, the seconds it took. Slow — every mutant runs
+its tests again — so it is not part of CI.
+
+    python bench/mutation.py --modules nnbook.network nnbook.gradcheck
+    python bench/mutation.py --record bench/results/mutation.jsonl   # every module of TESTS
+
+A surviving mutant is either killed by a sharper test, or listed as equivalent (no behaviour
+of the module can tell it apart) in ``bench/results/mutation-equivalent.md`` with one line saying
+why; ``--diffs DIR`` writes the survivors' diffs to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+from provenance import ROOT, append_record, provenance
+
+#: The modules whose figures the book states, and the unit tests that exercise each.
+TESTS: dict[str, list[str]] = {
+    "nnbook.backprop": ["tests/test_backprop.py", "tests/test_biases.py"],
+    "nnbook.network": ["tests/test_network.py", "tests/test_backprop.py", "tests/test_biases.py"],
+    "nnbook.symbolic": ["tests/test_symbolic.py", "tests/test_biases.py"],
+    "nnbook.gradcheck": ["tests/test_backprop.py", "tests/test_biases.py"],
+    "nnbook.spreadsheet": ["tests/test_spreadsheet.py"],
+    "nnbook.calculator": ["tests/test_calculator.py"],
+    "nnbook.mnist.manual": ["tests/test_mnist_manual.py"],
+    "nnbook.mnist.derivations": ["tests/test_mnist_manual.py"],
+    "nnbook.mnist.runs": ["tests/test_mnist_small.py", "tests/test_mnist_trainer.py"],
+    "nnbook.mnist.data": ["tests/test_mnist_data.py"],
+    "nnbook.mnist.recipes": [
+        "tests/test_mnist_graphed.py",
+        "tests/test_mnist_trainer.py",
+        "tests/test_mnist_small.py",
+        "tests/test_mnist_page_training.py",
+    ],
+    "nnbook.mnist.export": ["tests/test_mnist_export.py"],
+    "nnbook.mnist.page_training": ["tests/test_mnist_page_training.py"],
+    "nnbook.pdf": ["tests/test_pdf.py"],
+}
+STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 36: "timeout"}
+STATUS |= {24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout"}
+
+
+def module_file(module: str) -> Path:
+    return Path("src", *module.split(".")).with_suffix(".py")
+
+
+def scratch_copy(module: str, tests: list[str]) -> Path:
+    """The repository's package, tests and bench in a temporary folder, with a pyproject.toml
+    that tells mutmut what to mutate and runs pytest in one process, without the chapters."""
+    folder = Path(tempfile.mkdtemp(prefix="nnbook-mutation-"))
+    for part in ("src", "tests", "bench", "book", "_config.yml", "_toc.yml"):
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, folder / part, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy2(source, folder / part)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    pytest_ini = project["tool"]["pytest"]["ini_options"]
+    lines = [
+        "[tool.pytest.ini_options]",
+        f"pythonpath = {json.dumps(pytest_ini['pythonpath'])}",
+        'addopts = "-p no:cacheprovider -p no:randomly"',
+        f"filterwarnings = {json.dumps(pytest_ini['filterwarnings'])}",
+        "",
+        "[tool.mutmut]",
+        'source_paths = ["src"]',
+        f"only_mutate = [{json.dumps(str(module_file(module)))}]",
+        f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
+        'also_copy = ["bench", "book", "_config.yml", "_toc.yml"]',
+        "",
+    ]
+    (folder / "pyproject.toml").write_text("\n".join(lines))
+    return folder
+
+
+def mutant_results(folder: Path) -> dict[str, str]:
+    """Each mutant's status, from the files mutmut leaves beside the mutated sources."""
+    found: dict[str, str] = {}
+    for meta in (folder / "mutants").rglob("*.meta"):
+        data = json.loads(meta.read_text())
+        for name, code in data.get("exit_code_by_key", {}).items():
+            found[name] = "not checked" if code is None else STATUS.get(code, "suspicious")
+    return found
+
+
+def survivor_diffs(folder: Path, survivors: list[str]) -> str:
+    """``mutmut show`` of every surviving mutant, one after the other."""
+    shown = [
+        subprocess.run(
+            [sys.executable, "-m", "mutmut", "show", name],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+        ).stdout
+        for name in survivors
+    ]
+    return "\n".join(shown)
+
+
+def mutate(module: str, children: int, diffs: Path | None = None) -> dict[str, object]:
+    """Run mutmut on ``module``; its record (without provenance). With ``diffs``, the surviving
+    mutants' diffs are written to ``diffs/MODULE.diff`` for reading."""
+    tests = TESTS[module]
+    folder = scratch_copy(module, tests)
+    env = os.environ | {"NNBOOK_RUNS": str(folder / "runs"), "OMP_NUM_THREADS": "1"}
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "mutmut", "run", "--max-children", str(children)],
+        cwd=folder, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    results = mutant_results(folder)
+    if not results:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise RuntimeError(f"mutmut made no mutant of {module}:\n{done.stdout[-3000:]}")
+    counts = {status: 0 for status in ("killed", "survived", "timeout", "no tests")}
+    for status in results.values():
+        counts[status] = counts.get(status, 0) + 1
+    survivors = sorted(name for name, status in results.items() if status == "survived")
+    if diffs is not None:
+        diffs.mkdir(parents=True, exist_ok=True)
+        (diffs / f"{module}.diff").write_text(survivor_diffs(folder, survivors))
+    shutil.rmtree(folder, ignore_errors=True)
+    return {
+        "module": module,
+        "tests": tests,
+        "mutants": len(results),
+        **counts,
+        "survivors": survivors,
+        "seconds": seconds,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--modules", nargs="+", choices=list(TESTS), default=list(TESTS))
+    parser.add_argument("--children", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--record", type=Path, metavar="JSONL")
+    parser.add_argument("--diffs", type=Path, metavar="DIR", help="write survivors' diffs here")
+    args = parser.parse_args()
+    for module in args.modules:
+        origin = provenance("cpu")
+        record = mutate(module, args.children, args.diffs)
+        killed_share = record["killed"] / max(record["mutants"] - record["no tests"], 1)
+        print(
+            f"{module}: {record['mutants']} mutants, {record['killed']} killed, "
+            f"{record['survived']} survived, {record['timeout']} timed out, "
+            f"{record['no tests']} untested ({100 * killed_share:.0f} % killed) "
+            f"in {record['seconds']:.0f} s",
+            flush=True,
+        )
+        if args.record:
+            append_record(args.record, origin | record)
+
+
+if __name__ == "__main__":
+    main()

@@ -74,3 +74,24 @@ def only_the_book(context: object, server: str) -> list[str]:
 
     context.route("**/*", route)
     return blocked
+
+
+@contextlib.contextmanager
+def page_from_file(path: Path, wait_for: str) -> Iterator[object]:
+    """``path`` opened from ``file://`` in headless Chromium with every other request blocked,
+    once ``wait_for`` (a JavaScript expression) holds; at the end, no page error and nothing
+    asked for outside the book."""
+    if not path.is_file():
+        pytest.fail(f"no {path}: build the book first", pytrace=False)
+    with chromium() as launched:
+        context = launched.new_context(viewport={"width": 1280, "height": 900})
+        blocked = browser.allow_files_only(context)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(path.as_uri(), wait_until="load")
+        page.wait_for_function(f"() => {wait_for}")
+        yield page
+        assert not errors, errors
+        assert not blocked, blocked  # the page asked for nothing outside the book
+        context.close()

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 from bs4 import BeautifulSoup
-from built_book import HTML, chromium
+from built_book import HTML, page_from_file
 
 from nnbook.mnist.data import read_raw
 from nnbook.mnist.export import PAGE_MODELS
@@ -35,29 +35,8 @@ AGREEMENT_DIGITS = 200
 
 @pytest.fixture(scope="module")
 def tab():
-    if not PAGE.is_file():
-        pytest.fail(f"no {PAGE}: build the book first", pytrace=False)
-    with chromium() as browser:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        blocked: list[str] = []
-
-        def only_files(route):
-            if route.request.url.startswith("file:"):
-                route.continue_()
-            else:
-                blocked.append(route.request.url)
-                route.abort()
-
-        context.route("**/*", only_files)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(PAGE.as_uri(), wait_until="load")
-        page.wait_for_selector("canvas.nnbook-digit-pad")
+    with page_from_file(PAGE, 'document.querySelector("canvas.nnbook-digit-pad")') as page:
         yield page
-        assert not errors, errors
-        assert not blocked, blocked  # the page asked for nothing outside the book
-        context.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchinfo
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
@@ -18,6 +18,10 @@ from nnbook.mnist.models import MODELS, build_model
 
 TOLERANCE = 1e-10  # float64: the same sums in another order differ by ~1e-16 relative
 STEP = 1e-6  # central differences: error ~ STEP² · f''' and round-off ~ 1e-16 / STEP
+#: A layer linear in what is varied (a convolution in x, w or b; pooling, ReLU and dropout away
+#: from their kinks, which the test values keep 0.025 or more away) has no truncation error,
+#: so a larger step only divides the round-off by more.
+LINEAR_STEP = 1e-3
 EPSILON = float(np.finfo(np.float64).eps)
 
 
@@ -26,17 +30,19 @@ def rng_arrays(seed: int, *shapes: tuple[int, ...]) -> list[np.ndarray]:
     return [rng.standard_normal(shape) for shape in shapes]
 
 
-def central_differences(loss: Callable[[np.ndarray], float], x: np.ndarray) -> np.ndarray:
+def central_differences(
+    loss: Callable[[np.ndarray], float], x: np.ndarray, step: float = STEP
+) -> np.ndarray:
     """∂loss/∂x element by element: (loss(x + h) − loss(x − h)) / 2h."""
     grad = np.zeros_like(x)
     for index in np.ndindex(x.shape):
         saved = x[index]
-        x[index] = saved + STEP
+        x[index] = saved + step
         up = loss(x)
-        x[index] = saved - STEP
+        x[index] = saved - step
         down = loss(x)
         x[index] = saved
-        grad[index] = (up - down) / (2 * STEP)
+        grad[index] = (up - down) / (2 * step)
     return grad
 
 
@@ -70,6 +76,7 @@ shapes = st.tuples(
 
 @settings(max_examples=25, deadline=None)
 @given(shapes, st.integers(1, 3), st.sampled_from([1, 3]), st.integers(0, 1), st.booleans())
+@example((2, 1, 6, 6, 10730), 1, 1, 0, True)  # small gradients: round-off beat a 1e-6 step
 def test_convolution_backward(shape, out_channels, kernel, padding, with_bias):
     n, c, h, w, seed = shape
     assume(min(h, w) + 2 * padding >= kernel)
@@ -96,14 +103,14 @@ def test_convolution_backward(shape, out_channels, kernel, padding, with_bias):
     def loss_of_w(values):
         return float((manual.conv2d_forward(x, values, bias, padding)[0] * delta).sum())
 
-    assert_close(grad_x, central_differences(loss_of_x, x.copy()), 1e-7)
-    assert_close(grad_w, central_differences(loss_of_w, weight.copy()), 1e-7)
+    assert_close(grad_x, central_differences(loss_of_x, x.copy(), LINEAR_STEP), 1e-7)
+    assert_close(grad_w, central_differences(loss_of_w, weight.copy(), LINEAR_STEP), 1e-7)
     if bias is not None:
 
         def loss_of_b(values):
             return float((manual.conv2d_forward(x, weight, values, padding)[0] * delta).sum())
 
-        assert_close(grad_b, central_differences(loss_of_b, bias.copy()), 1e-7)
+        assert_close(grad_b, central_differences(loss_of_b, bias.copy(), LINEAR_STEP), 1e-7)
 
 
 @settings(max_examples=25, deadline=None)
@@ -128,9 +135,16 @@ def test_batch_norm_backward(shape):
     def loss_of(x=x, gamma=gamma, beta=beta):
         return float((manual.batchnorm_forward(x, gamma, beta, eps)[0] * delta).sum())
 
-    assert_close(grad_x, central_differences(lambda v: loss_of(x=v), x.copy()), 1e-6)
-    assert_close(grad_gamma, central_differences(lambda v: loss_of(gamma=v), gamma.copy()), 1e-6)
-    assert_close(grad_beta, central_differences(lambda v: loss_of(beta=v), beta.copy()), 1e-6)
+    # x: not linear, so the small step, and round-off's floor from the size of the loss's terms
+    differences = central_differences(lambda v: loss_of(x=v), x.copy())
+    floor = difference_round_off(float(np.abs(y * delta).sum()))
+    assert np.abs(grad_x - differences).max() <= 1e-6 * np.abs(differences).max() + floor
+    # γ and β: the loss is linear in them
+    gamma_differences = central_differences(lambda v: loss_of(gamma=v), gamma.copy(), LINEAR_STEP)
+    assert_close(grad_gamma, gamma_differences, 1e-7)
+    assert_close(
+        grad_beta, central_differences(lambda v: loss_of(beta=v), beta.copy(), LINEAR_STEP), 1e-7
+    )
 
 
 def distinct_values(seed: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -156,7 +170,9 @@ def test_pooling_backward_odd_sizes_floor(shape, kind, size):
     assert_close(grad_x, reference)
     assert_close(
         grad_x,
-        central_differences(lambda v: float((forward(v, size)[0] * delta).sum()), x.copy()),
+        central_differences(
+            lambda v: float((forward(v, size)[0] * delta).sum()), x.copy(), LINEAR_STEP
+        ),
         1e-7,
     )
 
@@ -188,13 +204,17 @@ def test_relu_and_dropout_backward(shape):
     )
     assert_close(
         manual.relu_backward(delta, on),
-        central_differences(lambda v: float((manual.relu_forward(v)[0] * delta).sum()), x.copy()),
+        central_differences(
+            lambda v: float((manual.relu_forward(v)[0] * delta).sum()), x.copy(), LINEAR_STEP
+        ),
         1e-7,
     )
     assert_close(
         manual.dropout_backward(delta, kept),
         central_differences(
-            lambda v: float((manual.dropout_forward(v, mask)[0] * delta).sum()), x.copy()
+            lambda v: float((manual.dropout_forward(v, mask)[0] * delta).sum()),
+            x.copy(),
+            LINEAR_STEP,
         ),
         1e-7,
     )
@@ -202,6 +222,7 @@ def test_relu_and_dropout_backward(shape):
 
 @settings(max_examples=25, deadline=None)
 @given(st.integers(1, 5), st.integers(2, 10), st.integers(0, 2**32 - 1))
+@example(batch=1, classes=3, seed=7661)  # saturated: the true class's gradient is −6e-8
 def test_log_softmax_nll_backward(batch, classes, seed):
     (scores,) = rng_arrays(seed, (batch, classes))
     scores *= 10
@@ -212,7 +233,11 @@ def test_log_softmax_nll_backward(batch, classes, seed):
     reference.backward()
     assert abs(loss - reference.item()) <= TOLERANCE * abs(reference.item()) + 1e-15
     grad = manual.log_softmax_nll_backward(cache)
-    assert_close(grad, z.grad.numpy())
+    # (p − 1)/N for the true class: p is within ε of its exact value, so the difference is off
+    # by ε/N absolutely however small it is — relative to a saturated gradient, that is large
+    reference_grad = z.grad.numpy()
+    allowed = TOLERANCE * float(np.abs(reference_grad).max()) + 2 * EPSILON / batch
+    assert float(np.abs(grad - reference_grad).max()) <= allowed
     differences = central_differences(
         lambda v: manual.log_softmax_nll_forward(v, labels)[0], scores.copy()
     )

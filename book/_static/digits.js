@@ -404,6 +404,7 @@
     toMnist,
     addNetwork,
     testAccuracy: (name) => layers.exported(name).testAccuracy,
+    drawing: { element, paint, paintSigned }, // shared with train.js
   };
   document.addEventListener("DOMContentLoaded", () => {
     document.querySelectorAll("[data-nnbook-digits]").forEach(setUp);

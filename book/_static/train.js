@@ -200,12 +200,9 @@
   // ---------------------------------------------------------------------------------------
   // The page's parts
 
-  function element(tag, attributes = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
-    node.append(...children);
-    return node;
-  }
+  // the page's drawing helpers, from digits.js (loaded before this file)
+  const { element, paint: paintGrey, paintSigned } = window.nnbookDigits.drawing;
+
 
   // The loss of every step (grey) and its running mean (dark), the test accuracy (red dots,
   // right-hand scale 0.8 to 1), on white so that it reads the same in dark mode
@@ -272,31 +269,6 @@
       },
       draw,
     };
-  }
-
-  function paintSigned(canvas, values, offset, h, w) {
-    const context = canvas.getContext("2d");
-    const image = context.createImageData(w, h);
-    let largest = 0;
-    for (let k = 0; k < h * w; k++) largest = Math.max(largest, Math.abs(values[offset + k]));
-    for (let k = 0; k < h * w; k++) {
-      const v = largest > 0 ? values[offset + k] / largest : 0;
-      const fade = 255 * (1 - Math.abs(v));
-      image.data.set(v >= 0 ? [255, fade, fade, 255] : [fade, fade, 255, 255], 4 * k);
-    }
-    context.putImageData(image, 0, 0);
-  }
-
-  function paintGrey(canvas, values, offset, h, w) {
-    const context = canvas.getContext("2d");
-    const image = context.createImageData(w, h);
-    let [low, high] = [Infinity, -Infinity];
-    for (let k = 0; k < h * w; k++) [low, high] = [Math.min(low, values[offset + k]), Math.max(high, values[offset + k])];
-    for (let k = 0; k < h * w; k++) {
-      const level = high > low ? (255 * (values[offset + k] - low)) / (high - low) : 0;
-      image.data.set([level, level, level, 255], 4 * k);
-    }
-    context.putImageData(image, 0, 0);
   }
 
   // The first layer's kernels (red positive, blue negative) and its maps of the first test digit

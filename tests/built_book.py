@@ -63,17 +63,7 @@ def chromium() -> Iterator[object]:
 
 def only_the_book(context: object, server: str) -> list[str]:
     """Let a browser context reach ``server`` alone; returns the list of URLs it blocked."""
-    blocked: list[str] = []
-
-    def route(request_route: object) -> None:
-        if request_route.request.url.startswith(server):
-            request_route.continue_()
-        else:
-            blocked.append(request_route.request.url)
-            request_route.abort()
-
-    context.route("**/*", route)
-    return blocked
+    return browser.allow_only(context, server)
 
 
 @contextlib.contextmanager

@@ -42,13 +42,13 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-def allow_files_only(target: Any) -> list[str]:
-    """Let a Playwright page or context load ``file:`` URLs alone; returns the list that each
-    blocked URL is appended to (a test asserts it stays empty)."""
+def allow_only(target: Any, prefix: str) -> list[str]:
+    """Let a Playwright page or context load URLs that start with ``prefix`` alone; returns the
+    list that each blocked URL is appended to (a test asserts it stays empty)."""
     blocked: list[str] = []
 
     def route(request_route: Any) -> None:
-        if request_route.request.url.startswith("file:"):
+        if request_route.request.url.startswith(prefix):
             request_route.continue_()
         else:
             blocked.append(request_route.request.url)
@@ -56,3 +56,8 @@ def allow_files_only(target: Any) -> list[str]:
 
     target.route("**/*", route)
     return blocked
+
+
+def allow_files_only(target: Any) -> list[str]:
+    """``allow_only`` for a book opened from ``file://``: nothing else is loaded."""
+    return allow_only(target, "file:")

@@ -163,7 +163,8 @@
           job.running = true;
           tick();
         } else if (message.type === "pause") {
-          job.running = false;
+          job.running = false; // the step in progress has ended: messages wait between ticks
+          self.postMessage({ type: "paused", steps: job.steps });
         } else if (message.type === "reset") {
           job.running = false;
           reset(message);
@@ -386,6 +387,10 @@
         session.running(false);
         readout.status.textContent = `Training stopped: ${message.message}`;
       },
+      paused(message) {
+        readout.steps.dataset.trainingPaused = String(message.steps);
+        readout.status.textContent = `Paused after ${message.steps} steps: Train goes on from here.`;
+      },
       reset() {},
     };
   }
@@ -403,6 +408,7 @@
       controls.choice.disabled = on;
     };
     session.run = () => {
+      delete readout.steps.dataset.trainingPaused;
       session.worker.postMessage({ type: "run", settings: settings() });
       session.running(true);
     };
@@ -427,7 +433,7 @@
     session.pause = () => {
       session.worker.postMessage({ type: "pause" });
       session.running(false);
-      readout.status.textContent = "Paused: Train goes on from here.";
+      readout.status.textContent = "Pausing…";
     };
     session.reset = () => {
       chart.clear();
@@ -438,6 +444,7 @@
       for (const output of [readout.accuracy, readout.loss, readout.speed]) output.textContent = "–";
       readout.use.setAttribute("aria-disabled", "true");
       session.running(false);
+      delete readout.steps.dataset.trainingPaused;
       if (session.worker) session.worker.postMessage({ type: "reset", settings: settings() });
       readout.status.textContent = "Back to the starting weights.";
     };

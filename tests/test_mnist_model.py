@@ -7,7 +7,7 @@ import torch
 import torchinfo
 
 from nnbook.mnist import Net
-from nnbook.mnist.model import layer_table, receptive_fields
+from nnbook.mnist.model import layer_table, receptive_fields, square_size
 from nnbook.mnist.models import MODELS, build_model
 
 
@@ -34,6 +34,20 @@ def test_output_is_log_probabilities():
     out = model(torch.randn(5, 1, 28, 28))
     assert out.shape == (5, 10)
     torch.testing.assert_close(out.exp().sum(1), torch.ones(5))
+
+
+def test_square_size_is_one_number_or_refused():
+    assert square_size(3) == 3
+    assert square_size((5, 5)) == 5
+    with pytest.raises(ValueError, match=r"not square: \(3, 5\)"):
+        square_size((3, 5))
+
+
+def test_receptive_field_of_a_padded_strided_layer():
+    # r = 1 + (5 − 1)·1 = 5, j = 2; the first field's centre: (5 − 1)/2 − 2 = 0
+    strided = torch.nn.Sequential(torch.nn.Conv2d(1, 1, (5, 5), stride=(2, 2), padding=(2, 2)))
+    (field,) = receptive_fields(strided)
+    assert (field.receptive_field, field.jump, field.start) == (5, 2, 0.0)
 
 
 def test_receptive_fields():

@@ -29,6 +29,8 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from torch import nn
 
+from nnbook.mnist.model import square_size
+
 # ---------------------------------------------------------------------------------------------
 # Convolution (stride 1, zero padding): im2col, then one matrix product
 
@@ -232,15 +234,6 @@ def log_softmax_nll_backward(cache: LossCache) -> np.ndarray:
 # Walking a network's own modules
 
 
-def _size(value: int | tuple[int, ...]) -> int:
-    """A kernel size, stride or padding as one number; a non-square one is refused."""
-    if isinstance(value, tuple):
-        if len(set(value)) != 1:
-            raise ValueError(f"not square: {value}")
-        return value[0]
-    return value
-
-
 def _parameter(module: nn.Module, local: str) -> np.ndarray | None:
     """A parameter's values as a float64 array (a copy: the model is never written to)."""
     tensor = getattr(module, local, None)
@@ -254,7 +247,7 @@ def _conv_forward(name: str, module: nn.Conv2d, x: np.ndarray, mask: None) -> tu
             f"got an input of shape {x.shape}"
         )
     weight, bias = _parameter(module, "weight"), _parameter(module, "bias")
-    return conv2d_forward(x, weight, bias, _size(module.padding))
+    return conv2d_forward(x, weight, bias, square_size(module.padding))
 
 
 def _conv_backward(module: nn.Conv2d, grad_out: np.ndarray, cache: ConvCache, need: bool):
@@ -281,7 +274,7 @@ def _batchnorm_backward(module: nn.BatchNorm2d, grad_out: np.ndarray, cache, nee
 
 def _pool_forward(pool: Callable) -> Callable:
     def forward(name: str, module: nn.Module, x: np.ndarray, mask: None) -> tuple:
-        size = _size(module.kernel_size)
+        size = square_size(module.kernel_size)
         if min(x.shape[2:]) < size:
             raise ValueError(f"layer {name!r} pools {size}×{size} windows of a {x.shape} input")
         return pool(x, size)
@@ -312,7 +305,7 @@ LAYER_KINDS: dict[type[nn.Module], LayerKind] = {
     nn.Conv2d: LayerKind(
         "y = w ⋆ x + b (im2col · W)", "∂x = δ ⋆ flip(w) (col2im), ∂w = Σ δ·x, ∂b = Σ δ",
         _conv_forward, _conv_backward,
-        "conv", lambda m: {"padding": _size(m.padding)},
+        "conv", lambda m: {"padding": square_size(m.padding)},
     ),
     nn.ReLU: LayerKind(
         "y = max(x, 0)", "∂x = δ · 1[x > 0]",
@@ -327,7 +320,7 @@ LAYER_KINDS: dict[type[nn.Module], LayerKind] = {
     nn.MaxPool2d: LayerKind(
         "y = max of each window", "∂x = δ at each window's maximum",
         _pool_forward(maxpool_forward), _without_parameters(maxpool_backward),
-        "maxpool", lambda m: {"size": _size(m.kernel_size)},
+        "maxpool", lambda m: {"size": square_size(m.kernel_size)},
     ),
     nn.Dropout: LayerKind(
         "y = x · m", "∂x = δ · m",
@@ -338,7 +331,7 @@ LAYER_KINDS: dict[type[nn.Module], LayerKind] = {
     nn.AvgPool2d: LayerKind(
         "y = mean of each window", "∂x = δ / k² at every pixel of it",
         _pool_forward(avgpool_forward), _without_parameters(avgpool_backward),
-        "avgpool", lambda m: {"size": _size(m.kernel_size)},
+        "avgpool", lambda m: {"size": square_size(m.kernel_size)},
     ),
 }  # fmt: skip
 
@@ -358,10 +351,10 @@ def _check_layer(name: str, module: nn.Module) -> None:
         elif module.kernel_size[0] != module.kernel_size[1] or len(set(module.padding)) != 1:
             problem = "must have a square kernel and the same padding on every side"
     elif kind in (nn.MaxPool2d, nn.AvgPool2d):
-        size, stride = module.kernel_size, module.stride
-        if _size(size) != _size(stride) or _size(module.padding) or module.ceil_mode:
+        size, stride = square_size(module.kernel_size), square_size(module.stride)
+        if size != stride or square_size(module.padding) or module.ceil_mode:
             problem = "must pool non-overlapping windows (stride = kernel), without padding"
-        elif kind is nn.MaxPool2d and (_size(module.dilation) != 1 or module.return_indices):
+        elif kind is nn.MaxPool2d and (square_size(module.dilation) != 1 or module.return_indices):
             problem = "must have dilation 1 and return no indices"
         elif kind is nn.AvgPool2d and module.divisor_override is not None:
             problem = "must divide by the window's size"
@@ -594,7 +587,7 @@ def layer_costs(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict[str
         kind = LAYER_KINDS[type(step.module)]
         macs = 0
         if isinstance(step.module, nn.Conv2d):
-            in_channels, k = step.module.in_channels, _size(step.module.kernel_size)
+            in_channels, k = step.module.in_channels, square_size(step.module.kernel_size)
             macs = step.output.size * in_channels * k * k
         rows.append(
             {

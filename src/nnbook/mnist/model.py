@@ -86,6 +86,16 @@ class ReceptiveField:
     start: float  #: the input pixel at the centre of the field of output pixel 0
 
 
+def square_size(value: int | tuple[int, ...]) -> int:
+    """A kernel size, stride or padding (PyTorch keeps one per side) as one number; a ValueError
+    for one that differs between sides."""
+    if isinstance(value, tuple):
+        if len(set(value)) != 1:
+            raise ValueError(f"not square: {value}")
+        return value[0]
+    return value
+
+
 def receptive_fields(model: nn.Module) -> list[ReceptiveField]:
     """Receptive field after each convolution and pooling layer, in order.
 
@@ -96,8 +106,7 @@ def receptive_fields(model: nn.Module) -> list[ReceptiveField]:
     for name, module in model.named_modules():
         if isinstance(module, nn.Conv2d | nn.MaxPool2d | nn.AvgPool2d):
             kernel, stride, padding = (
-                value[0] if isinstance(value, tuple) else value
-                for value in (module.kernel_size, module.stride, module.padding)
+                square_size(value) for value in (module.kernel_size, module.stride, module.padding)
             )
             start += ((kernel - 1) / 2 - padding) * jump
             size, jump = size + (kernel - 1) * jump, jump * stride

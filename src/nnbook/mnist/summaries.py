@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from torch import nn
 
-from nnbook.mnist.model import receptive_fields
+from nnbook.mnist.model import receptive_fields, square_size
 from nnbook.mnist.models import MODELS, check_model, parameter_count
 
 if TYPE_CHECKING:
@@ -31,7 +31,8 @@ def model_summaries() -> pd.DataFrame:
         three_by_three = [
             f
             for f in receptive_fields(network)
-            if getattr(modules[f.name], "kernel_size", 0) == (3, 3)
+            if isinstance(modules[f.name], nn.Conv2d)
+            and square_size(modules[f.name].kernel_size) == 3
         ]
         rows.append(
             {

@@ -1,13 +1,33 @@
 """The NumPy backprop against independent references: autograd, finite differences, SymPy."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nnbook.backprop import DivergenceError, forward, gradients, rises, train, train_many
+from nnbook import backprop
+from nnbook.backprop import (
+    ROUND_OFF_FLOOR,
+    DivergenceError,
+    forward,
+    gradients,
+    rises,
+    train,
+    train_many,
+)
 from nnbook.gradcheck import autograd_gradients, finite_difference_gradients
-from nnbook.network import COLUMNS, INITIAL_WEIGHTS, LEARNING_RATES, WEIGHT_NAMES
+from nnbook.network import (
+    BIAS_GRADIENT_NAMES,
+    BIAS_NAMES,
+    COLUMNS,
+    FORWARD_NAMES,
+    GRADIENT_NAMES,
+    INITIAL_WEIGHTS,
+    LEARNING_RATES,
+    WEIGHT_NAMES,
+)
 from nnbook.symbolic import lambdified_gradients
 
 weight_vectors = st.lists(
@@ -147,3 +167,67 @@ def test_relative_differences_are_the_largest_per_method():
     found = relative_differences(table)
     assert list(found.index) == ["a", "b"]
     np.testing.assert_allclose(found.to_numpy(), [0.1, 0.25])
+
+
+# Edges that mutation testing (bench/mutation.py) found no test for -----------------------------
+
+
+@pytest.mark.parametrize(
+    "names", [WEIGHT_NAMES, BIAS_NAMES, FORWARD_NAMES, GRADIENT_NAMES, BIAS_GRADIENT_NAMES]
+)
+def test_each_group_of_columns_is_where_columns_names_it(names):
+    assert COLUMNS[backprop._column_slice(names)] == tuple(names)
+
+
+def test_a_curve_rises_only_by_an_increase_above_the_floor():
+    assert not rises([0.3, 0.3])  # flat is no rise
+    assert not rises([ROUND_OFF_FLOOR, 1.0])  # from the floor itself: round-off
+    assert rises([2 * ROUND_OFF_FLOOR, 1.0])
+
+
+def test_sigmoid_saturates_without_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert backprop.sigmoid(np.array([-1000.0, 1000.0])).tolist() == [0.0, 1.0]
+
+
+def test_biases_stay_fixed_unless_trained():
+    run = train(0.5, 3, biases=(0.35, 0.6))
+    assert (run[list(BIAS_NAMES)].to_numpy() == [0.35, 0.6]).all()
+    assert (run[list(BIAS_GRADIENT_NAMES)].abs().to_numpy() > 0).all()
+    trained = train(0.5, 3, biases=(0.35, 0.6), train_biases=True)
+    assert (trained[list(BIAS_NAMES)].diff().iloc[1:].to_numpy() != 0).all()
+
+
+def test_each_row_holds_the_gradients_of_its_own_weights():
+    run = train(0.5, 2, biases=(0.35, 0.6))
+    for _, row in run.iterrows():
+        weights = row[list(WEIGHT_NAMES)].to_numpy()
+        state = forward(weights, biases=(0.35, 0.6))
+        np.testing.assert_array_equal(row[list(GRADIENT_NAMES)], gradients(weights, state=state))
+        expected = backprop.bias_gradients(weights, biases=(0.35, 0.6))
+        np.testing.assert_array_equal(row[list(BIAS_GRADIENT_NAMES)], expected)
+        np.testing.assert_array_equal(row[list(FORWARD_NAMES)], state.values())
+    assert run["iteration"].dtype.kind == "i"
+
+
+def test_one_forward_pass_stacks_to_one_row():
+    assert forward(INITIAL_WEIGHTS).values().shape == (len(FORWARD_NAMES),)
+
+
+def test_many_sets_of_starting_weights_are_refused_by_name():
+    with pytest.raises(ValueError, match=r"one set of 8 starting weights, got shape \(2, 8\)"):
+        backprop.train_array([0.5], 1, np.tile(INITIAL_WEIGHTS, (2, 1)))
+
+
+@pytest.mark.parametrize("which", ["gradients", "bias_gradients"])
+def test_divergence_names_only_the_rates_that_diverged(monkeypatch, which):
+    # an update of 1e308 per unit of η: −inf for η = 10 and 20, finite for η = 0.5; the weights
+    # (or, trained, the biases) of those two runs alone stop being finite numbers
+    huge = lambda w, *args: np.full((len(w), 8 if which == "gradients" else 2), 1e308)  # noqa: E731
+    monkeypatch.setattr(f"nnbook.backprop.{which}", huge)
+    with pytest.raises(DivergenceError) as error:
+        backprop.train_array([0.5, 10, 20], 5, train_biases=True)
+    assert str(error.value).endswith(
+        "iteration 1: the weights or E_total are no longer finite numbers (learning rate 10, 20)"
+    )

@@ -1,6 +1,7 @@
 """MNIST loading: checked files, clear errors, training-set statistics, batch augmentation."""
 
 import shutil
+import warnings
 
 import pytest
 import torch
@@ -75,3 +76,104 @@ def test_affine_identity_and_randomness(mnist):
     # the background stays the background, and the ink stays roughly as much ink
     assert moved.amin().item() == pytest.approx(images.amin().item(), abs=1e-5)
     assert moved.mean().item() == pytest.approx(images.mean().item(), rel=0.2)
+
+
+def test_both_splits_are_scaled_alike(mnist):
+    # a blank pixel (0) and full ink (255) in either split: (0 − mean)/std and (1 − mean)/std
+    for split in (mnist.train, mnist.test):
+        assert split.images.amin().item() == pytest.approx(-mnist.mean / mnist.std, rel=1e-6)
+        assert split.images.amax().item() == pytest.approx((1 - mnist.mean) / mnist.std, rel=1e-6)
+
+
+def test_load_names_the_root_it_read(mnist_root, monkeypatch, tmp_path):
+    monkeypatch.setenv("MNIST_ROOT", str(tmp_path / "not-here"))
+    assert mnist_data.load(mnist_root, download=False).root == mnist_root
+
+
+class FakeDownloads:
+    """torchvision's MNIST in place of the network: records each call; raises ``error`` if set."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.calls: list[tuple] = []
+        self.error = error
+
+    def __call__(self, root, **options):
+        self.calls.append((root, options))
+        if self.error is not None:
+            raise self.error
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    from torchvision import datasets
+
+    fake = FakeDownloads()
+    monkeypatch.setattr(datasets, "MNIST", fake)
+    return fake
+
+
+def test_download_false_never_downloads(tmp_path, downloads):
+    with pytest.raises(mnist_data.MNISTDataError, match=r"is missing; set MNIST_ROOT"):
+        mnist_data.load(tmp_path, download=False)
+    assert downloads.calls == []
+
+
+def test_present_files_are_not_downloaded_again(mnist_root, downloads):
+    assert mnist_data.verify(mnist_root, download=True) == mnist_root
+    assert downloads.calls == []
+
+
+def test_missing_files_are_downloaded_both_splits_by_default(tmp_path, downloads):
+    # the fake downloads nothing: the files are then still missing, which is said
+    with pytest.raises(mnist_data.MNISTDataError) as error:
+        mnist_data.read_raw(tmp_path)
+    options = {"download": True}
+    assert downloads.calls == [
+        (tmp_path, {"train": True} | options),
+        (tmp_path, {"train": False} | options),
+    ]
+    raw = tmp_path / "MNIST" / "raw"
+    assert str(error.value) == (
+        f"MNIST file {raw / 'train-images-idx3-ubyte'} is missing; set MNIST_ROOT to a folder "
+        f"holding MNIST/raw/*-ubyte (now {tmp_path})"
+    )
+
+
+def test_a_failed_download_says_why_in_one_line(tmp_path, downloads):
+    downloads.error = RuntimeError("no\n   network:  " + "x" * 300)
+    with pytest.raises(mnist_data.MNISTDataError) as error:
+        mnist_data.verify(tmp_path)
+    reason = ("no network: " + "x" * 300)[:160]
+    raw = tmp_path / "MNIST" / "raw"
+    assert str(error.value) == (
+        f"MNIST file {raw / 'train-images-idx3-ubyte'} is missing and could not be downloaded "
+        f"(RuntimeError: {reason}); set MNIST_ROOT to a folder holding MNIST/raw/*-ubyte "
+        f"(now {tmp_path})"
+    )
+
+
+def test_affine_matrices_rotate_scale_and_shift_within_their_limits():
+    degrees, translate, scale_limit = 30.0, 0.1, 0.3
+    generator = torch.Generator().manual_seed(0)
+    theta = mnist_data.affine_matrices(20_000, degrees, translate, scale_limit, generator)
+    assert theta.shape == (20_000, 2, 3)
+    linear, shift = theta[:, :, :2].double(), theta[:, :, 2].double()
+    # A = R(angle)/scale: A·Aᵀ = I/scale², a rotation and a uniform scale, no shear or flip
+    scale = linear.det().rsqrt()
+    gram = linear @ linear.transpose(1, 2) * scale[:, None, None] ** 2
+    torch.testing.assert_close(gram, torch.eye(2, dtype=torch.float64).expand_as(gram))
+    angle = torch.rad2deg(torch.atan2(linear[:, 1, 0], linear[:, 0, 0]))
+    for values, limit, centre in ((angle, degrees, 0), (scale, scale_limit, 1)):
+        low, high = (values - centre).aminmax()
+        assert -limit <= low < -0.99 * limit and 0.99 * limit < high <= limit
+    for axis in (0, 1):  # each shift up to translate of the image, 2·translate in grid units
+        low, high = shift[:, axis].aminmax()
+        assert (
+            -2 * translate <= low < -1.98 * translate and 1.98 * translate < high <= 2 * translate
+        )
+
+
+def test_augmentation_warns_of_nothing(mnist):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mnist_data.random_affine(mnist.test.images[:4], 7, 0.05, 0.05)

@@ -139,6 +139,32 @@ def load(root: str | os.PathLike[str] | None = None, download: bool = True) -> M
     )
 
 
+def affine_matrices(
+    count: int,
+    max_degrees: float,
+    max_translate: float,
+    max_scale: float,
+    generator: torch.Generator | None = None,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """``count`` random 2 × 3 matrices of ``F.affine_grid`` (output → input coordinates, which
+    run from −1 to 1 across the image): a rotation by an angle uniform in ±``max_degrees``, a
+    scale uniform in 1 ± ``max_scale`` and a shift uniform in ±``max_translate`` of the image's
+    size (±2·``max_translate`` in those coordinates)."""
+
+    def uniform(limit: float) -> torch.Tensor:
+        return (torch.rand(count, generator=generator, device=device) * 2 - 1) * limit
+
+    angle = uniform(math.radians(max_degrees))
+    scale = 1 + uniform(max_scale)
+    shift_x, shift_y = uniform(2 * max_translate), uniform(2 * max_translate)
+    # the grid samples the input at A·p + shift: A = R(angle) / scale magnifies by scale
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    return torch.stack(
+        [torch.stack([cos, -sin, shift_x], 1), torch.stack([sin, cos, shift_y], 1)], 1
+    )
+
+
 def random_affine(
     images: torch.Tensor,
     max_degrees: float,
@@ -146,24 +172,12 @@ def random_affine(
     max_scale: float,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Rotate, shift and scale each image of a batch at random, in one ``grid_sample`` call.
-
-    Angles are uniform in ±``max_degrees``, shifts in ±``max_translate`` (a fraction of the
-    image size), scales in 1 ± ``max_scale``; the background (normalised zero ink) stays the
-    background because the batch is padded with its own minimum value.
+    """Rotate, shift and scale each image of a batch at random (``affine_matrices``), in one
+    ``grid_sample`` call; the background (normalised zero ink) stays the background because the
+    batch is padded with its own minimum value.
     """
-    n = images.shape[0]
-    device = images.device
-
-    def uniform(limit: float) -> torch.Tensor:
-        return (torch.rand(n, generator=generator, device=device) * 2 - 1) * limit
-
-    angle = uniform(math.radians(max_degrees))
-    scale = 1 + uniform(max_scale)
-    shift_x, shift_y = uniform(2 * max_translate), uniform(2 * max_translate)
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack(
-        [torch.stack([cos, -sin, shift_x], 1), torch.stack([sin, cos, shift_y], 1)], 1
+    theta = affine_matrices(
+        images.shape[0], max_degrees, max_translate, max_scale, generator, images.device
     )
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     background = images.amin()

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import subprocess
 
 import numpy as np
 import pytest
 from bs4 import BeautifulSoup
+from bs4.formatter import HTMLFormatter
 
 from nnbook import calculator
 from nnbook.backprop import train
@@ -136,3 +138,43 @@ def test_the_eta_explorer_starts_at_the_class_network():
     )
     assert int(inputs_of(html)["iterations"]["value"]) == DEFAULT_ITERATIONS
     assert form.find("output")["name"] == "eta-shown"
+
+
+class AsWritten(HTMLFormatter):
+    """Beautiful Soup's HTML5 output with the attributes in the order they were written."""
+
+    def __init__(self) -> None:
+        super().__init__(void_element_close_prefix="")
+
+    def attributes(self, tag):
+        return tag.attrs.items()
+
+
+@pytest.mark.parametrize("form", ["calculator_html", "eta_explorer_html"])
+def test_each_form_is_well_formed_html_and_nothing_else(form):
+    # (the explorer's JSON attribute, read by the test above, is written back with other quotes)
+    html = re.sub(r' data-parameters="[^"]*"', "", getattr(calculator, form)())
+    soup = BeautifulSoup(html, "html.parser")
+    # parsed and written back unchanged: lower-case names, quoted attributes, every tag closed
+    assert soup.decode(formatter=AsWritten()) == html
+    # one form; no text lies loose in it, outside a label, legend, button or output
+    assert [element.name for element in soup.contents] == ["form"]
+    containers = {"label", "legend", "button", "output", "span"}
+    loose = [
+        text
+        for text in soup.find_all(string=True)
+        if text.strip() and not ({parent.name for parent in text.parents} & containers)
+    ]
+    assert loose == []
+    # accessible names read as sentences
+    for labelled in soup.find_all(attrs={"aria-label": True}):
+        assert labelled["aria-label"][0].isupper(), labelled["aria-label"]
+
+
+def test_the_calculators_buttons_say_what_they_do():
+    soup = BeautifulSoup(calculator.calculator_html(), "html.parser")
+    captions = [button.text for button in soup.find_all("button")]
+    assert captions == ["one update", "class values", "download CSV"]
+    assert soup.select_one("input[name=train_biases]").parent.text.strip() == (
+        "train the biases too"
+    )

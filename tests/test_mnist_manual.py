@@ -369,10 +369,27 @@ def test_a_wrong_formula_is_not_proved(monkeypatch):
     assert not derivations.batchnorm_proof(batch=2).proved
 
 
-def test_convolution_by_definition_is_pytorchs():
-    x, weight, bias = rng_arrays(11, (2, 3, 5, 4), (2, 3, 3, 3), (2,))
-    reference = F.conv2d(*map(torch.tensor, (x, weight, bias)), padding=1).numpy()
-    assert_close(derivations.conv2d_by_definition(x, weight, bias, 1), reference)
+@pytest.mark.parametrize("with_bias", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_convolution_by_definition_is_pytorchs(with_bias, dtype):
+    x, weight, bias = (a.astype(dtype) for a in rng_arrays(11, (2, 3, 5, 4), (2, 3, 3, 3), (2,)))
+    bias = bias if with_bias else None
+    reference = F.conv2d(
+        torch.tensor(x),
+        torch.tensor(weight),
+        None if bias is None else torch.tensor(bias),
+        padding=1,
+    ).numpy()
+    result = derivations.conv2d_by_definition(x, weight, bias, 1)
+    assert result.dtype == reference.dtype  # float32 stays float32, as in PyTorch
+    np.testing.assert_allclose(result, reference, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_each_proof_names_the_layer_it_proves():
+    # the chapter shows these names: PyTorch's class names, and the loss as its functions
+    assert derivations.batchnorm_proof().layer == nn.BatchNorm2d.__name__
+    assert derivations.conv2d_proof().layer == nn.Conv2d.__name__
+    assert derivations.softmax_nll_proof().layer == f"{F.log_softmax.__name__} + NLL"
 
 
 @pytest.mark.parametrize("nesterov", [True, False])

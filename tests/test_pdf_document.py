@@ -1,0 +1,220 @@
+"""``nnbook.pdf`` on a small book of its own, without the built one: the joined document (ids,
+links, images, headings, the title page, the contents, the head), the PDF's links made relative,
+and one printed PDF. ``tests/test_pdf.py`` reads the PDF the build printed; this file is what
+mutation testing runs on ``nnbook.pdf``, since it needs no build.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import shutil
+
+import pytest
+from bs4 import BeautifulSoup
+from pypdf import PdfReader, PdfWriter
+from pypdf.annotations import Link
+
+from nnbook import pdf
+from nnbook.sphinxext import FONT, FONT_PARTS, mathjax_source
+
+HEAD = (
+    '<link rel="stylesheet" href="{up}_static/styles/theme.css?digest=abc">'
+    "<script>window.MathJax = {{}}</script>"
+    '<script defer src="{up}_static/mathjax/tex-chtml.js?v=1"></script>'
+)
+LANDING = (
+    "<article class='bd-article'><h1 id='welcome'>Welcome<a class='headerlink' href='#welcome'>"
+    "#</a></h1><p><a href='book/part1/one.html#sec'>one</a> <a href='https://example.org/x'>"
+    "out</a> <a href='book/part1/sheet.xlsx'>sheet</a> <a href='mailto:a@b.c'>mail</a></p>"
+    "</article>"
+)
+CHAPTER = (
+    "<article class='bd-article'><section id='sec'><h1>One &amp; all</h1><h2 id='sub'>Sub</h2>"
+    "<p><a href='#sub'>up</a> <a href='../../index.html'>home</a> <a href='two.html'>two</a>"
+    "</p><img src='../../_images/fig.png' alt='fig'><img src='data:image/png;base64,AA==' "
+    "alt='inline'><button class='copybtn'>copy</button><h5 id='deep'>Deep</h5></section>"
+    "</article>"
+)
+SECOND = "<article class='bd-article'><h1>Two</h1><p>$x^2$</p></article>"
+TOC = """root: index
+parts:
+  - caption: Part One
+    chapters:
+      - file: book/part1/one
+      - file: book/part1/two
+"""
+CONFIG = "title: A & B\nauthor: The <authors>\n"
+
+
+def page(body: str, up: str = "", maths: bool = True) -> str:
+    head = HEAD.format(up=up) if maths else ""
+    return f"<html><head>{head}</head><body>{body}</body></html>"
+
+
+@pytest.fixture
+def book(tmp_path):
+    html_root = tmp_path / "html"
+    (html_root / "book" / "part1").mkdir(parents=True)
+    (html_root / "index.html").write_text(page(LANDING, maths=False), encoding="utf-8")
+    (html_root / "book" / "part1" / "one.html").write_text(page(CHAPTER, "../../"), "utf-8")
+    (html_root / "book" / "part1" / "two.html").write_text(page(SECOND, "../../"), "utf-8")
+    (tmp_path / "_toc.yml").write_text(TOC, encoding="utf-8")
+    (tmp_path / "_config.yml").write_text(CONFIG, encoding="utf-8")
+    return tmp_path
+
+
+def joined(book, out_dir=None) -> BeautifulSoup:
+    html_root = book / "html"
+    text = pdf.joined_document(
+        html_root, book / "_toc.yml", out_dir or html_root, book / "_config.yml"
+    )
+    return BeautifulSoup(text, "html.parser")
+
+
+def test_chapters_in_the_books_order(book):
+    root, chapters = pdf.chapters(book / "_toc.yml")
+    assert root == "index"
+    assert chapters == [
+        pdf.Chapter("index.html", None),
+        pdf.Chapter("book/part1/one.html", "Part One"),
+        pdf.Chapter("book/part1/two.html", "Part One"),
+    ]
+
+
+def test_anchors_are_unique_per_page_and_fragment():
+    assert pdf.anchor("book/part1/One_Two.html") == "p-book-part1-one-two"
+    assert pdf.anchor("book/part1/One_Two.html", "Frag") == "p-book-part1-one-two--Frag"
+    assert pdf.anchor("-x-.html") == "p-x"
+
+
+def test_the_title_page_and_the_contents(book):
+    soup = joined(book)
+    assert soup.html["lang"] == "en" and soup.html["data-theme"] == "light"
+    assert soup.title.text == "A & B" and soup.body["class"] == ["nnbook-print"]
+    title = soup.select_one("section.nnbook-title-page")
+    assert title.h1.text == "A & B" and title.h1["id"] == "title"
+    assert title.select_one("p.author").text == "The <authors>"
+    assert datetime.date.today().isoformat() in title.select_one("p.built").text
+    contents = [(a["href"], a.text) for a in soup.select("nav.nnbook-contents a")]
+    assert contents == [
+        ("#p-index", "Welcome"),
+        ("#part-part-one", "Part One"),
+        ("#p-book-part1-one", "One & all"),
+        ("#p-book-part1-two", "Two"),
+    ]
+    assert [li.get("class") for li in soup.select("nav.nnbook-contents li")] == [
+        None, ["part"], None, None,
+    ]  # fmt: skip
+    parts = soup.select("h1.nnbook-part")
+    assert [(h["id"], h.text) for h in parts] == [("part-part-one", "Part One")]  # once
+
+
+def test_each_page_is_a_section_with_its_ids_prefixed_and_headings_demoted(book):
+    soup = joined(book)
+    sections = soup.select("section.nnbook-chapter")
+    assert [s["id"] for s in sections] == ["p-index", "p-book-part1-one", "p-book-part1-two"]
+    ids = {element["id"] for element in soup.find_all(id=True)}
+    assert {"p-index--welcome", "p-book-part1-one--sec", "p-book-part1-one--sub"} <= ids
+    one = sections[1]
+    assert [h.name for h in one.find_all(["h2", "h3", "h4", "h5", "h6"])] == ["h2", "h3", "h6"]
+    assert not soup.select("a.headerlink, button.copybtn")
+
+
+def test_links_lead_inside_the_document_or_to_the_books_files(book):
+    soup = joined(book)
+    hrefs = [a["href"] for a in soup.select("section.nnbook-chapter a")]
+    assert hrefs == [
+        "#p-book-part1-one--sec",  # another page's element
+        "https://example.org/x",  # left alone
+        "book/part1/sheet.xlsx",  # a file: relative to where the document lies
+        "mailto:a@b.c",
+        "#p-book-part1-one--sub",  # the page's own element
+        "#p-index",  # another page
+        "#p-book-part1-two",
+    ]
+    sources = [img["src"] for img in soup.find_all("img")]
+    assert sources == ["_images/fig.png", "data:image/png;base64,AA=="]
+
+
+def test_files_are_pointed_at_from_the_documents_folder(book):
+    soup = joined(book, out_dir=book / "pdf")
+    assert soup.find("a", string="sheet")["href"] == "../html/book/part1/sheet.xlsx"
+    assert soup.find("img")["src"] == "../html/_images/fig.png"
+    styles = [link["href"] for link in soup.head.find_all("link", rel="stylesheet")]
+    assert styles == ["../html/_static/styles/theme.css", f"../html/_static/{pdf.PRINT_CSS}"]
+    scripts = soup.head.find_all("script")
+    assert scripts[0].string == "window.MathJax = {}" and scripts[0].get("src") is None
+    assert scripts[1]["src"] == "../html/_static/mathjax/tex-chtml.js"
+    assert scripts[1].has_attr("defer") and len(scripts) == 2
+    assert soup.head.meta["charset"] == "utf-8"
+
+
+def test_a_missing_page_or_a_page_without_an_article_is_a_clear_error(book):
+    (book / "html" / "book" / "part1" / "two.html").write_text("<html><body></body></html>")
+    with pytest.raises(ValueError, match=r"two\.html has no article: is it a built page\?"):
+        joined(book)
+    (book / "html" / "book" / "part1" / "two.html").unlink()
+    with pytest.raises(FileNotFoundError, match=r"two\.html is missing: build the book first"):
+        joined(book)
+
+
+def pdf_linking(*uris: str) -> bytes:
+    writer = PdfWriter()
+    writer.add_blank_page(200, 200)
+    for k, uri in enumerate(uris):
+        writer.add_annotation(0, Link(rect=(10, 10 + 20 * k, 50, 25 + 20 * k), url=uri))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def link_targets(data: bytes) -> list[str]:
+    page = PdfReader(io.BytesIO(data)).pages[0]
+    return [str(a.get_object()["/A"]["/URI"]) for a in page.get("/Annots", [])]
+
+
+def test_links_to_the_books_files_become_relative(tmp_path):
+    inside = (tmp_path / "book" / "sheet.xlsx").as_uri()
+    data = pdf_linking(inside, "https://example.org/", (tmp_path / "nnbook.pdf").as_uri())
+    assert link_targets(pdf.links_relative_to(data, tmp_path)) == [
+        "book/sheet.xlsx", "https://example.org/", "nnbook.pdf",
+    ]  # fmt: skip
+
+
+def test_a_link_outside_the_book_is_refused(tmp_path):
+    outside = (tmp_path.parent / "elsewhere.txt").as_uri()
+    with pytest.raises(ValueError, match=r"the PDF links file:.*elsewhere\.txt, outside the"):
+        pdf.links_relative_to(pdf_linking(outside), tmp_path)
+
+
+def test_a_small_book_prints_to_one_pdf(book):
+    mathjax, font = mathjax_source(pdf.ROOT)
+    static = book / "html" / "_static"
+    shutil.copytree(mathjax, static / "mathjax", symlinks=True)
+    for part in FONT_PARTS:
+        source, target = font / part, static / "mathjax" / "fonts" / FONT / part
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, target)
+    shutil.copy(pdf.ROOT / "book" / "_static" / pdf.PRINT_CSS, static / pdf.PRINT_CSS)
+    (book / "html" / "book" / "part1" / "sheet.xlsx").write_bytes(b"")
+    printed = pdf.build_pdf(book / "html", book / "_toc.yml", book / "_config.yml")
+    assert printed == book / "html" / pdf.PDF_NAME
+    assert (book / "pdf" / "book.html").is_file()
+    reader = PdfReader(printed)
+    text = "".join(p.extract_text() for p in reader.pages)
+    assert "A & B" in text and "Welcome" in text and "One & all" in text
+    width, height = (float(v) for v in reader.pages[0].mediabox[2:])
+    assert (round(width * 25.4 / 72), round(height * 25.4 / 72)) == (210, 297)  # A4, in mm
+    targets = [uri for page in reader.pages for uri in link_targets_of(page)]
+    assert "book/part1/sheet.xlsx" in targets and "https://example.org/x" in targets
+    assert [item.title for item in reader.outline if not isinstance(item, list)][:1] == ["A & B"]
+
+
+def link_targets_of(page) -> list[str]:
+    found = []
+    for annotation in page.get("/Annots", []) or []:
+        action = annotation.get_object().get("/A")
+        if action is not None and action.get("/S") == "/URI":
+            found.append(str(action["/URI"]))
+    return found

@@ -55,6 +55,23 @@ STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests"
 STATUS |= {24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout"}
 
 
+#: The scratch copy's ``conftest.py``. mutmut runs each mutant's tests in a process forked
+#: from one that has already imported the package and the tests and run them once: what was
+#: computed then (at import, in a ``functools.cache``, in a ``parametrize`` list) would be the
+#: unmutated result in every mutant's run, and its mutants would survive unseen. So each run
+#: imports the package and the tests afresh, under its mutant.
+FRESH_IMPORTS_PLUGIN = '''"""Forget the package and the tests: import them under this mutant."""
+
+import sys
+
+
+def pytest_configure(config):
+    for name in list(sys.modules):
+        if name.split(".")[0] == "nnbook" or name.split(".")[-1].startswith("test_"):
+            del sys.modules[name]
+'''
+
+
 def module_file(module: str) -> Path:
     return Path("src", *module.split(".")).with_suffix(".py")
 
@@ -69,6 +86,7 @@ def scratch_copy(module: str, tests: list[str]) -> Path:
             shutil.copytree(source, folder / part, ignore=shutil.ignore_patterns("__pycache__"))
         elif source.exists():
             shutil.copy2(source, folder / part)
+    (folder / "conftest.py").write_text(FRESH_IMPORTS_PLUGIN)
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     pytest_ini = project["tool"]["pytest"]["ini_options"]
     lines = [
@@ -81,7 +99,7 @@ def scratch_copy(module: str, tests: list[str]) -> Path:
         'source_paths = ["src"]',
         f"only_mutate = [{json.dumps(str(module_file(module)))}]",
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
-        'also_copy = ["bench", "book", "_config.yml", "_toc.yml"]',
+        'also_copy = ["bench", "book", "_config.yml", "_toc.yml", "conftest.py"]',
         "",
     ]
     (folder / "pyproject.toml").write_text("\n".join(lines))

@@ -33,7 +33,12 @@ from provenance import ROOT, append_record, provenance
 TESTS: dict[str, list[str]] = {
     "nnbook.backprop": ["tests/test_backprop.py", "tests/test_biases.py"],
     "nnbook.network": ["tests/test_network.py", "tests/test_backprop.py", "tests/test_biases.py"],
-    "nnbook.symbolic": ["tests/test_symbolic.py", "tests/test_biases.py"],
+    "nnbook.symbolic": [
+        "tests/test_symbolic.py",
+        "tests/test_biases.py",
+        "tests/test_backprop.py",
+        "tests/test_calculator_module.py",
+    ],
     "nnbook.gradcheck": ["tests/test_backprop.py", "tests/test_biases.py"],
     "nnbook.spreadsheet": ["tests/test_spreadsheet.py"],
     "nnbook.calculator": ["tests/test_calculator_module.py"],  # the page's tests need a build

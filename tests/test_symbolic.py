@@ -1,14 +1,22 @@
 """SymPy's derivatives: equal to the class notes' formulas, and rendered as LaTeX."""
 
+import warnings
+
+import numpy as np
 import pytest
 import sympy as sp
 
 from nnbook import symbolic as sym
 
 
-@pytest.mark.parametrize("derivative", sym.derivatives(), ids=lambda d: d.name)
-def test_each_derivative_equals_the_hand_formula(derivative):
-    assert sym.matches_hand_formula(derivative)
+def derivative_of(parameter: sp.Symbol) -> sym.Derivative:
+    """Looked up when the test runs, not when it is collected (mutation testing sees it then)."""
+    return {d.weight: d for d in (*sym.derivatives(), *sym.bias_derivatives())}[parameter]
+
+
+@pytest.mark.parametrize("weight", sym.WEIGHTS, ids=str)
+def test_each_derivative_equals_the_hand_formula(weight):
+    assert sym.matches_hand_formula(derivative_of(weight))
 
 
 def test_a_hand_error_is_caught():
@@ -81,10 +89,11 @@ def test_lambdified_rejects_a_batch():
         sym.lambdified_gradients([[0.1] * 8, [0.2] * 8])
 
 
-@pytest.mark.parametrize(
-    "derivative", [*sym.derivatives(), *sym.bias_derivatives()], ids=lambda d: d.name
-)
-def test_the_notes_form_is_what_sp_diff_returned(derivative):
+@pytest.mark.parametrize("parameter", sym.PARAMETERS, ids=str)
+def test_the_notes_form_is_what_sp_diff_returned(parameter):
+    derivative = derivative_of(parameter)
+    assert derivative.weight == parameter
+    assert derivative.notes == sym.walk(parameter).notes
     assert sp.expand(derivative.notes - derivative.chain_rule) == 0
     assert sym.equals(derivative, derivative.notes)
 
@@ -109,3 +118,99 @@ def test_the_bias_derivatives_are_the_hand_formulas():
 def test_number_latex():
     assert sym.number_latex(0.0128808186316) == "0.0128808186"
     assert sym.number_latex(3.5101878e-05) == r"3.5101878 \times 10^{-5}"
+
+
+def partial(top: str, bottom: str) -> str:
+    return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
+
+
+#: Each walk as the class notes label it: the paths into a hidden unit, then the factors.
+NOTES_WALKS = {
+    "w5": ([], [("E_{total}", "a_{o1}"), ("a_{o1}", "o_{1}"), ("o_{1}", "w_{5}")]),
+    "w1": (
+        [("E_{1}", "a_{h1}"), ("E_{2}", "a_{h1}")],
+        [("E_{total}", "a_{h1}"), ("a_{h1}", "h_{1}"), ("h_{1}", "w_{1}")],
+    ),
+    "b1": (
+        [("E_{1}", "a_{h1}"), ("E_{2}", "a_{h1}"), ("E_{1}", "a_{h2}"), ("E_{2}", "a_{h2}")],
+        [("E_{total}", "b_{1}")],
+    ),
+    "b2": ([], [("E_{total}", "b_{2}")]),
+}
+
+
+@pytest.mark.parametrize("name", NOTES_WALKS)
+def test_the_walk_labels_every_factor_as_the_notes_do(name):
+    parameter = getattr(sym, name)
+    walk = sym.walk(parameter)
+    paths, factors = NOTES_WALKS[name]
+    assert walk.parameter == parameter
+    assert walk.paths == tuple(walk.paths)  # a tuple, empty where no path leads in
+    assert [p.label for p in walk.paths] == [partial(*pair) for pair in paths]
+    assert [f.label for f in walk.factors] == [partial(*pair) for pair in factors]
+
+
+def test_the_walks_sums_keep_each_path_as_a_product():
+    # unevaluated, as the notes write them: ∂E_total/∂a_h1 is the sum of the two paths, each
+    # error · slope · weight; the biases' sums hold one error · slope product per unit, without
+    # the factor ∂h/∂b1 = 1
+    (hidden_sum, *_), paths = sym.walk(sym.w1).factors, sym.walk(sym.w1).paths
+    assert hidden_sum.expr.args == tuple(path.expr for path in paths)
+    assert [len(term.args) for term in hidden_sum.expr.args] == [3, 3]
+    for bias in (sym.b1, sym.b2):
+        (total,) = sym.walk(bias).factors
+        assert isinstance(total.expr, sp.Add)
+        assert [len(term.args) for term in total.expr.args] == [2, 2]
+        assert all(1 not in term.args for term in total.expr.args)
+
+
+def test_class_values_keep_the_readers_decimals_exactly():
+    values = sym.class_values(inputs=(0.123456789, 0.3), targets=(0.01, 0.99), biases=(0.35, 0))
+    assert values[sym.i1] == sp.Rational(123456789, 10**9)
+    assert values[sym.t2] == sp.Rational(99, 100) and values[sym.b1] == sp.Rational(7, 20)
+
+
+def test_the_expanded_form_is_the_derivative_at_the_class_numbers():
+    for parameter in sym.PARAMETERS:
+        derivative = derivative_of(parameter)
+        assert derivative.expanded == derivative.derived.xreplace(sym.class_values())
+        assert derivative.expanded_latex().startswith(sym.derivative_latex(parameter) + " = ")
+
+
+def test_a_sum_prints_its_signs_and_dot_products():
+    a, b = sp.symbols("a b", real=True)
+    printed = sym.sum_latex(sp.Rational(1, 2) * a * b - sp.Rational(1, 3) * a)
+    assert printed.split(r" \goodbreak ")[0] == r"- \frac{1}{3} \goodbreak\cdot a"
+    assert r"+ \frac{1}{2} \goodbreak\cdot a \goodbreak\cdot b" in printed
+    # products inside a factor are dotted too, and MathJax's ( ) replace \left( \right)
+    assert sym.sum_latex(a * (a * b + 1) ** 2) == r"a \goodbreak\cdot (a \cdot b + 1)^{2}"
+    assert sym.sum_latex(3 * a * b) == r"3 \goodbreak\cdot a \goodbreak\cdot b"
+
+
+def test_gradients_at_overflowing_weights_warn_of_nothing():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gradients = sym.lambdified_gradients([800.0] * 8, biases=(0.0, -900.0))
+        point = sym.point([800.0] * 8, biases=(0.0, -900.0))
+    assert np.isfinite(gradients).all() and np.isfinite(list(point.values())).all()
+
+
+def test_lambdified_gradients_of_numbers_of_ones_own():
+    weights, inputs, targets, biases = [0.3] * 8, (0.2, -0.7), (0.9, 0.1), (0.4, -0.2)
+    expected, _ = backprop_gradients(weights, inputs, targets, biases)
+    np.testing.assert_allclose(
+        sym.lambdified_gradients(weights, inputs, targets, biases), expected, rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        sym.lambdified_bias_gradients(weights, inputs, targets, biases), _, rtol=1e-12
+    )
+
+
+def backprop_gradients(weights, inputs, targets, biases):
+    from nnbook import backprop
+
+    state = backprop.forward(np.asarray(weights), inputs, targets, biases)
+    return (
+        backprop.gradients(np.asarray(weights), inputs, targets, state),
+        backprop.bias_gradients(np.asarray(weights), inputs, targets, state, biases),
+    )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -169,21 +170,86 @@ def mutate(module: str, children: int, diffs: Path | None = None) -> dict[str, o
     }
 
 
+EQUIVALENT = ROOT / "bench" / "results" / "mutation-equivalent.md"
+#: A mutant's name in backticks, whole (``x_f__mutmut_3``) or, after one, its number (``_4``).
+NAME = re.compile(r"`(x\S*?__mutmut_\d+|_\d+)`")
+
+
+def equivalent_mutants(text: str) -> dict[str, set[str]]:
+    """Module → the mutants ``mutation-equivalent.md`` lists under its heading (``## module``);
+    ``_N`` after a whole name is mutant N of that name's function."""
+    found: dict[str, set[str]] = {}
+    module, function = None, None
+    for line in text.splitlines():
+        if line.startswith("## "):
+            module, function = line[3:].strip(), None
+            found[module] = set()
+            continue
+        for name in NAME.findall(line) if module else ():
+            if name.startswith("x"):
+                function = name.rsplit("__mutmut_", 1)[0]
+                found[module].add(f"{module}.{name}")
+            elif function is not None:
+                found[module].add(f"{module}.{function}__mutmut{name}")
+    return found
+
+
+def latest_records(lines: list[str]) -> dict[str, dict]:
+    """Each module's last record, in the order the modules were first recorded."""
+    latest: dict[str, dict] = {}
+    for line in lines:
+        record = json.loads(line)
+        latest[record["module"]] = record
+    return latest
+
+
+def killed_share(record: dict, equivalent: int) -> float:
+    """Killed over the mutants that a test could kill: not untested, not equivalent."""
+    return record["killed"] / max(record["mutants"] - record["no tests"] - equivalent, 1)
+
+
+def table(lines: list[str], equivalents: dict[str, set[str]]) -> str:
+    """The README's table: per module, its last record and how many of its survivors are
+    listed as equivalent."""
+    rows = [
+        "| module | mutants | killed | equivalent | other survivors | timed out | untested "
+        "| killed of the rest | run |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for module, record in latest_records(lines).items():
+        survivors = set(record["survivors"])
+        equivalent = len(survivors & equivalents.get(module, set()))
+        share = killed_share(record, equivalent)
+        rows.append(
+            f"| `{module}` | {record['mutants']} | {record['killed']} | {equivalent} | "
+            f"{len(survivors) - equivalent} | {record['timeout']} | {record['no tests']} | "
+            f"{100 * share:.0f} % | {record['seconds']:.0f} s |"
+        )
+    return "\n".join(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modules", nargs="+", choices=list(TESTS), default=list(TESTS))
     parser.add_argument("--children", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--record", type=Path, metavar="JSONL")
     parser.add_argument("--diffs", type=Path, metavar="DIR", help="write survivors' diffs here")
+    parser.add_argument(
+        "--table", type=Path, metavar="JSONL", help="print the README's table of this record"
+    )
     args = parser.parse_args()
+    if args.table:
+        lines = args.table.read_text(encoding="utf-8").splitlines()
+        print(table(lines, equivalent_mutants(EQUIVALENT.read_text(encoding="utf-8"))))
+        return
     for module in args.modules:
         origin = provenance("cpu")
         record = mutate(module, args.children, args.diffs)
-        killed_share = record["killed"] / max(record["mutants"] - record["no tests"], 1)
+        share = killed_share(record, 0)
         print(
             f"{module}: {record['mutants']} mutants, {record['killed']} killed, "
             f"{record['survived']} survived, {record['timeout']} timed out, "
-            f"{record['no tests']} untested ({100 * killed_share:.0f} % killed) "
+            f"{record['no tests']} untested ({100 * share:.0f} % of the tested killed) "
             f"in {record['seconds']:.0f} s",
             flush=True,
         )

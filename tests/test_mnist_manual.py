@@ -477,20 +477,175 @@ def test_bad_masks_name_their_layer():
         manual.loss_and_gradients(model, images, labels, good[:1])
 
 
-@pytest.mark.parametrize(
-    ("layer", "message"),
-    [
-        (nn.Linear(4, 4), "does not know"),
-        (nn.Conv2d(1, 2, 3, stride=2), "stride 1"),
-        (nn.Conv2d(1, 2, 3, padding="same"), "pad with zeros"),
-        (nn.MaxPool2d(3, stride=1), "non-overlapping"),
-        (nn.AvgPool2d(2, divisor_override=3), "divide by"),
-    ],
-)
+KNOWN = "Conv2d, ReLU, BatchNorm2d, MaxPool2d, Dropout, AvgPool2d"
+REFUSED = [
+    (nn.Linear(4, 4), f"is a layer nnbook.mnist.manual does not know (it knows {KNOWN})"),
+    (nn.Conv2d(1, 2, 3, stride=2), "must have stride 1, dilation 1 and one group"),
+    (nn.Conv2d(1, 2, 3, dilation=2), "must have stride 1, dilation 1 and one group"),
+    (nn.Conv2d(2, 2, 3, groups=2), "must have stride 1, dilation 1 and one group"),
+    (nn.Conv2d(1, 2, 3, padding="same"), "must pad with zeros by a number of pixels"),
+    (nn.Conv2d(1, 2, 3, padding=1, padding_mode="reflect"), "must pad with zeros by a number"),
+    (nn.Conv2d(1, 2, (3, 5)), "must have a square kernel and the same padding on every side"),
+    (nn.Conv2d(1, 2, 3, padding=(1, 0)), "must have a square kernel and the same padding on"),
+    (nn.MaxPool2d(3, stride=1), "must pool non-overlapping windows (stride = kernel), without"),
+    (nn.MaxPool2d(2, padding=1), "must pool non-overlapping windows (stride = kernel), without"),
+    (nn.AvgPool2d(2, ceil_mode=True), "must pool non-overlapping windows (stride = kernel), wi"),
+    (nn.MaxPool2d(2, dilation=2), "must have dilation 1 and return no indices"),
+    (nn.MaxPool2d(2, return_indices=True), "must have dilation 1 and return no indices"),
+    (nn.AvgPool2d(2, divisor_override=3), "must divide by the window's size"),
+]
+
+
+@pytest.mark.parametrize(("layer", "message"), REFUSED, ids=[m for _, m in REFUSED])
 def test_a_layer_it_cannot_compute_is_refused_by_name(layer, message):
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), layer)
-    with pytest.raises(ValueError, match=rf"layer '2' \({type(layer).__name__}\) .*{message}"):
+    with pytest.raises(ValueError) as error:
         manual.loss_and_gradients(model, np.zeros((1, 1, 8, 8)), np.array([0]))
+    assert str(error.value).startswith(f"layer '2' ({type(layer).__name__}) {message}")
+
+
+def test_the_known_layers_are_the_table_of_kinds():
+    assert ", ".join(kind.__name__ for kind in manual.LAYER_KINDS) == KNOWN
+
+
+def test_a_model_that_is_one_layer_is_named_as_such():
+    with pytest.raises(ValueError, match=r"^layer 'the model itself' \(Conv2d\) must have"):
+        manual.network_layers(nn.Conv2d(1, 10, 28, stride=2))
+    with pytest.raises(ValueError, match=r"^layer 'the model itself' \(Sequential\) is a"):
+        manual.network_layers(nn.Sequential())  # no layers: it is its own only one
+
+
+def compare_with_autograd(model, images, labels, tolerance=TOLERANCE):
+    """A network of plain layers whose output is N × 10 × 1 × 1 scores, against autograd."""
+    model = model.double()
+    loss, grads = manual.loss_and_gradients(model, images, labels)
+    model.zero_grad()
+    scores = model(torch.tensor(images)).flatten(1)
+    reference_loss = F.nll_loss(F.log_softmax(scores, 1), torch.tensor(labels))
+    reference_loss.backward()
+    reference = {name: p.grad.numpy() for name, p in model.named_parameters()}
+    reference_loss = reference_loss.item()
+    assert abs(loss - reference_loss) <= tolerance * abs(reference_loss)
+    assert grads.keys() == reference.keys()
+    assert manual.largest_relative_difference(grads, reference) <= tolerance
+
+
+def unusual_batch(seed, count=3, size=28):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(count, 1, size, size)), rng.integers(0, 10, count)
+
+
+def test_a_model_that_is_one_convolution_has_its_gradients():
+    torch.manual_seed(0)
+    compare_with_autograd(nn.Conv2d(1, 10, 28), *unusual_batch(1))
+
+
+def test_two_convolutions_in_a_row_pass_delta_between_them():
+    # the second layer needs ∂x for the first: only the first layer may skip computing it
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Conv2d(2, 10, 26, bias=False))
+    compare_with_autograd(model, *unusual_batch(2))
+
+
+def test_batch_norm_with_its_own_scale_and_shift_and_without_them():
+    torch.manual_seed(2)
+    affine = nn.BatchNorm2d(4)
+    with torch.no_grad():
+        affine.weight.uniform_(0.5, 2)
+        affine.bias.uniform_(-1, 1)
+    for norm in (affine, nn.BatchNorm2d(4, affine=False)):
+        # (no bias before batch norm: its gradient is 0, and round-off against 0 has no scale)
+        first = nn.Conv2d(1, 4, 3, bias=False)
+        model = nn.Sequential(first, norm, nn.ReLU(), nn.Conv2d(4, 10, 26))
+        compare_with_autograd(model, *unusual_batch(3))
+
+
+def test_batch_norm_needs_two_values_per_channel():
+    model = nn.Sequential(nn.Conv2d(1, 3, 28, bias=False), nn.BatchNorm2d(3), nn.Conv2d(3, 10, 1))
+    images, labels = unusual_batch(4, count=2)
+    compare_with_autograd(model, images, labels)  # 2 images × 1 × 1: two values, enough
+    with pytest.raises(ValueError) as error:
+        manual.loss_and_gradients(model, images[:1], labels[:1])
+    assert str(error.value) == (
+        "layer '1' (BatchNorm2d) normalises 3 channels over more than one value each, got an "
+        "input of shape (1, 3, 1, 1)"
+    )
+    wrong = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(4), nn.Conv2d(3, 10, 26))
+    with pytest.raises(ValueError, match=r"layer '1' \(BatchNorm2d\) normalises 4 channels"):
+        manual.loss_and_gradients(wrong.double(), images, labels)
+
+
+def test_dropout_of_everything_passes_nothing():
+    # p = 1: PyTorch's dropout zeroes every unit whatever the mask says
+    model = nn.Sequential(nn.Conv2d(1, 10, 28), nn.Dropout(1.0))
+    images, labels = unusual_batch(5, count=2)
+    masks = [np.zeros((2, 10, 1, 1))]
+    loss, grads = manual.loss_and_gradients(model.double(), images, labels, masks)
+    assert loss == pytest.approx(np.log(10), rel=1e-12)  # uniform scores
+    assert all(not grad.any() for grad in grads.values())
+
+
+def test_a_pool_larger_than_its_input_is_refused():
+    model = nn.Sequential(nn.Conv2d(1, 10, 3), nn.MaxPool2d(8))
+    with pytest.raises(ValueError) as error:
+        manual.loss_and_gradients(model.double(), np.zeros((1, 1, 9, 9)), np.array([0]))
+    assert str(error.value) == "layer '1' pools 8×8 windows of a (1, 10, 7, 7) input"
+    fits = nn.Sequential(nn.Conv2d(1, 10, 3), nn.AvgPool2d(7))  # exactly one window: allowed
+    compare_with_autograd(fits, *unusual_batch(6, size=9))
+
+
+def test_a_parameter_outside_the_layers_is_refused():
+    model = nn.Sequential(nn.Conv2d(1, 10, 28))
+    model.register_parameter("temperature", nn.Parameter(torch.ones(1)))
+    with pytest.raises(ValueError) as error:
+        manual.loss_and_gradients(model.double(), *unusual_batch(7))
+    assert str(error.value) == "parameters outside the layers this module walks: ['temperature']"
+
+
+def test_relu_passes_no_gradient_where_its_input_is_exactly_zero():
+    x = np.array([-1.0, 0.0, 2.0])
+    _, on = manual.relu_forward(x)
+    reference = torch.tensor(x, requires_grad=True)
+    torch.relu(reference).backward(torch.ones(3))
+    np.testing.assert_array_equal(manual.relu_backward(np.ones(3), on), reference.grad.numpy())
+
+
+def test_log_softmax_shifts_each_example_by_its_own_largest_score():
+    scores = np.array([[0.0, 1.0, 2.0], [1000.0, 1001.0, 1003.0]])
+    loss, _ = manual.log_softmax_nll_forward(scores, np.array([2, 0]))
+    expected = F.nll_loss(F.log_softmax(torch.tensor(scores), 1), torch.tensor([2, 0])).item()
+    assert loss == pytest.approx(expected, rel=1e-14)
+
+
+def test_the_largest_relative_difference_of_parameters():
+    reference = {"a": np.array([2.0, -4.0]), "z": np.zeros(2)}
+    ours = {"a": np.array([2.0, -3.0]), "z": np.array([0.0, 1e-3])}
+    assert manual.largest_relative_difference(ours, reference) == 0.25  # |1| / max|−4|
+    ours["a"] = reference["a"]
+    assert manual.largest_relative_difference(ours, reference) == 1e-3  # against 0: absolute
+    with pytest.raises(ValueError, match=r"^different parameters: \['b', 'z'\]$"):
+        manual.largest_relative_difference({"a": ours["a"], "b": 0}, reference)
+
+
+def test_the_cost_table_names_its_columns_and_each_layers_output():
+    model = build_model("net").eval()
+    rows = manual.layer_costs(model, (2, 1, 28, 28))
+    assert list(rows[0]) == [
+        "layer", "kind", "output", "forward", "backward", "forward MACs", "backward MACs",
+    ]  # fmt: skip
+    first = model.block1[0](torch.zeros(2, 1, 28, 28))
+    assert rows[0]["output"] == "×".join(map(str, first.shape[1:]))
+    kind = manual.LAYER_KINDS[nn.Conv2d]
+    assert (rows[0]["forward"], rows[0]["backward"]) == (kind.forward_rule, kind.backward_rule)
+
+
+def test_the_first_layer_computes_no_delta_for_the_image():
+    # backward: ∂w for every convolution, ∂x for every one but the first (the image's δ is not
+    # needed), so the first costs one forward's multiply-adds and a later one two
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Conv2d(2, 10, 26))
+    first, second = manual.layer_costs(model, (2, 1, 28, 28))
+    assert first["backward MACs"] == first["forward MACs"] > 0
+    assert second["backward MACs"] == 2 * second["forward MACs"] > 0
 
 
 def test_a_network_that_does_not_end_in_scores_is_refused():

@@ -46,3 +46,15 @@ def test_the_page_training_figures_the_book_states_are_the_records():
         f"{100 * record['pass']['test accuracy']:.1f} %",
     ]
     assert [figure for figure in quoted if figure not in page] == []
+
+
+def test_every_surviving_mutant_is_listed_as_equivalent_and_nothing_else():
+    """The last mutation record of each module: its survivors are exactly the mutants
+    ``mutation-equivalent.md`` lists for it, each with its reason (README: the table)."""
+    from mutation import EQUIVALENT, equivalent_mutants, latest_records
+
+    lines = (ROOT / "bench" / "results" / "mutation.jsonl").read_text().splitlines()
+    listed = equivalent_mutants(EQUIVALENT.read_text(encoding="utf-8"))
+    for module, record in latest_records(lines).items():
+        assert set(record["survivors"]) == listed.get(module, set()), module
+    assert set(listed) <= set(latest_records(lines)), "a module listed but never measured"

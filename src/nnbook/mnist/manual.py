@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -272,18 +273,20 @@ def _batchnorm_backward(module: nn.BatchNorm2d, grad_out: np.ndarray, cache, nee
     return grad_x, {"weight": grad_gamma, "bias": grad_beta} if module.affine else {}
 
 
-def _pool_forward(pool: Callable) -> Callable:
-    def forward(name: str, module: nn.Module, x: np.ndarray, mask: None) -> tuple:
-        size = square_size(module.kernel_size)
-        if min(x.shape[2:]) < size:
-            raise ValueError(f"layer {name!r} pools {size}×{size} windows of a {x.shape} input")
-        return pool(x, size)
-
-    return forward
+def _pooled(name: str, module: nn.Module, x: np.ndarray, mask: None, pool: Callable) -> tuple:
+    """``pool`` (``maxpool_forward`` or ``avgpool_forward``) over the module's windows."""
+    size = square_size(module.kernel_size)
+    if min(x.shape[2:]) < size:
+        raise ValueError(f"layer {name!r} pools {size}×{size} windows of a {x.shape} input")
+    return pool(x, size)
 
 
-def _without_parameters(backward: Callable) -> Callable:
-    return lambda module, grad_out, cache, need: (backward(grad_out, cache), {})
+def _parameterless(
+    module: nn.Module, grad_out: np.ndarray, cache: object, need: bool, backward: Callable
+) -> tuple:
+    """A layer without parameters: its ``backward`` gives ∂x, and it has no gradients of its
+    own."""
+    return backward(grad_out, cache), {}
 
 
 @dataclass(frozen=True)
@@ -309,7 +312,7 @@ LAYER_KINDS: dict[type[nn.Module], LayerKind] = {
     ),
     nn.ReLU: LayerKind(
         "y = max(x, 0)", "∂x = δ · 1[x > 0]",
-        lambda name, m, x, mask: relu_forward(x), _without_parameters(relu_backward),
+        lambda name, m, x, mask: relu_forward(x), partial(_parameterless, backward=relu_backward),
         "relu", lambda m: {},
     ),
     nn.BatchNorm2d: LayerKind(
@@ -319,18 +322,18 @@ LAYER_KINDS: dict[type[nn.Module], LayerKind] = {
     ),
     nn.MaxPool2d: LayerKind(
         "y = max of each window", "∂x = δ at each window's maximum",
-        _pool_forward(maxpool_forward), _without_parameters(maxpool_backward),
+        partial(_pooled, pool=maxpool_forward), partial(_parameterless, backward=maxpool_backward),
         "maxpool", lambda m: {"size": square_size(m.kernel_size)},
     ),
     nn.Dropout: LayerKind(
         "y = x · m", "∂x = δ · m",
         lambda name, m, x, mask: dropout_forward(x, np.ones_like(x) if mask is None else mask),
-        _without_parameters(dropout_backward),
+        partial(_parameterless, backward=dropout_backward),
         "dropout", lambda m: {"p": m.p},
     ),
     nn.AvgPool2d: LayerKind(
         "y = mean of each window", "∂x = δ / k² at every pixel of it",
-        _pool_forward(avgpool_forward), _without_parameters(avgpool_backward),
+        partial(_pooled, pool=avgpool_forward), partial(_parameterless, backward=avgpool_backward),
         "avgpool", lambda m: {"size": square_size(m.kernel_size)},
     ),
 }  # fmt: skip
@@ -367,9 +370,8 @@ def network_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The layers of ``model`` in the order its ``forward`` runs them: its leaf modules, as
     ``named_modules`` lists them (the book's networks register their layers in that order).
     Every one is checked; one this module cannot compute is a ValueError naming it."""
+    # a model without children is one layer itself (named ""): the list is never empty
     layers = [(name, m) for name, m in model.named_modules() if not any(m.children())]
-    if not layers:
-        raise ValueError("the model has no layers")
     for name, module in layers:
         _check_layer(name, module)
     return layers

@@ -64,17 +64,33 @@ STATUS |= {24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout"}
 #: The scratch copy's ``conftest.py``. mutmut runs each mutant's tests in a process forked
 #: from one that has already imported the package and the tests and run them once: what was
 #: computed then (at import, in a ``functools.cache``, in a ``parametrize`` list) would be the
-#: unmutated result in every mutant's run, and its mutants would survive unseen. So each run
-#: imports the package and the tests afresh, under its mutant.
-FRESH_IMPORTS_PLUGIN = '''"""Forget the package and the tests: import them under this mutant."""
+#: unmutated result in every mutant's run, and its mutants would survive unseen; and a cached
+#: result is computed by the first test that asks for it, the only one mutmut then runs for its
+#: mutants. So each run imports the package and the tests afresh, under its mutant, and no test
+#: starts with a cached result.
+FRESH_IMPORTS_PLUGIN = '''"""Forget the package and the tests: import them under this mutant;
+and forget what the package's functools caches hold before each test, so that every test that
+uses a cached result computes it (mutmut runs a mutant's code only for the tests it saw call
+it)."""
 
 import sys
+
+import pytest
 
 
 def pytest_configure(config):
     for name in list(sys.modules):
         if name.split(".")[0] == "nnbook" or name.split(".")[-1].startswith("test_"):
             del sys.modules[name]
+
+
+@pytest.fixture(autouse=True)
+def forget_cached_results():
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] == "nnbook":
+            for value in list(vars(module).values()):
+                if callable(getattr(value, "cache_clear", None)):
+                    value.cache_clear()
 '''
 
 

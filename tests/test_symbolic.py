@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 import sympy as sp
+import torch
 
 from nnbook import symbolic as sym
 
@@ -167,6 +168,8 @@ def test_the_walks_sums_keep_each_path_as_a_product():
 def test_class_values_keep_the_readers_decimals_exactly():
     values = sym.class_values(inputs=(0.123456789, 0.3), targets=(0.01, 0.99), biases=(0.35, 0))
     assert values[sym.i1] == sp.Rational(123456789, 10**9)
+    # a number that looks like √2/2 stays the decimal it is
+    assert sym.class_values(inputs=(0.7071067811865476, 0.1))[sym.i1].is_Rational
     assert values[sym.t2] == sp.Rational(99, 100) and values[sym.b1] == sp.Rational(7, 20)
 
 
@@ -190,8 +193,9 @@ def test_a_sum_prints_its_signs_and_dot_products():
 def test_gradients_at_overflowing_weights_warn_of_nothing():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        gradients = sym.lambdified_gradients([800.0] * 8, biases=(0.0, -900.0))
-        point = sym.point([800.0] * 8, biases=(0.0, -900.0))
+        # σ(x) = 1/(1 + e^(−x)) at x ≈ −1,200: e^(1,200) overflows to ∞, σ is 0
+        gradients = sym.lambdified_gradients([-8000.0] * 8)
+        point = sym.point([-8000.0] * 8)
     assert np.isfinite(gradients).all() and np.isfinite(list(point.values())).all()
 
 
@@ -213,4 +217,12 @@ def backprop_gradients(weights, inputs, targets, biases):
     return (
         backprop.gradients(np.asarray(weights), inputs, targets, state),
         backprop.bias_gradients(np.asarray(weights), inputs, targets, state, biases),
+    )
+
+
+@pytest.mark.parametrize("x", [-3.0, -0.5, 0.0, 0.25, 4.0])
+def test_sigmoid_written_with_exp_is_the_logistic_function(x):
+    rewritten = sym.sigmoid(sp.Float(x)).rewrite(sp.exp)
+    assert float(rewritten) == pytest.approx(
+        torch.sigmoid(torch.tensor(x, dtype=torch.float64)).item(), rel=1e-15
     )

@@ -239,10 +239,9 @@ class ChainRule:
 
 
 def _error_at_output(output: sp.Symbol) -> tuple[Factor, Factor]:
-    """∂E_k/∂a_ok = a_ok − t_k and ∂a_ok/∂o_k = σ'(o_k), both by ``sp.diff``."""
-    error = Factor(
-        _partial(_ERROR_NAME[output], sp.latex(output)), sp.diff(_ERROR[output], output)
-    )
+    """∂E_total/∂a_ok = ∂E_k/∂a_ok = a_ok − t_k (the other output's error has no a_ok) and
+    ∂a_ok/∂o_k = σ'(o_k), both by ``sp.diff``."""
+    error = Factor(_partial("E_{total}", sp.latex(output)), sp.diff(_ERROR[output], output))
     slope = Factor(_partial(sp.latex(output), _NET_NAME[output]), sigma_prime(output))
     return error, slope
 
@@ -269,7 +268,6 @@ def walk(parameter: sp.Symbol) -> ChainRule:
     if outputs:  # w5..w8: one output, one path
         (output,) = outputs
         error, slope = _error_at_output(output)
-        error = Factor(_partial("E_{total}", sp.latex(output)), error.expr)  # E2 has no a_o1
         net = Factor(_partial(_NET_NAME[output], name), sp.diff(_NET_INPUT[output], parameter))
         return ChainRule(parameter, (), (error, slope, net))
     hidden = [a for a in _HIDDEN if _NET_INPUT[a].has(parameter)]

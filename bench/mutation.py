@@ -109,6 +109,10 @@ def scratch_copy(module: str, tests: list[str]) -> Path:
         elif source.exists():
             shutil.copy2(source, folder / part)
     (folder / "conftest.py").write_text(FRESH_IMPORTS_PLUGIN)
+    copied = ["bench", "book", "_config.yml", "_toc.yml", "conftest.py"]
+    if module == "nnbook.pdf":  # its tests print a small book: MathJax comes from npm
+        (folder / "node_modules").symlink_to(ROOT / "node_modules")
+        copied.append("node_modules")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     pytest_ini = project["tool"]["pytest"]["ini_options"]
     lines = [
@@ -121,7 +125,7 @@ def scratch_copy(module: str, tests: list[str]) -> Path:
         'source_paths = ["src"]',
         f"only_mutate = [{json.dumps(str(module_file(module)))}]",
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
-        'also_copy = ["bench", "book", "_config.yml", "_toc.yml", "conftest.py"]',
+        f"also_copy = {json.dumps(copied)}",
         "",
     ]
     (folder / "pyproject.toml").write_text("\n".join(lines))

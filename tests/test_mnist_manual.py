@@ -649,6 +649,52 @@ def test_the_first_layer_computes_no_delta_for_the_image():
 
 
 def test_a_network_that_does_not_end_in_scores_is_refused():
-    model = nn.Sequential(nn.Conv2d(1, 10, 3), nn.ReLU())
-    with pytest.raises(ValueError, match="not N × classes × 1 × 1"):
+    model = nn.Sequential(nn.Conv2d(1, 10, 3), nn.ReLU(), nn.Conv2d(10, 10, 1))
+    with pytest.raises(ValueError) as error:
         manual.loss_and_gradients(model, np.zeros((1, 1, 8, 8)), np.array([0]))
+    assert str(error.value) == (
+        "the last layer '2' leaves (1, 10, 6, 6), not N × classes × 1 × 1 scores"
+    )
+
+
+def test_a_pool_is_checked_against_the_smaller_side():
+    model = nn.Sequential(nn.Conv2d(1, 10, 3), nn.AvgPool2d(7))
+    with pytest.raises(ValueError, match=r"pools 7×7 windows of a \(1, 10, 5, 9\) input"):
+        manual.loss_and_gradients(model.double(), np.zeros((1, 1, 7, 11)), np.array([0]))
+
+
+def test_dropout_of_everything_takes_no_mask_of_ones():
+    model = nn.Sequential(nn.Conv2d(1, 10, 28), nn.Dropout(1.0))
+    images, labels = np.zeros((2, 1, 28, 28)), np.array([0, 1])
+    with pytest.raises(ValueError, match=r"a mask holds 0 or 1/\(1 − p\) = 0, nothing else"):
+        manual.loss_and_gradients(model.double(), images, labels, [np.ones((2, 10, 1, 1))])
+
+
+def test_each_layer_keeps_the_delta_autograd_gives_its_output():
+    model = build_model("tiny").double()
+    for module in model.modules():
+        if isinstance(module, nn.ReLU):
+            module.inplace = False  # each layer's output a tensor of its own, for autograd
+    images, labels = unusual_batch(8, count=4)
+    steps = manual.forward(model, images)
+    scores = steps[-1].output.reshape(len(images), -1)
+    _, cache = manual.log_softmax_nll_forward(scores, labels)
+    manual.backward(steps, manual.log_softmax_nll_backward(cache))
+    outputs = {}
+
+    def keep(name):
+        def hook(module, inputs, output):
+            output.retain_grad()
+            outputs[name] = output
+
+        return hook
+
+    for name, module in manual.network_layers(model):
+        module.register_forward_hook(keep(name))
+    scores = model.scores(torch.tensor(images)).flatten(1)
+    F.nll_loss(F.log_softmax(scores, 1), torch.tensor(labels)).backward()
+    for step in steps:
+        reference = outputs[step.name].grad.numpy()
+        np.testing.assert_allclose(
+            step.delta, reference, rtol=1e-9, atol=1e-15 * abs(reference).max()
+        )

@@ -1,13 +1,15 @@
 """The generated workbook, recalculated by LibreOffice, against the NumPy backprop."""
 
+import contextlib
+import io
 import zipfile
+from types import SimpleNamespace
 
 import pytest
 import sympy as sp
-from cli_runner import run_nnbook
 from openpyxl import load_workbook
 
-from nnbook import spreadsheet
+from nnbook import cli, spreadsheet
 from nnbook.backprop import train_many
 from nnbook.network import COLUMNS, DEFAULT_ITERATIONS, INITIAL_WEIGHTS, LEARNING_RATES
 
@@ -82,7 +84,15 @@ def test_formula_printer():
 
 
 def run_cli(*args):
-    return run_nnbook("spreadsheet", *args, timeout=300)
+    """``nnbook spreadsheet ARGS`` in this process (``tests/test_cli.py`` runs the command line
+    in a subprocess): its exit status and what it wrote to stderr."""
+    errors = io.StringIO()
+    with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            status = cli.main(["spreadsheet", *args])
+        except SystemExit as exit_:
+            status = exit_.code
+    return SimpleNamespace(returncode=status, stderr=errors.getvalue())
 
 
 def test_cli_writes_and_replaces(tmp_path):

@@ -14,7 +14,7 @@ from cli_runner import run_nnbook
 from nnbook.mnist import recipes, targets
 from nnbook.mnist.model import receptive_fields
 from nnbook.mnist.models import MODELS, build_model, parameter_count
-from nnbook.mnist.runs import run_folder, runs_root, trained
+from nnbook.mnist.runs import RunFileWarning, run_folder, runs_root, trained
 from nnbook.mnist.summaries import model_summaries
 from nnbook.mnist.trainer import CHECKPOINT, HISTORY, MODEL, fit
 
@@ -149,6 +149,10 @@ def test_kept_runs_train_once(small, tmp_path):
         *small, QUICK, seed=4, device="cpu", model="tiny", root=tmp_path, on_epoch=rows.append
     )
     assert second.history == first.history == rows  # loaded, with the log replayed
+    folder = next(tmp_path.iterdir())
+    written = (folder / MODEL).stat().st_ino
+    trained(*small, QUICK, seed=4, device="cpu", model="tiny", root=tmp_path)
+    assert (folder / MODEL).stat().st_ino == written  # loaded, not trained and written again
     for key, value in first.model.state_dict().items():
         torch.testing.assert_close(second.model.state_dict()[key], value, rtol=0, atol=0)
     assert len(list(tmp_path.iterdir())) == 1
@@ -162,6 +166,7 @@ def test_a_kept_run_that_was_cut_off_is_resumed(small, tmp_path):
     folder = run_folder("tiny", QUICK, 6, torch.device("cpu"), (512, 256), tmp_path)
     with pytest.raises(KeyboardInterrupt):
         fit(*small, QUICK, seed=6, device="cpu", model="tiny", out=folder, on_epoch=stop)
+    first_epoch_seconds = [row["seconds"] for row in json.loads((folder / HISTORY).read_text())]
     assert (folder / CHECKPOINT).is_file() and not (folder / MODEL).exists()
     rows = []
     resumed = trained(
@@ -172,6 +177,8 @@ def test_a_kept_run_that_was_cut_off_is_resumed(small, tmp_path):
     assert strip == [{**vars(r), "seconds": 0} for r in straight.history]
     assert [row.epoch for row in rows] == [1, 2]
     assert len(json.loads((folder / HISTORY).read_text())) == 2
+    # resumed, not begun again: the first epoch's row is the one the cut-off run wrote
+    assert resumed.history[0].seconds == first_epoch_seconds[0]
 
 
 def test_runs_root_comes_from_the_environment(tmp_path):
@@ -198,3 +205,43 @@ def test_cli_trains_a_small_model(tmp_path, mnist_root):
     bad = run_nnbook("train", "--model", "huge", "--out", str(tmp_path / "x"))
     assert bad.returncode == 2 and "invalid choice: 'huge'" in bad.stderr
     assert "--deterministic" in run_nnbook("train", "--help").stdout
+
+
+def test_a_run_is_seed_1_on_the_device_auto_picks_by_default(small, tmp_path):
+    result = trained(*small, replace(QUICK, epochs=1), model="tiny", root=tmp_path)
+    (folder,) = tmp_path.iterdir()
+    assert folder == run_folder(
+        "tiny", replace(QUICK, epochs=1), 1, torch.device("cpu"), (512, 256), tmp_path
+    )
+    assert len(result.history) == 1
+
+
+def test_weights_of_another_network_are_trained_afresh_with_one_warning(small, tmp_path):
+    recipe = replace(QUICK, epochs=1)
+    folder = run_folder("tiny", recipe, 8, torch.device("cpu"), (512, 256), tmp_path)
+    trained(*small, recipe, seed=8, device="cpu", model="tiny", root=tmp_path)
+    torch.save(build_model("skeleton").state_dict(), folder / MODEL)
+    with pytest.warns(RunFileWarning) as caught:
+        trained(*small, recipe, seed=8, device="cpu", model="tiny", root=tmp_path)
+    assert [str(w.message) for w in caught] == [
+        f"{folder} holds files of another run (RuntimeError); training it afresh"
+    ]
+    assert caught[0].filename == __file__  # it points at the line that asked for the run
+
+
+def test_the_digest_covers_what_the_trainer_imports_and_nothing_else():
+    import subprocess
+    import sys
+
+    from nnbook.mnist.runs import TRAINING_MODULE, _imported_modules
+
+    covered = _imported_modules(TRAINING_MODULE)
+    # what importing the trainer imports, in a fresh interpreter
+    code = f"import sys, {TRAINING_MODULE}; print(' '.join(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    imported = {name for name in done.stdout.split() if name.split(".")[0] == "nnbook"}
+    assert imported <= covered
+    # and what it imports inside its functions (the CUDA-graph step), but no report or export
+    assert "nnbook.mnist.graphed" in covered - imported
+    assert not covered & {"nnbook.mnist.summaries", "nnbook.mnist.export", "nnbook.mnist.plots"}
+    assert all(name.split(".")[0] == "nnbook" for name in covered)

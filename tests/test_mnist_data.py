@@ -178,3 +178,12 @@ def test_augmentation_warns_of_nothing(mnist):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         mnist_data.random_affine(mnist.test.images[:4], 7, 0.05, 0.05)
+
+
+def test_augmentation_draws_from_the_generator_it_is_given(mnist):
+    images = mnist.test.images[:8]
+    first = mnist_data.random_affine(images, 7, 0.05, 0.05, torch.Generator().manual_seed(5))
+    torch.manual_seed(123)  # the global stream moves on; the batch's own does not depend on it
+    torch.rand(10)
+    again = mnist_data.random_affine(images, 7, 0.05, 0.05, torch.Generator().manual_seed(5))
+    torch.testing.assert_close(first, again, rtol=0, atol=0)

@@ -20,7 +20,11 @@ from nnbook.sphinxext import FONT, FONT_PARTS, mathjax_source
 
 HEAD = (
     '<link rel="stylesheet" href="{up}_static/styles/theme.css?digest=abc">'
-    "<script>window.MathJax = {{}}</script>"
+    # as _config.yml has it: the font from the book's own copy (a CDN is out of reach), no
+    # speech worker (a page from file:// cannot start one)
+    '<script>window.MathJax = {{"loader": {{"paths": {{"fonts": "[mathjax]/fonts"}}}}, '
+    '"options": {{"menuOptions": {{"settings": {{"speech": false, "braille": false}}}}}}}}'
+    "</script>"
     '<script defer src="{up}_static/mathjax/tex-chtml.js?v=1"></script>'
 )
 LANDING = (
@@ -36,7 +40,7 @@ CHAPTER = (
     "alt='inline'><button class='copybtn'>copy</button><h5 id='deep'>Deep</h5></section>"
     "</article>"
 )
-SECOND = "<article class='bd-article'><h1>Two</h1><p>$x^2$</p></article>"
+SECOND = "<article class='bd-article'><h1>Two</h1><p>\\(x^2 + 1\\)</p></article>"
 TOC = """root: index
 parts:
   - caption: Part One
@@ -144,7 +148,7 @@ def test_files_are_pointed_at_from_the_documents_folder(book):
     styles = [link["href"] for link in soup.head.find_all("link", rel="stylesheet")]
     assert styles == ["../html/_static/styles/theme.css", f"../html/_static/{pdf.PRINT_CSS}"]
     scripts = soup.head.find_all("script")
-    assert scripts[0].string == "window.MathJax = {}" and scripts[0].get("src") is None
+    assert scripts[0].string.startswith("window.MathJax = {") and scripts[0].get("src") is None
     assert scripts[1]["src"] == "../html/_static/mathjax/tex-chtml.js"
     assert scripts[1].has_attr("defer") and len(scripts) == 2
     assert soup.head.meta["charset"] == "utf-8"
@@ -188,7 +192,8 @@ def test_a_link_outside_the_book_is_refused(tmp_path):
         pdf.links_relative_to(pdf_linking(outside), tmp_path)
 
 
-def test_a_small_book_prints_to_one_pdf(book):
+def install_print_assets(book):
+    """MathJax and its font from npm, and the print style sheet, where a build puts them."""
     mathjax, font = mathjax_source(pdf.ROOT)
     static = book / "html" / "_static"
     shutil.copytree(mathjax, static / "mathjax", symlinks=True)
@@ -197,6 +202,10 @@ def test_a_small_book_prints_to_one_pdf(book):
         target.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if source.is_dir() else shutil.copy)(source, target)
     shutil.copy(pdf.ROOT / "book" / "_static" / pdf.PRINT_CSS, static / pdf.PRINT_CSS)
+
+
+def test_a_small_book_prints_to_one_pdf(book):
+    install_print_assets(book)
     (book / "html" / "book" / "part1" / "sheet.xlsx").write_bytes(b"")
     printed = pdf.build_pdf(book / "html", book / "_toc.yml", book / "_config.yml")
     assert printed == book / "html" / pdf.PDF_NAME
@@ -208,7 +217,46 @@ def test_a_small_book_prints_to_one_pdf(book):
     assert (round(width * 25.4 / 72), round(height * 25.4 / 72)) == (210, 297)  # A4, in mm
     targets = [uri for page in reader.pages for uri in link_targets_of(page)]
     assert "book/part1/sheet.xlsx" in targets and "https://example.org/x" in targets
-    assert [item.title for item in reader.outline if not isinstance(item, list)][:1] == ["A & B"]
+    titles = [item.title for item in flatten(reader.outline)]
+    assert titles[0] == "A & B" and {"Contents", "Part One", "One & all", "Two"} <= set(titles)
+    # tagged, with page numbers in the footer of every page, inside A4's margins
+    assert "/StructTreeRoot" in reader.trailer["/Root"]
+    xs, ys = [], []
+    for number, page in enumerate(reader.pages, start=1):
+        assert f"{number} / {len(reader.pages)}" in page.extract_text()
+        page_xs, page_ys = text_positions(page)
+        xs, ys = xs + page_xs, ys + page_ys
+    margin = pdf.MARGIN_MM / 25.4 * 72  # the text starts at the left margin, in points
+    assert margin - 1 <= min(xs) < margin + 20 and max(xs) < 595 - margin
+    assert max(ys) <= 842 - 16 / 25.4 * 72 + 1  # below the top margin
+    # MathJax typeset the formula (its glyphs are in the text, the TeX source is not)
+    assert "x^2" not in text and "\\(" not in text
+
+
+def test_a_formula_mathjax_cannot_typeset_stops_the_print(book):
+    chapter = book / "html" / "book" / "part1" / "two.html"
+    chapter.write_text(page(SECOND.replace("x^2 + 1", "\\frac{1}"), "../../"), "utf-8")
+    install_print_assets(book)
+    with pytest.raises(RuntimeError, match=r"^MathJax could not typeset 1 formulas of the book$"):
+        pdf.build_pdf(book / "html", book / "_toc.yml", book / "_config.yml")
+    assert not (book / "html" / pdf.PDF_NAME).exists()
+
+
+def flatten(outline):
+    for item in outline:
+        yield from flatten(item) if isinstance(item, list) else [item]
+
+
+def text_positions(page):
+    xs, ys = [], []
+
+    def visit(text, cm, tm, font, size):
+        if text.strip():
+            xs.append(cm[4] + tm[4] * cm[0])
+            ys.append(cm[5] + tm[5] * cm[3])
+
+    page.extract_text(visitor_text=visit)
+    return xs, ys
 
 
 def link_targets_of(page) -> list[str]:

@@ -207,8 +207,9 @@ def test_cli_trains_a_small_model(tmp_path, mnist_root):
     assert "--deterministic" in run_nnbook("train", "--help").stdout
 
 
-def test_a_run_is_seed_1_on_the_device_auto_picks_by_default(small, tmp_path):
-    result = trained(*small, replace(QUICK, epochs=1), model="tiny", root=tmp_path)
+def test_a_run_is_seed_1_on_the_device_auto_picks_by_default(small, tmp_path, monkeypatch):
+    monkeypatch.setenv("NNBOOK_RUNS", str(tmp_path))  # and kept where NNBOOK_RUNS says
+    result = trained(*small, replace(QUICK, epochs=1), model="tiny")
     (folder,) = tmp_path.iterdir()
     assert folder == run_folder(
         "tiny", replace(QUICK, epochs=1), 1, torch.device("cpu"), (512, 256), tmp_path

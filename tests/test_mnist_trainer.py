@@ -189,8 +189,15 @@ def test_a_kept_run_with_a_broken_file_is_trained_afresh_with_a_warning(brief, t
     else:
         trained(*brief, BRIEF, seed=7, device="cpu", model="tiny", root=tmp_path)
     truncate(folder / broken)
-    with pytest.warns(RunFileWarning, match=f"{broken} is truncated or corrupt"):
-        again = trained(*brief, BRIEF, seed=7, device="cpu", model="tiny", root=tmp_path)
+    rows = []
+    with pytest.warns(RunFileWarning, match=f"{broken} is truncated or corrupt") as caught:
+        again = trained(
+            *brief, BRIEF, seed=7, device="cpu", model="tiny", root=tmp_path, on_epoch=rows.append
+        )
+    # every warning is about the broken file (a broken history is read, and said, twice: by
+    # the check for a finished run and by the one for an interrupted run)
+    assert all(f"{broken} is truncated or corrupt" in str(w.message) for w in caught)
+    assert [row.epoch for row in rows] == [1, 2]  # each epoch logged once, by the fresh run
     assert metrics(again) == metrics(clean)
     for key, value in clean.model.state_dict().items():
         assert torch.equal(value, again.model.state_dict()[key]), key

@@ -243,9 +243,10 @@ def table(lines: list[str], equivalents: dict[str, set[str]]) -> str:
         survivors = set(record["survivors"])
         equivalent = len(survivors & equivalents.get(module, set()))
         share = killed_share(record, equivalent)
+        others = f"{len(survivors) - equivalent}" + (" unread" if module in NOT_YET_READ else "")
         rows.append(
             f"| `{module}` | {record['mutants']} | {record['killed']} | {equivalent} | "
-            f"{len(survivors) - equivalent} | {record['timeout']} | {record['no tests']} | "
+            f"{others} | {record['timeout']} | {record['no tests']} | "
             f"{100 * share:.0f} % | {record['seconds']:.0f} s |"
         )
     return "\n".join(rows)

@@ -24,8 +24,9 @@ import torch
 from provenance import append_record, provenance
 
 from nnbook.mnist import CLASS_RECIPE, fit, load
+from nnbook.mnist.data import MNIST
 from nnbook.mnist.models import DEFAULT_MODEL, MODELS, build_model, parameter_count
-from nnbook.mnist.recipes import recipe_for
+from nnbook.mnist.recipes import Recipe, recipe_for
 from nnbook.mnist.targets import TARGET_ACCURACY
 from nnbook.mnist.trainer import pick_device
 
@@ -62,12 +63,24 @@ def main() -> None:
     device = pick_device(args.device)
     origin = provenance(device)  # now: the commit and tree that run, not those at the end
     print(f"{args.model}: {recipe}\n{device}, {torch.get_num_threads()} threads")
-    data = load()
+    record = train_seeds(args.model, recipe, args.seeds, device, load(), args.target)
+    if args.record:
+        append_record(args.record, origin | record)
+
+
+def train_seeds(
+    model: str, recipe: Recipe, seeds: list[int], device: torch.device, data: MNIST,
+    target: float = TARGET_ACCURACY,
+) -> dict[str, object]:  # fmt: skip
+    """Train ``model`` once per seed, print each run and a summary, and return the record's line
+    (without its provenance): the model, its parameters, the recipe, the seeds and each run's
+    test accuracy after every epoch."""
     finals, bests, per_epoch, accuracies = [], [], [], []
-    for seed in args.seeds:
+    for seed in seeds:
         result = fit(
-            data.train, data.test, recipe, seed=seed, device=str(device), model=args.model,
-            on_epoch=lambda row, seed=seed: print(f"seed {seed}  {row.summary()}", flush=True),
+            data.train, data.test, recipe, seed=seed, device=str(device), model=model,
+            on_epoch=lambda row, seed=seed: print(f"{model} seed {seed}  {row.summary()}",
+                                                  flush=True),
         )  # fmt: skip
         history = result.history
         finals.append(result.final_test_accuracy)
@@ -76,31 +89,30 @@ def main() -> None:
         best = max(history, key=lambda row: row.test_accuracy)
         bests.append(best.test_accuracy)
         print(
-            f"seed {seed}: final {100 * finals[-1]:.2f} %, best {100 * best.test_accuracy:.2f} % "
-            f"(epoch {best.epoch}), lowest of the last {LAST_EPOCHS} epochs "
-            f"{100 * min(accuracies[-1][-LAST_EPOCHS:]):.2f} %, {per_epoch[-1]:.1f} s per epoch",
+            f"{model} seed {seed}: final {100 * finals[-1]:.2f} %, best "
+            f"{100 * best.test_accuracy:.2f} % (epoch {best.epoch}), lowest of the last "
+            f"{LAST_EPOCHS} epochs {100 * min(accuracies[-1][-LAST_EPOCHS:]):.2f} %, "
+            f"{per_epoch[-1]:.1f} s per epoch",
             flush=True,
         )
-    reached = sum(final >= args.target for final in finals)
-    held = sum(min(row[-LAST_EPOCHS:]) >= args.target for row in accuracies)
-    mean = statistics.fmean(finals)
+    reached = sum(final >= target for final in finals)
+    held = sum(min(row[-LAST_EPOCHS:]) >= target for row in accuracies)
     print(
-        f"final test accuracy over {len(finals)} seeds: mean {100 * mean:.2f} %, "
-        f"min {100 * min(finals):.2f} %; {reached}/{len(finals)} at or above "
-        f"{100 * args.target:.1f} %, {held}/{len(finals)} in each of the last {LAST_EPOCHS} "
-        f"epochs; {statistics.fmean(per_epoch):.1f} s per epoch"
+        f"{model}: final test accuracy over {len(finals)} seeds: mean "
+        f"{100 * statistics.fmean(finals):.2f} %, min {100 * min(finals):.2f} %; "
+        f"{reached}/{len(finals)} at or above {100 * target:.1f} %, {held}/{len(finals)} in "
+        f"each of the last {LAST_EPOCHS} epochs; {statistics.fmean(per_epoch):.1f} s per epoch",
+        flush=True,
     )
-    if args.record:
-        record = origin | {
-            "model": args.model,
-            "parameters": parameter_count(build_model(args.model)),
-            "recipe": dataclasses.asdict(recipe),
-            "seeds": args.seeds,
-            "final accuracy": finals,
-            "best accuracy": bests,
-            "accuracy per epoch": accuracies,
-        }  # no seconds: speed is bench/speed.py's, measured on an otherwise idle machine
-        append_record(args.record, record)
+    return {
+        "model": model,
+        "parameters": parameter_count(build_model(model)),
+        "recipe": dataclasses.asdict(recipe),
+        "seeds": list(seeds),
+        "final accuracy": finals,
+        "best accuracy": bests,
+        "accuracy per epoch": accuracies,
+    }  # no seconds: speed is bench/speed.py's, measured on an otherwise idle machine
 
 
 if __name__ == "__main__":

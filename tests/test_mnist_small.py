@@ -13,7 +13,7 @@ from cli_runner import run_nnbook
 
 from nnbook.mnist import recipes, targets
 from nnbook.mnist.model import receptive_fields
-from nnbook.mnist.models import MODELS, build_model, parameter_count
+from nnbook.mnist.models import FRONTIER, MODELS, build_model, parameter_count
 from nnbook.mnist.runs import RunFileWarning, run_folder, runs_root, trained
 from nnbook.mnist.summaries import model_summaries
 from nnbook.mnist.trainer import CHECKPOINT, HISTORY, MODEL, fit
@@ -62,6 +62,26 @@ def test_the_last_step_is_below_the_smallest_published_network():
     assert all(step.recipe.epochs <= targets.COURSE_MAX_EPOCHS for step in recipes.STEPS)
 
 
+def test_the_frontier_is_tinys_shape_narrower_and_narrower():
+    """Each network of the frontier has Tiny's layers, their shapes (but the channels) and its
+    receptive fields, fewer parameters than the one before (torchinfo counts them too), and the
+    widest is already below 3,000."""
+    tiny = build_model("tiny")
+    geometry = [shape[1:] for shape in conv_output_shapes(tiny)]
+    fields = [f.receptive_field for f in receptive_fields(tiny)]
+    counts = [parameter_count(tiny)]
+    for name in FRONTIER:
+        network = build_model(name)
+        shapes = conv_output_shapes(network)
+        assert [shape[1:] for shape in shapes] == geometry
+        assert {shape[0] for shape in shapes[1:-1]} == {network.width}  # then 10 scores
+        assert [f.receptive_field for f in receptive_fields(network)] == fields
+        stats = torchinfo.summary(network, input_size=(1, 1, 28, 28), verbose=0)
+        assert stats.trainable_params == parameter_count(network) < counts[-1]
+        counts.append(stats.trainable_params)
+    assert counts[1] < 3_000
+
+
 def test_the_published_network_is_cited():
     bib = (Path(__file__).resolve().parents[1] / "book" / "references.bib").read_text()
     assert f"@misc{{{targets.SMALLEST_PUBLISHED_CITATION}," in bib
@@ -95,8 +115,10 @@ def test_an_unknown_model_is_named():
 
 
 def test_every_model_trains_with_the_recipe_of_its_step():
-    assert [step.model for step in recipes.STEPS] == [m for m in MODELS if m != "net"]
+    steps = [m for m in MODELS if m != "net" and m not in FRONTIER]
+    assert [step.model for step in recipes.STEPS] == steps
     assert recipes.recipe_for("net") == recipes.DEFAULT_RECIPE
+    assert {recipes.recipe_for(name) for name in FRONTIER} == {recipes.FINAL_RECIPE}
     # the first steps see plain digits for fewer epochs; the last one augments for all of them
     first, *_, last = (recipes.recipe_for(step.model) for step in recipes.STEPS)
     assert not first.augment and first.epochs < targets.COURSE_MAX_EPOCHS

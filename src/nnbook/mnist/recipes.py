@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from nnbook.mnist.models import DEFAULT_MODEL, check_model
+from nnbook.mnist.models import DEFAULT_MODEL, FRONTIER, check_model
 from nnbook.mnist.targets import COURSE_MAX_EPOCHS
 
 
@@ -138,7 +138,8 @@ STEPS = (
 
 
 def recipe_for(model: str, gpu: bool = False) -> Recipe:
-    """The recipe the book trains ``model`` with: the default for ``net``, else its step's.
+    """The recipe the book trains ``model`` with: the default for ``net``, the last step's for
+    the frontier's networks, else its step's.
 
     ``gpu=True``: the one for a GPU's CUDA graphs, ``GPU_RECIPE`` for ``net`` and the step's
     recipe at a larger batch (``for_gpu``) for the others.
@@ -146,5 +147,8 @@ def recipe_for(model: str, gpu: bool = False) -> Recipe:
     check_model(model)
     if model == DEFAULT_MODEL:
         return GPU_RECIPE if gpu else DEFAULT_RECIPE
-    recipe = next(step.recipe for step in STEPS if step.model == model)
+    if model in FRONTIER:
+        recipe = FINAL_RECIPE
+    else:
+        recipe = next(step.recipe for step in STEPS if step.model == model)
     return for_gpu(recipe) if gpu else recipe

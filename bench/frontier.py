@@ -1,0 +1,59 @@
+"""The frontier of "How small can it go": Tiny narrower and narrower, each on seeds 1-3.
+
+Trains every network of ``nnbook.mnist.models.FRONTIER``, largest first, with the last step's
+recipe (``recipe_for``), once per seed, and appends one line per network to the seeds record,
+as ``bench/seeds.py`` does. It stops after the first network that misses the target on some
+seed's final epoch: the record then shows where the frontier ends.
+
+    MNIST_ROOT=../shared/mnist python bench/frontier.py --record bench/results/seeds.jsonl
+    MNIST_ROOT=../shared/mnist python bench/frontier.py --models tiny-6 tiny-5 --seeds 1
+
+Each network of the frontier costs less than Tiny (whose 15 epochs take about 3 minutes on one
+thread of a 2-core AMD EPYC with AVX-512); the whole frontier on three seeds about half an hour.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+from provenance import append_record, provenance
+from seeds import train_seeds
+
+from nnbook.mnist import load
+from nnbook.mnist.models import FRONTIER
+from nnbook.mnist.recipes import recipe_for
+from nnbook.mnist.targets import FINAL_SEEDS, TARGET_ACCURACY
+from nnbook.mnist.trainer import pick_device
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", choices=FRONTIER, default=list(FRONTIER))
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(FINAL_SEEDS))
+    parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--keep-going", action="store_true",
+        help="train every network, even below one that misses the target",
+    )  # fmt: skip
+    parser.add_argument(
+        "--record", type=Path, metavar="JSONL",
+        help="append one line per network to this file (bench/results/seeds.jsonl)",
+    )  # fmt: skip
+    args = parser.parse_args()
+    device = pick_device(args.device)
+    origin = provenance(device)  # the commit and tree that run, before any of it
+    print(f"{device}, {torch.get_num_threads()} threads")
+    data = load()
+    for model in args.models:
+        line = train_seeds(model, recipe_for(model), args.seeds, device, data, TARGET_ACCURACY)
+        if args.record:
+            append_record(args.record, origin | line)
+        if min(line["final accuracy"]) < TARGET_ACCURACY and not args.keep_going:
+            print(f"{model} misses {100 * TARGET_ACCURACY:.1f} % on some seed: the frontier ends")
+            break
+
+
+if __name__ == "__main__":
+    main()

@@ -2,16 +2,30 @@
 
 import contextlib
 import io
+import re
 import zipfile
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import sympy as sp
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 
 from nnbook import cli, spreadsheet
 from nnbook.backprop import train_many
-from nnbook.network import COLUMNS, DEFAULT_ITERATIONS, INITIAL_WEIGHTS, LEARNING_RATES
+from nnbook.network import (
+    BIAS_NAMES,
+    BIASES,
+    COLUMNS,
+    DEFAULT_ITERATIONS,
+    INITIAL_WEIGHTS,
+    INPUTS,
+    LEARNING_RATES,
+    TARGETS,
+    WEIGHT_NAMES,
+)
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +181,163 @@ def test_biases_and_own_numbers_live_in_every_formula(tmp_path):
     table = spreadsheet.read_values(edited)["eta=0.5"]
     run = train_many([0.5], 20, INITIAL_WEIGHTS, (0.05, 0.1), (0.01, 0.99), (0.35, -0.2))
     assert spreadsheet.largest_relative_difference(table, run[0.5]) < 1e-12
+
+
+CELL = re.compile(r"\$?([A-Z]{1,3})\$?(\d+)")
+
+
+def test_yellow_marks_exactly_the_cells_the_formulas_read_and_none_computes():
+    """The sheet's inputs, found from its formulas (cells they read that hold no formula), are
+    the yellow cells; each has a bold label, to its left or above it, naming what it holds."""
+    sheet = spreadsheet.build_workbook([0.5], 3)["eta=0.5"]
+    cells = {c.coordinate: c for row in sheet.iter_rows() for c in row if c.value is not None}
+    formulas = {k for k, c in cells.items() if str(c.value).startswith("=")}
+    read = {f"{col}{row}" for k in formulas for col, row in CELL.findall(cells[k].value)}
+    yellow = {k for k, c in cells.items() if c.fill.fgColor.rgb == "00" + spreadsheet.YELLOW}
+    counter = f"A{spreadsheet.FIRST_DATA_ROW}"  # iteration 0, which the next row counts on from
+    assert yellow == read - formulas - {counter}
+    values = {}
+    for coordinate in yellow:
+        cell = cells[coordinate]
+        left, above = sheet.cell(cell.row, cell.column - 1), sheet.cell(cell.row - 1, cell.column)
+        label = (
+            left
+            if left.value is not None and not left.fill.fgColor.rgb.endswith(spreadsheet.YELLOW)
+            else above
+        )
+        assert label.font.b, coordinate
+        values[label.value] = cell.value
+    names = (*WEIGHT_NAMES, *BIAS_NAMES)
+    assert {name: values[name] for name in names} == dict(
+        zip(names, (*INITIAL_WEIGHTS, *BIASES), strict=True)
+    )
+    assert {name: values[name] for name in ("i1", "i2", "t1", "t2")} == {
+        "i1": INPUTS[0], "i2": INPUTS[1], "t1": TARGETS[0], "t2": TARGETS[1],
+    }  # fmt: skip
+    (eta,) = [label for label in values if label.startswith("η")]
+    assert values[eta] == 0.5
+    (flag,) = [label for label in values if "biases" in label and "1" in label]
+    assert values[flag] == 0  # the class network's biases stay fixed
+
+
+def test_the_header_stays_in_view_and_the_title_names_eta():
+    book = spreadsheet.build_workbook([0.2, 2], 4)
+    for lr in (0.2, 2):
+        sheet = book[spreadsheet.sheet_name(lr)]
+        assert f"η = {lr:g}" in sheet["A1"].value
+        assert sheet["A1"].font.b and sheet["A1"].font.sz > 11  # larger than the labels
+        header = [c.value for c in sheet[spreadsheet.HEADER_ROW]][: len(COLUMNS)]
+        assert header == list(COLUMNS)
+        assert all(c.font.b for c in sheet[spreadsheet.HEADER_ROW][: len(COLUMNS)])
+        # frozen: every row above the first iteration, and the iteration column
+        assert sheet.freeze_panes == f"B{spreadsheet.FIRST_DATA_ROW}"
+        assert sheet[f"A{spreadsheet.FIRST_DATA_ROW}"].value == 0
+
+
+@pytest.mark.parametrize("iterations", [0, 3, 200])
+def test_the_chart_is_one_line_of_e_total_against_iteration_and_hides_no_cell(iterations):
+    sheet = spreadsheet.build_workbook([0.5], iterations)["eta=0.5"]
+    (chart,) = sheet._charts
+    (series,) = chart.series  # one line, not one series per row
+    first, last = spreadsheet.FIRST_DATA_ROW, spreadsheet.FIRST_DATA_ROW + iterations
+    total = get_column_letter(COLUMNS.index("E_total") + 1)
+
+    def rows(column):
+        return f"'eta=0.5'!${column}${first}" + (f":${column}${last}" if iterations else "")
+
+    assert (series.val.numRef.f, series.cat.numRef.f) == (rows(total), rows("A"))
+    assert series.tx.strRef.f == f"'eta=0.5'!{total}{spreadsheet.HEADER_ROW}"  # "E_total"
+
+    def text(title):
+        return "".join(run.t for paragraph in title.tx.rich.p for run in paragraph.r or ())
+
+    assert "E_total" in text(chart.title) and "η = 0.5" in text(chart.title)
+    assert (text(chart.x_axis.title), text(chart.y_axis.title)) == ("iteration", "E_total")
+    assert chart.legend is None  # a single line needs none
+    # where it sits: right of every filled cell of its rows, and above the header row
+    column, row = coordinate_from_string(chart.anchor)
+    filled = [c for r in sheet.iter_rows(max_row=spreadsheet.HEADER_ROW - 1) for c in r if c.value]
+    assert column_index_from_string(column) > max(c.column for c in filled if c.row >= 3)
+    row_cm = 15 / 72 * 2.54  # a default row: 15 points
+    assert (row - 1) * row_cm + chart.height <= (spreadsheet.HEADER_ROW - 1) * row_cm
+
+
+def test_printed_formulas_compute_what_sympy_computes(tmp_path):
+    """Each kind of expression the printer knows, printed as a formula, recalculated by
+    LibreOffice (an independent evaluator), equals SymPy's value: spreadsheets bind unary minus
+    tighter than ``^``, and ``^`` left to right, where SymPy's ``**`` is right to left."""
+    from openpyxl import Workbook
+
+    from nnbook.symbolic import sigmoid
+
+    x, y = sp.symbols("x y", real=True)
+    values = {x: 0.3, y: -1.7}
+    expressions = [
+        -(x**2), x ** (y**2), (x + y) ** -2, 1 / x, 1 / (x - y), sp.sqrt(x),
+        x ** sp.Rational(1, 3), sp.Rational(3, 4) * y, sp.Float(0.125) * x, sp.exp(-y) / 2,
+        sigmoid(x * y), 2 ** (-x),
+    ]  # fmt: skip
+    book = Workbook()
+    sheet = book.active
+    sheet["A1"], sheet["B1"] = values[x], values[y]
+    for row, expression in enumerate(expressions, start=2):
+        sheet.cell(row, 1, spreadsheet.to_formula(expression, {x: "$A$1", y: "$B$1"}))
+    book.save(tmp_path / "formulas.xlsx")
+    recalculated = spreadsheet.recalculate(tmp_path / "formulas.xlsx", tmp_path / "a" / "b")
+    computed = load_workbook(recalculated, data_only=True).active
+    for row, expression in enumerate(expressions, start=2):
+        expected = float(expression.subs(values).replace(sigmoid, lambda z: 1 / (1 + sp.exp(-z))))
+        assert computed.cell(row, 1).value == pytest.approx(expected, rel=1e-14), expression
+
+
+def test_recalculating_without_libreoffice_or_a_file_says_so(tmp_path, monkeypatch):
+    with pytest.raises(RuntimeError, match=r"could not recalculate .*missing\.xlsx"):
+        spreadsheet.recalculate(tmp_path / "missing.xlsx", tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(RuntimeError, match="apt-get install libreoffice-calc-nogui"):
+        spreadsheet.recalculate(tmp_path / "missing.xlsx", tmp_path / "out")
+
+
+def test_read_values_reads_the_eta_sheets_and_refuses_another_table(workbook, tmp_path):
+    book = load_workbook(workbook[1])
+    assert set(spreadsheet.read_values(workbook[1])) == set(book.sheetnames) - {"about"}
+    book["eta=0.5"].cell(spreadsheet.HEADER_ROW, 3, "weight 2")
+    book.save(tmp_path / "renamed.xlsx")
+    with pytest.raises(ValueError, match=r"sheet eta=0\.5 does not have the columns"):
+        spreadsheet.read_values(tmp_path / "renamed.xlsx")
+
+
+def test_the_about_sheet_names_every_sheet_and_the_rows():
+    book = spreadsheet.build_workbook([0.2, 2], 4)
+    about = book["about"]
+    assert book.sheetnames == ["about", "eta=0.2", "eta=2"]
+    text = "\n".join(cell.value for (cell,) in about.iter_rows(max_col=1))
+    assert "One sheet per learning rate: eta=0.2, eta=2." in text
+    assert "iteration 0..4;" in text
+    assert about["A1"].font.b and about["A1"].font.sz > 11
+
+
+def test_sheet_numbers_are_checked_and_stored_as_floats():
+    numbers = spreadsheet.SheetNumbers(np.arange(8) / 10, [1, 0], np.array([0.5, 0.25]), (0, 1))
+    assert numbers.weights == tuple(k / 10 for k in range(8))
+    assert all(type(v) is float for v in (*numbers.weights, *numbers.inputs, *numbers.targets))
+    assert (numbers.inputs, numbers.targets, numbers.biases) == ((1.0, 0.0), (0.5, 0.25), (0, 1))
+    with pytest.raises(ValueError, match="one set of 8 weights, got shape \\(2, 8\\)"):
+        spreadsheet.SheetNumbers(np.zeros((2, 8)))
+    for field in ("inputs", "targets", "biases"):
+        with pytest.raises(ValueError, match=r"i1, i2|t1, t2|b1, b2"):
+            spreadsheet.SheetNumbers(**{field: (1, 2, 3)})
+
+
+def test_a_workbook_needs_a_rate_and_rows_that_fit(monkeypatch):
+    with pytest.raises(ValueError, match="at least one learning rate"):
+        spreadsheet.build_workbook([], 3)
+    monkeypatch.setattr(spreadsheet, "MAX_ITERATIONS", 3)
+    assert (
+        spreadsheet.build_workbook([0.5], 3)["eta=0.5"].max_row == spreadsheet.FIRST_DATA_ROW + 3
+    )
+    with pytest.raises(ValueError, match="at most 3 iterations fit in a sheet, got 4"):
+        spreadsheet.build_workbook([0.5], 4)

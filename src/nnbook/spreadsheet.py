@@ -21,6 +21,7 @@ from openpyxl import Workbook
 from openpyxl.chart import LineChart, Reference
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 from sympy.printing.str import StrPrinter
 
 from nnbook import symbolic as sym
@@ -160,35 +161,65 @@ class SheetNumbers:
         object.__setattr__(self, "biases", as_pair(self.biases, BIAS_NAMES))
 
 
-def _write_eta_sheet(
-    workbook: Workbook, lr: float, iterations: int, numbers: SheetNumbers
-) -> None:
-    sheet = workbook.create_sheet(sheet_name(lr))
-    bold = Font(bold=True)
-    sheet["A1"] = f"Backpropagation, the 2-2-2 network, learning rate η = {lr:g}"
+#: What each η sheet says at its top, and the labels of its yellow cells.
+TITLE = "Backpropagation, the 2-2-2 network, learning rate η = {lr:g}"
+INSTRUCTIONS = "Change η, an input, a target or a starting value (yellow): every row recomputes."
+LABELS = {"eta": "η (learning rate)"}  #: a parameter row's label, when not its name
+TRAIN_BIASES_LABEL = "train biases (1 = yes, 0 = no)"
+STARTING_LABEL = "starting weights and biases"
+YELLOW = "FFF2CC"  #: the fill of every cell the reader may change, and of no other
+#: The chart of E_total: right of the yellow cells and above the table, in the rows the frozen
+#: panes keep in view, so that it hides no cell (openpyxl sizes charts in centimetres; a row
+#: is 15 points, about 0.53 cm, high).
+CHART_ANCHOR, CHART_WIDTH_CM, CHART_HEIGHT_CM = "M1", 16.0, 5.5
+
+#: The about sheet, line by line: what the workbook holds and how it computes.
+ABOUT = """\
+nnbook: the class backpropagation sheet, generated from the SymPy derivation
+
+Network: inputs i1, i2; hidden h1 = w1·i1 + w2·i2 + b1, h2 = w3·i1 + w4·i2 + b1,
+a_h = σ(h); outputs o1 = w5·a_h1 + w6·a_h2 + b2, o2 = w7·a_h1 + w8·a_h2 + b2,
+a_o = σ(o), σ(x) = 1/(1+e^(−x)). The class network has no biases: b1 = b2 = 0.
+Error: E_total = E1 + E2 = ½(t1 − a_o1)² + ½(t2 − a_o2)².
+Update: w ← w − η·∂E_total/∂w for all eight weights, from the same forward pass;
+b ← b − η·∂E_total/∂b too when the cell 'train biases' is 1 (fixed when it is 0).
+
+One sheet per learning rate: {sheets}.
+At the top of each: inputs, targets, η, starting weights and biases (yellow cells).
+Below the header row: one row per iteration 0..{iterations}; row k is the state after k updates:
+weights, biases, every intermediate of the forward pass, E1, E2, E_total, the gradients.
+Every computed cell is a formula printed from SymPy's expressions; nothing is typed.
+The chart on each sheet plots E_total against iteration."""
+
+
+def _write_inputs(sheet: Worksheet, lr: float, numbers: SheetNumbers) -> None:
+    """The title, then the yellow cells with their labels: inputs, targets, η, whether the
+    biases train, the starting weights and biases."""
+    bold, yellow = Font(bold=True), PatternFill("solid", fgColor=YELLOW)
+    sheet["A1"] = TITLE.format(lr=lr)
     sheet["A1"].font = Font(bold=True, size=13)
-    sheet["A2"] = (
-        "Change η, an input, a target or a starting value (yellow): every row recomputes."
-    )
+    sheet["A2"] = INSTRUCTIONS
     values = {
         "i1": numbers.inputs[0], "i2": numbers.inputs[1],
         "t1": numbers.targets[0], "t2": numbers.targets[1], "eta": lr,
     }  # fmt: skip
-    labels = {"eta": "η (learning rate)"}
-    yellow = PatternFill("solid", fgColor="FFF2CC")
     for name, row in PARAMETER_ROWS.items():
-        sheet.cell(row, 1, labels.get(name, name)).font = bold
+        sheet.cell(row, 1, LABELS.get(name, name)).font = bold
         sheet.cell(row, 2, values[name]).fill = yellow
     flag = sheet[TRAIN_BIASES_CELL]
-    sheet.cell(flag.row, flag.column - 1, "train biases (1 = yes, 0 = no)").font = bold
+    sheet.cell(flag.row, flag.column - 1, TRAIN_BIASES_LABEL).font = bold
     flag.value, flag.fill = int(numbers.train_biases), yellow
-    sheet.cell(WEIGHT_LABEL_ROW - 1, 1, "starting weights and biases").font = bold
+    sheet.cell(WEIGHT_LABEL_ROW - 1, 1, STARTING_LABEL).font = bold
     starting = (*numbers.weights, *numbers.biases)
     for k, (name, value) in enumerate(zip((*WEIGHT_NAMES, *BIAS_NAMES), starting, strict=True)):
         sheet.cell(WEIGHT_LABEL_ROW, k + 2, name).font = bold
         sheet.cell(WEIGHT_ROW, k + 2, value).fill = yellow
+
+
+def _write_table(sheet: Worksheet, iterations: int) -> None:
+    """The header row and one row of formulas per iteration, the header kept in view."""
     for k, name in enumerate(COLUMNS):
-        sheet.cell(HEADER_ROW, k + 1, name).font = bold
+        sheet.cell(HEADER_ROW, k + 1, name).font = Font(bold=True)
     for k in range(iterations + 1):
         row = FIRST_DATA_ROW + k
         sheet.cell(row, 1, k if k == 0 else f"=A{row - 1}+1")
@@ -196,6 +227,10 @@ def _write_eta_sheet(
         for column, template in templates.items():
             sheet.cell(row, column, template.format(row=row, previous=row - 1))
     sheet.freeze_panes = sheet.cell(FIRST_DATA_ROW, 2)
+
+
+def _add_chart(sheet: Worksheet, lr: float, iterations: int) -> None:
+    """A line chart of the table's E_total column against its iteration column."""
     chart = LineChart()
     chart.title = f"E_total against iteration, η = {lr:g}"
     chart.x_axis.title = "iteration"
@@ -203,10 +238,20 @@ def _write_eta_sheet(
     chart.legend = None
     column = COLUMNS.index("E_total") + 1
     last = FIRST_DATA_ROW + iterations
-    chart.add_data(Reference(sheet, min_col=column, min_row=HEADER_ROW, max_row=last), True)
+    values = Reference(sheet, min_col=column, min_row=HEADER_ROW, max_row=last)
+    chart.add_data(values, titles_from_data=True)  # one series: the header names it
     chart.set_categories(Reference(sheet, min_col=1, min_row=FIRST_DATA_ROW, max_row=last))
-    chart.width, chart.height = 18, 9
-    sheet.add_chart(chart, "K1" if iterations else "K2")
+    chart.width, chart.height = CHART_WIDTH_CM, CHART_HEIGHT_CM
+    sheet.add_chart(chart, CHART_ANCHOR)
+
+
+def _write_eta_sheet(
+    workbook: Workbook, lr: float, iterations: int, numbers: SheetNumbers
+) -> None:
+    sheet = workbook.create_sheet(sheet_name(lr))
+    _write_inputs(sheet, lr, numbers)
+    _write_table(sheet, iterations)
+    _add_chart(sheet, lr, iterations)
 
 
 def _write_about_sheet(
@@ -214,26 +259,9 @@ def _write_about_sheet(
 ) -> None:
     sheet = workbook.active
     sheet.title = "about"
-    lines = [
-        "nnbook: the class backpropagation sheet, generated from the SymPy derivation",
-        "",
-        "Network: inputs i1, i2; hidden h1 = w1·i1 + w2·i2 + b1, h2 = w3·i1 + w4·i2 + b1,",
-        "a_h = σ(h); outputs o1 = w5·a_h1 + w6·a_h2 + b2, o2 = w7·a_h1 + w8·a_h2 + b2,",
-        "a_o = σ(o), σ(x) = 1/(1+e^(−x)). The class network has no biases: b1 = b2 = 0.",
-        "Error: E_total = E1 + E2 = ½(t1 − a_o1)² + ½(t2 − a_o2)².",
-        "Update: w ← w − η·∂E_total/∂w for all eight weights, from the same forward pass;",
-        "b ← b − η·∂E_total/∂b too when the cell 'train biases' is 1 (fixed when it is 0).",
-        "",
-        f"One sheet per learning rate: {', '.join(sheet_name(lr) for lr in learning_rates)}.",
-        "At the top of each: inputs, targets, η, starting weights and biases (yellow cells).",
-        f"Below the header row: one row per iteration 0..{iterations}; row k is the state after"
-        " k updates:",
-        "weights, biases, every intermediate of the forward pass, E1, E2, E_total, the gradients.",
-        "Every computed cell is a formula printed from SymPy's expressions; nothing is typed.",
-        "The chart on each sheet plots E_total against iteration.",
-    ]
-    for k, line in enumerate(lines, start=1):
-        sheet.cell(k, 1, line)
+    sheets = ", ".join(sheet_name(lr) for lr in learning_rates)
+    for k, line in enumerate(ABOUT.format(sheets=sheets, iterations=iterations).splitlines()):
+        sheet.cell(k + 1, 1, line)
     sheet["A1"].font = Font(bold=True, size=13)
     sheet.column_dimensions["A"].width = 100
 

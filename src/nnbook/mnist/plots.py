@@ -1,4 +1,4 @@
-"""Figures of Part 2: digit grids, class counts, training curves, confusion matrix."""
+"""Figures of Part 2: digit grids, class counts, training curves, confusion matrix, frontier."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
@@ -88,3 +89,44 @@ def confusion_matrix(labels: torch.Tensor, predictions: torch.Tensor) -> tuple[F
     ax.set_ylabel("true digit")
     figure.tight_layout()
     return figure, counts
+
+
+def frontier(
+    table: pd.DataFrame,
+    target: float,
+    published: Sequence[tuple[str, int, float]] = (),
+    claim: tuple[str, int, float, float] | None = None,
+) -> Figure:
+    """Parameters against final test accuracy: each network of ``table`` (``seeds_table``: the
+    minimum and the mean over its seeds, the lowest of its last epochs), the target, networks
+    published elsewhere as (label, parameters, accuracy %), and a ``claim`` as (label,
+    parameters, claimed %, logged %) drawn from what it says down to what its log shows."""
+    figure, ax = plt.subplots(figsize=(8, 4.2))
+    ordered = table.sort_values("parameters")
+    x = ordered["parameters"].to_numpy()
+    held = next(column for column in ordered.columns if column.startswith("min of last"))
+    ax.plot(x, ordered["mean final (%)"], "o-", label="mean of the final epochs")
+    ax.plot(x, ordered["min final (%)"], "s-", label="lowest final epoch")
+    ax.plot(x, ordered[held], "v:", color="0.4", label=held.replace(" (%)", " epochs"))
+    for name, row in ordered.iterrows():
+        ax.annotate(str(name), (row["parameters"], row["mean final (%)"]), fontsize=8,
+                    textcoords="offset points", xytext=(4, 6))  # fmt: skip
+    ax.axhline(100 * target, color="0.5", ls="--", label=f"{100 * target:g} %")
+    for label, parameters, accuracy in published:
+        ax.plot(parameters, accuracy, "k*", markersize=10)
+        ax.annotate(label, (parameters, accuracy), fontsize=8, textcoords="offset points",
+                    xytext=(5, -10))  # fmt: skip
+    if claim is not None:
+        label, parameters, claimed, logged = claim
+        ax.plot(parameters, claimed, "o", mfc="none", mec="C3", markersize=9)
+        ax.plot(parameters, logged, "X", color="C3", markersize=9)
+        ax.annotate("", (parameters, logged), (parameters, claimed),
+                    arrowprops={"arrowstyle": "->", "color": "C3"})  # fmt: skip
+        ax.annotate(label, (parameters, claimed), fontsize=8, color="C3",
+                    textcoords="offset points", xytext=(6, 0))  # fmt: skip
+    ax.set_xlabel("trainable parameters")
+    ax.set_ylabel("final test accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    figure.tight_layout()
+    return figure

@@ -1,11 +1,13 @@
 """Reports on the book's networks: what each costs (parameters, multiply-adds per image,
-receptive field, layers) and how a run of one ended. Kept apart from ``nnbook.mnist.models``,
-which the trainer imports: the runs' digest covers the trainer's modules, and a change to a
-table should retrain nothing.
+receptive field, layers), how a run of one ended, and how its runs on several seeds did. Kept
+apart from ``nnbook.mnist.models``, which the trainer imports: the runs' digest covers the
+trainer's modules, and a change to a table should retrain nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import statistics
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -14,6 +16,8 @@ from torch import nn
 
 from nnbook.mnist.model import receptive_fields, square_size
 from nnbook.mnist.models import MODELS, check_model, parameter_count
+from nnbook.mnist.recipes import Recipe
+from nnbook.mnist.targets import HELD_EPOCHS, TARGET_ACCURACY
 
 if TYPE_CHECKING:
     from nnbook.mnist.trainer import EpochResult
@@ -61,3 +65,43 @@ def run_summary(model: str, history: Sequence[EpochResult]) -> dict[str, float]:
         "final test accuracy (%)": 100 * last.test_accuracy,
         "best test accuracy (%)": 100 * max(row.test_accuracy for row in history),
     }
+
+
+def seeds_table(
+    records: Sequence[dict],
+    models: Sequence[str],
+    recipe: Recipe,
+    seeds: Sequence[int],
+    target: float = TARGET_ACCURACY,
+) -> pd.DataFrame:
+    """One row per model of ``models`` from the seeds record (``bench/results/seeds.jsonl``):
+    its latest line with ``recipe`` that trained every one of ``seeds``, on those seeds. Columns:
+    parameters, epochs, the final test accuracy of each seed (%), their minimum and mean, the
+    lowest of each run's last ``HELD_EPOCHS`` epochs, and whether every run *holds* the target
+    (each of those epochs at or above it). A model the record lacks is a ValueError."""
+    wanted, rows = dataclasses.asdict(recipe), {}
+    for model in models:
+        lines = [
+            line
+            for line in records
+            if line["model"] == model
+            and line["recipe"] == wanted
+            and set(seeds) <= set(line["seeds"])
+        ]
+        if not lines:
+            raise ValueError(f"the seeds record has no run of {model} on seeds {list(seeds)}")
+        line = lines[-1]
+        runs = [line["accuracy per epoch"][line["seeds"].index(seed)] for seed in seeds]
+        finals = [100 * run[-1] for run in runs]
+        held = [min(run[-HELD_EPOCHS:]) for run in runs]
+        rows[model] = {
+            "parameters": line["parameters"],
+            "epochs": len(runs[0]),
+            **{f"seed {seed} (%)": final for seed, final in zip(seeds, finals, strict=True)},
+            "min final (%)": min(finals),
+            "mean final (%)": statistics.fmean(finals),
+            f"min of last {HELD_EPOCHS} (%)": 100 * min(held),
+            "holds": min(held) >= target,
+            "commit": line["commit"],
+        }
+    return pd.DataFrame(rows).T.astype({"parameters": int, "epochs": int, "holds": bool})

@@ -8,9 +8,9 @@ the best epoch of the best seed; this script measures exactly that, and the seco
     MNIST_ROOT=../shared/mnist python bench/seeds.py --model tiny  # its recipe, 15 epochs
 
 ``--record bench/results/seeds.jsonl`` appends one line per call: where it ran
-(``provenance.py``), the model, its parameters, the recipe, the seeds and each run's test
-accuracy after every epoch (with its final, best and last-three-epochs minimum). "How small can
-it go" reads that file.
+(``provenance.py``), the model, its parameters and multiply-adds per image, the recipe, the seeds
+and each run's test accuracy after every epoch (with its final and best). "How small can it go"
+reads that file.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from nnbook.mnist import CLASS_RECIPE, fit, load
 from nnbook.mnist.data import MNIST
 from nnbook.mnist.models import DEFAULT_MODEL, MODELS, build_model, parameter_count
 from nnbook.mnist.recipes import Recipe, recipe_for
+from nnbook.mnist.summaries import model_summaries
 from nnbook.mnist.targets import HELD_EPOCHS, TARGET_ACCURACY
 from nnbook.mnist.trainer import pick_device
 
@@ -41,6 +42,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, help="override the recipe's (peak) learning rate")
     parser.add_argument("--weight-decay", type=float, help="override the recipe's weight decay")
     parser.add_argument("--max-degrees", type=float, help="override the largest rotation")
+    parser.add_argument("--ema-decay", type=float, help="override the average's decay (0: none)")
     parser.add_argument("--device", default="auto")
     parser.add_argument(
         "--target", type=float, default=TARGET_ACCURACY,
@@ -55,6 +57,7 @@ def main() -> None:
     changes = {
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
         "weight_decay": args.weight_decay, "max_degrees": args.max_degrees,
+        "ema_decay": args.ema_decay,
     }  # fmt: skip
     recipe = dataclasses.replace(recipe, **{k: v for k, v in changes.items() if v is not None})
     device = pick_device(args.device)
@@ -104,6 +107,8 @@ def train_seeds(
     return {
         "model": model,
         "parameters": parameter_count(build_model(model)),
+        # what tells two versions of a network of the same name and size apart (padding, say)
+        "multiply-adds per image": int(model_summaries().loc[model, "MACs per image"]),
         "recipe": dataclasses.asdict(recipe),
         "seeds": list(seeds),
         "final accuracy": finals,

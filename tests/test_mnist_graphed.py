@@ -114,14 +114,17 @@ def test_a_recorded_step_needs_a_whole_batch_and_plain_sgd(mnist):
 
 
 @pytest.mark.parametrize("model", list(MODELS))
-def test_a_gpu_recipe_changes_the_batch_and_the_rate_alone(model):
+def test_a_gpu_recipe_changes_the_batch_the_rate_and_the_averages_decay_alone(model):
     cpu, gpu = recipe_for(model), recipe_for(model, gpu=True)
-    unchanged = {"batch_size": cpu.batch_size, "lr": cpu.lr}
+    unchanged = {"batch_size": cpu.batch_size, "lr": cpu.lr, "ema_decay": cpu.ema_decay}
     if model == "net":
         unchanged["epochs"] = cpu.epochs  # the one recipe that also trains longer
     assert replace(gpu, **unchanged) == cpu
     ratio = gpu.batch_size / cpu.batch_size
     assert ratio > 1 and 1 < gpu.lr / cpu.lr < ratio  # a larger rate, less than in proportion
+    # the average forgets as much per image: one step of the larger batch, `ratio` of the other
+    assert gpu.ema_decay == pytest.approx(cpu.ema_decay**ratio, abs=1e-6)
+    assert (gpu.ema_decay == 0) == (cpu.ema_decay == 0)
 
 
 def test_a_four_times_larger_batch_doubles_the_rate_and_keeps_the_rest():

@@ -93,9 +93,11 @@ def test_the_published_network_is_cited():
     assert f"{targets.CLAIMED_PARAMETERS}" in claim
 
 
-def seeds_line(model, seeds, runs, recipe=recipes.FINAL_RECIPE, commit="a" * 40):
+def seeds_line(model, seeds, runs, recipe=recipes.FINAL_RECIPE, commit="a" * 40, macs=None):
+    today = int(model_summaries().loc[model, "MACs per image"])
     return {
         "model": model, "parameters": parameter_count(build_model(model)),
+        "multiply-adds per image": today if macs is None else macs,
         "recipe": asdict(recipe), "seeds": seeds, "accuracy per epoch": runs, "commit": commit,
     }  # fmt: skip
 
@@ -109,7 +111,10 @@ def test_seeds_table_reads_the_latest_run_of_the_recipe_on_the_seeds():
         seeds_line("tiny", [1, 2], [dipped, dipped], recipe=recipes.SMALL_RECIPE),  # not it
         seeds_line("tiny-8", [1, 2], [held, dipped]),
         seeds_line("tiny-7", [1], [held]),  # not every seed
+        seeds_line("tiny-8", [1, 2], [held, held], commit="c" * 40, macs=1),  # another version
     ]
+    older = seeds_table(records, ["tiny-8"], recipes.FINAL_RECIPE, (1, 2), today=False)
+    assert older.loc["tiny-8", "commit"] == "c" * 40  # the latest line, whatever its network
     table = seeds_table(records, ["tiny", "tiny-8"], recipes.FINAL_RECIPE, (1, 2))
     assert list(table.index) == ["tiny", "tiny-8"]
     tiny, narrower = table.loc["tiny"], table.loc["tiny-8"]

@@ -34,6 +34,57 @@ def metrics(result):
     return [{k: v for k, v in asdict(row).items() if k != "seconds"} for row in result.history]
 
 
+def test_a_recipe_with_an_average_keeps_and_evaluates_the_average(small):
+    """Averaging changes no step of training: with a decay near 0 the average is the weights
+    (to round-off), with 0.9 it lags them, and each epoch's test figures are the kept model's."""
+    plain = fit(*small, SMALL, seed=6, device="cpu")
+    nearly = fit(*small, replace(SMALL, ema_decay=1e-12), seed=6, device="cpu")
+    lagging = fit(*small, replace(SMALL, ema_decay=0.9), seed=6, device="cpu")
+    assert [row.train_loss for row in nearly.history] == [row.train_loss for row in plain.history]
+    assert [row.train_loss for row in lagging.history] == [row.train_loss for row in plain.history]
+    for name, value in plain.model.state_dict().items():
+        if value.is_floating_point():
+            torch.testing.assert_close(nearly.model.state_dict()[name], value, msg=name)
+    differences = [
+        (lagging.model.state_dict()[name] - value).abs().max().item()
+        for name, value in plain.model.state_dict().items()
+        if value.is_floating_point()
+    ]
+    assert max(differences) > 1e-3  # ten steps of memory are not the last step's weights
+    loss, accuracy = evaluate(lagging.model, small[1])
+    assert (loss, accuracy) == (lagging.history[-1].test_loss, lagging.history[-1].test_accuracy)
+
+
+def test_the_average_takes_in_every_step(small):
+    """After each step: average ← d·average + (1 − d)·weights, the first step's copied; the
+    weights seen by the batches' iterator, step by step, against the average kept."""
+    from nnbook.mnist.trainer import average_of, make_optimizer, train_epoch
+
+    torch.manual_seed(0)
+    network = Net()
+    recipe = replace(SMALL, batch_size=160)  # four steps over 640 images
+    optimizer, scheduler = make_optimizer(network, recipe, 4)
+    averaged = average_of(network, 0.5)
+    seen = []
+
+    def record(batches):
+        for start in batches:
+            seen.append([p.detach().clone() for p in network.parameters()])
+            yield start
+        seen.append([p.detach().clone() for p in network.parameters()])
+
+    generator = torch.Generator().manual_seed(0)
+    train_epoch(
+        network, small[0], optimizer, scheduler, recipe, generator, record, averaged=averaged
+    )
+    expected = seen[1]  # after the first step
+    for weights in seen[2:]:
+        expected = [0.5 * a + 0.5 * w for a, w in zip(expected, weights, strict=True)]
+    for ours, theirs in zip(averaged.module.parameters(), expected, strict=True):
+        torch.testing.assert_close(ours, theirs)
+    assert int(averaged.n_averaged) == 4
+
+
 def test_same_seed_same_history(small):
     recipe = replace(SMALL, epochs=2)
     first = fit(*small, recipe, seed=3, device="cpu")
@@ -45,8 +96,10 @@ def test_same_seed_same_history(small):
     assert losses == sorted(losses, reverse=True)
 
 
-def test_resume_gives_the_uninterrupted_weights(small, tmp_path):
-    straight = fit(*small, SMALL, seed=5, device="cpu", out=tmp_path / "straight")
+@pytest.mark.parametrize("ema_decay", [0.0, 0.9], ids=["weights", "their average"])
+def test_resume_gives_the_uninterrupted_weights(small, tmp_path, ema_decay):
+    recipe = replace(SMALL, ema_decay=ema_decay)
+    straight = fit(*small, recipe, seed=5, device="cpu", out=tmp_path / "straight")
 
     class SimulatedCrashError(Exception):
         pass
@@ -56,10 +109,10 @@ def test_resume_gives_the_uninterrupted_weights(small, tmp_path):
             raise SimulatedCrashError
 
     with pytest.raises(SimulatedCrashError):
-        fit(*small, SMALL, seed=5, device="cpu", out=tmp_path / "cut", on_epoch=stop_after_first)
+        fit(*small, recipe, seed=5, device="cpu", out=tmp_path / "cut", on_epoch=stop_after_first)
     assert len(json.loads((tmp_path / "cut" / HISTORY).read_text())) == 1
     assert not (tmp_path / "cut" / MODEL).exists()
-    resumed = fit(*small, SMALL, seed=5, device="cpu", out=tmp_path / "cut", resume=True)
+    resumed = fit(*small, recipe, seed=5, device="cpu", out=tmp_path / "cut", resume=True)
     assert metrics(resumed) == metrics(straight)
     for key, value in straight.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[key]), key
@@ -103,6 +156,8 @@ BAD_RECIPES = [
     ({"momentum": -0.1}, r"^momentum must be in \[0, 1\), got -0\.1$"),
     ({"weight_decay": -1e-4}, r"^weight decay must be 0 or more, got -0\.0001$"),
     ({"schedule": "cosine"}, r"^schedule must be 'onecycle' or 'constant', got 'cosine'$"),
+    ({"ema_decay": 1.0}, r"^the average's decay must be in \[0, 1\), got 1\.0$"),
+    ({"ema_decay": -0.5}, r"^the average's decay must be in \[0, 1\), got -0\.5$"),
 ]
 
 

@@ -28,6 +28,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
 from nnbook.mnist.data import MNISTTensors, random_affine
 
@@ -151,9 +152,14 @@ class CapturedStep:
         torch.cuda.set_rng_state(saved_rng, device)
 
     def train_epoch(
-        self, scheduler: torch.optim.lr_scheduler.LRScheduler, generator: torch.Generator
+        self,
+        scheduler: torch.optim.lr_scheduler.LRScheduler,
+        generator: torch.Generator,
+        averaged: AveragedModel | None = None,
     ) -> tuple[float, float]:
-        """One pass in shuffled whole batches; returns (mean NLL loss, accuracy) over them."""
+        """One pass in shuffled whole batches; returns (mean NLL loss, accuracy) over them.
+        With ``averaged``, the average of the weights takes in every step's (after the replay,
+        outside the graph)."""
         self.network.train()
         order = torch.randperm(len(self.data), generator=generator).to(self.index.device)
         steps = len(self.data) // self.batch_size
@@ -165,6 +171,8 @@ class CapturedStep:
             warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step", UserWarning)
             for step in range(steps):
                 self._replay(step, order, group, scheduler)
+                if averaged is not None:
+                    averaged.update_parameters(self.network)
         seen = steps * self.batch_size
         return self.loss_sum.item() / seen, self.correct.item() / seen
 

@@ -29,6 +29,10 @@ class Recipe:
     max_degrees: float = 7.0
     max_translate: float = 0.05
     max_scale: float = 0.05
+    #: 0: evaluate and keep the trained weights. Else the run also keeps an exponential moving
+    #: average of its weights (and batch-norm statistics), ``average ← d·average + (1 − d)·w``
+    #: after every step, and evaluates and keeps that instead.
+    ema_decay: float = 0.0
 
     def __post_init__(self) -> None:
         if not (isinstance(self.epochs, int) and self.epochs > 0):
@@ -43,6 +47,8 @@ class Recipe:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
         if self.weight_decay < 0:
             raise ValueError(f"weight decay must be 0 or more, got {self.weight_decay!r}")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"the average's decay must be in [0, 1), got {self.ema_decay!r}")
         if self.schedule not in ("onecycle", "constant"):
             raise ValueError(f"schedule must be 'onecycle' or 'constant', got {self.schedule!r}")
 
@@ -80,9 +86,15 @@ GPU_BATCH_SIZE = 256
 
 def for_gpu(recipe: Recipe, batch_size: int = GPU_BATCH_SIZE) -> Recipe:
     """``recipe`` at ``batch_size``, its peak learning rate scaled by the square root of the ratio
-    of the batches. In proportion to it, the rate made training diverge (bench/gpu.py)."""
+    of the batches (in proportion to it, the rate made training diverge: bench/gpu.py), and the
+    decay of its average per step raised to that ratio, so that it averages over as many images."""
     factor = batch_size / recipe.batch_size
-    return replace(recipe, batch_size=batch_size, lr=round(recipe.lr * factor**0.5, 4))
+    return replace(
+        recipe,
+        batch_size=batch_size,
+        lr=round(recipe.lr * factor**0.5, 4),
+        ema_decay=round(recipe.ema_decay**factor, 6),
+    )
 
 
 #: The GPU's recipe for the default network: batch 256, peak rate 0.2, 16 epochs (its runs, and
@@ -101,8 +113,10 @@ FIRST_STEPS_EPOCHS = 10
 #: The first steps see the digits as they are; augmentation arrives with its own step.
 PLAIN_RECIPE = replace(SMALL_RECIPE, augment=False, epochs=FIRST_STEPS_EPOCHS)
 #: The last step: twice the batch and twice the peak rate (the variants tried are in
-#: bench/small_models.py; its runs per seed in bench/results/seeds.jsonl).
-FINAL_RECIPE = replace(SMALL_RECIPE, batch_size=128, lr=0.2)
+#: bench/small_models.py), and the network it keeps is the average of its weights over about
+#: the last thousand steps, which holds the target in the last epochs where the weights of the
+#: step alone wobble around it (its runs per seed in bench/results/seeds.jsonl).
+FINAL_RECIPE = replace(SMALL_RECIPE, batch_size=128, lr=0.2, ema_decay=0.999)
 
 
 @dataclass(frozen=True)

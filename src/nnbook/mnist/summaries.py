@@ -6,7 +6,6 @@ trainer's modules, and a change to a table should retrain nothing.
 
 from __future__ import annotations
 
-import dataclasses
 import statistics
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -73,20 +72,24 @@ def seeds_table(
     recipe: Recipe,
     seeds: Sequence[int],
     target: float = TARGET_ACCURACY,
+    today: bool = True,
 ) -> pd.DataFrame:
     """One row per model of ``models`` from the seeds record (``bench/results/seeds.jsonl``):
-    its latest line with ``recipe`` that trained every one of ``seeds``, on those seeds. Columns:
+    its latest line with ``recipe`` that trained every one of ``seeds``, on those seeds, and
+    (``today``) of the network as ``MODELS`` builds it now: the same multiply-adds per image,
+    which a change of padding or stride changes where the parameters do not. Columns:
     parameters, epochs, the final test accuracy of each seed (%), their minimum and mean, the
     lowest of each run's last ``HELD_EPOCHS`` epochs, and whether every run *holds* the target
     (each of those epochs at or above it). A model the record lacks is a ValueError."""
-    wanted, rows = dataclasses.asdict(recipe), {}
+    rows, costs = {}, model_summaries()["MACs per image"] if today else None
     for model in models:
         lines = [
             line
             for line in records
             if line["model"] == model
-            and line["recipe"] == wanted
+            and Recipe(**line["recipe"]) == recipe  # a field added since: its default
             and set(seeds) <= set(line["seeds"])
+            and (costs is None or line.get("multiply-adds per image") == costs[model])
         ]
         if not lines:
             raise ValueError(f"the seeds record has no run of {model} on seeds {list(seeds)}")

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from nnbook.files import atomic_write
 from nnbook.mnist.allocator import keep_freed_memory
@@ -153,8 +154,10 @@ def train_epoch(
     generator: torch.Generator,
     progress: Callable | None = None,
     loss_of: LossFunction = nll_loss,
+    averaged: AveragedModel | None = None,
 ) -> tuple[float, float]:
-    """One pass over ``data`` in shuffled batches; returns (mean NLL loss, accuracy)."""
+    """One pass over ``data`` in shuffled batches; returns (mean NLL loss, accuracy). With
+    ``averaged``, the average of the weights takes in every step's."""
     model.train()
     order = torch.randperm(len(data), generator=generator).to(data.images.device)
     total_loss = torch.zeros((), device=data.images.device)
@@ -174,6 +177,8 @@ def train_epoch(
         loss.backward()
         optimizer.step()
         scheduler.step()
+        if averaged is not None:
+            averaged.update_parameters(model)
         nll = loss if loss_of is nll_loss else F.nll_loss(log_probs, labels)
         total_loss += nll.detach() * len(labels)
         correct += (log_probs.argmax(1) == labels).sum()
@@ -203,7 +208,8 @@ def evaluate(
 
 @dataclass
 class FitResult:
-    """What ``fit`` returns: the trained model and one ``EpochResult`` per epoch."""
+    """What ``fit`` returns: the trained model (the average of its weights, when the recipe
+    keeps one) and one ``EpochResult`` per epoch."""
 
     model: nn.Module
     history: list[EpochResult] = field(default_factory=list)
@@ -258,11 +264,14 @@ def checkpoint(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     generator: torch.Generator,
     history: list[EpochResult],
+    averaged: AveragedModel | None = None,
 ) -> dict:
-    """Everything a resumed run needs to continue exactly: weights, optimiser, schedule, RNGs."""
+    """Everything a resumed run needs to continue exactly: weights (and their average),
+    optimiser, schedule, RNGs."""
     on_cuda = next(network.parameters()).device.type == "cuda"
     return {
         "model": network.state_dict(),
+        "averaged": averaged.state_dict() if averaged is not None else None,
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "torch_rng": torch.get_rng_state(),
@@ -278,9 +287,12 @@ def restore(
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     generator: torch.Generator,
+    averaged: AveragedModel | None = None,
 ) -> list[EpochResult]:
     """Load a ``checkpoint`` (its tensors on any device) into a run; returns its history."""
     network.load_state_dict(state["model"])
+    if averaged is not None:
+        averaged.load_state_dict(state["averaged"])
     optimizer.load_state_dict(state["optimizer"])  # moves the momenta to the network's device
     scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"].cpu())
@@ -316,6 +328,20 @@ class Run:
     scheduler: torch.optim.lr_scheduler.LRScheduler
     generator: torch.Generator
     history: list[EpochResult] = field(default_factory=list)
+    #: The average of the weights, when the recipe keeps one (``Recipe.ema_decay``).
+    averaged: AveragedModel | None = None
+
+    @property
+    def kept(self) -> nn.Module:
+        """The network the run evaluates and keeps: the average of its weights, or the weights."""
+        return self.averaged.module if self.averaged is not None else self.network
+
+
+def average_of(network: nn.Module, decay: float) -> AveragedModel:
+    """An exponential moving average of ``network``'s weights and batch-norm statistics,
+    ``average ← decay·average + (1 − decay)·current`` at every ``update_parameters``; the
+    first update copies the network."""
+    return AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def start_run(
@@ -332,7 +358,8 @@ def start_run(
     generator = torch.Generator().manual_seed(seed)
     network = build_model(model, train.images.device)
     optimizer, scheduler = hooks.optimizer(network, recipe, steps_per_epoch)
-    return Run(name, network, optimizer, scheduler, generator)
+    averaged = average_of(network, recipe.ema_decay) if recipe.ema_decay else None
+    return Run(name, network, optimizer, scheduler, generator, averaged=averaged)
 
 
 def resume_run(run: Run, folder: Path | None, recipe: Recipe, seed: int) -> None:
@@ -354,7 +381,9 @@ def resume_run(run: Run, folder: Path | None, recipe: Recipe, seed: int) -> None
             f"not {run.model_name!r}"
         )
     try:
-        run.history = restore(state, run.network, run.optimizer, run.scheduler, run.generator)
+        run.history = restore(
+            state, run.network, run.optimizer, run.scheduler, run.generator, run.averaged
+        )
     except (KeyError, TypeError, RuntimeError) as error:
         raise RunFileError(
             f"{path} does not hold a whole checkpoint ({type(error).__name__}: {error}); "
@@ -380,7 +409,7 @@ def epoch_trainer(
         captured = CapturedStep(
             run.network, run.optimizer, train, recipe.batch_size, recipe.augmentation()
         )
-        return lambda epoch: captured.train_epoch(run.scheduler, run.generator)
+        return lambda epoch: captured.train_epoch(run.scheduler, run.generator, run.averaged)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -391,7 +420,7 @@ def epoch_trainer(
         this = hooks.epoch_recipe(recipe, epoch) if hooks.epoch_recipe else recipe
         return train_epoch(
             run.network, train, run.optimizer, run.scheduler, this, run.generator, bar,
-            hooks.loss,
+            hooks.loss, run.averaged,
         )  # fmt: skip
 
     return one_epoch
@@ -399,7 +428,9 @@ def epoch_trainer(
 
 def save_epoch(run: Run, folder: Path, recipe: Recipe, seed: int) -> None:
     """After each epoch: the checkpoint, then the history (each written atomically)."""
-    state = checkpoint(run.network, run.optimizer, run.scheduler, run.generator, run.history)
+    state = checkpoint(
+        run.network, run.optimizer, run.scheduler, run.generator, run.history, run.averaged
+    )
     state.update(recipe=asdict(recipe), seed=seed, model_name=run.model_name)
     save_run_file(state, folder / CHECKPOINT)
     save_run_file([asdict(r) for r in run.history], folder / HISTORY)
@@ -456,7 +487,7 @@ def fit(
         started = time.perf_counter()
         lr = run.optimizer.param_groups[0]["lr"]
         train_loss, train_accuracy = train_one(epoch)
-        test_loss, test_accuracy = evaluate(run.network, test, eval_batch)
+        test_loss, test_accuracy = evaluate(run.kept, test, eval_batch)
         seconds = time.perf_counter() - started
         row = EpochResult(epoch, train_loss, train_accuracy, test_loss, test_accuracy, lr, seconds)
         run.history.append(row)
@@ -465,5 +496,5 @@ def fit(
         if on_epoch is not None:
             on_epoch(row)
     if folder is not None:
-        save_run_file(run.network.state_dict(), folder / MODEL)
-    return FitResult(run.network, run.history)
+        save_run_file(run.kept.state_dict(), folder / MODEL)
+    return FitResult(run.kept, run.history)

@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import datetime
 import io
+import json
+import logging
 import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 
+import numpy as np
 import pytest
+import yaml
 from bs4 import BeautifulSoup
 from pypdf import PdfReader, PdfWriter
 from pypdf.annotations import Link
@@ -18,32 +25,45 @@ from pypdf.annotations import Link
 from nnbook import pdf
 from nnbook.sphinxext import FONT, FONT_PARTS, mathjax_source
 
+#: The book's MathJax settings, as Sphinx writes them into every page: the font from the book's
+#: own copy (a CDN is out of reach), no speech worker (a page from file:// cannot start one),
+#: long equations broken over lines.
+MATHJAX_SETTINGS = yaml.safe_load((pdf.ROOT / "_config.yml").read_text())["sphinx"]["config"][
+    "mathjax3_config"
+]
 HEAD = (
     '<link rel="stylesheet" href="{up}_static/styles/theme.css?digest=abc">'
-    # as _config.yml has it: the font from the book's own copy (a CDN is out of reach), no
-    # speech worker (a page from file:// cannot start one)
-    '<script>window.MathJax = {{"loader": {{"paths": {{"fonts": "[mathjax]/fonts"}}}}, '
-    '"options": {{"menuOptions": {{"settings": {{"speech": false, "braille": false}}}}}}}}'
-    "</script>"
+    "<script>window.MathJax = "
+    + json.dumps(MATHJAX_SETTINGS).replace("{", "{{").replace("}", "}}")
+    + "</script>"
     '<script defer src="{up}_static/mathjax/tex-chtml.js?v=1"></script>'
+    # what else a built page's head holds: an icon, an inline script of the theme's
+    '<link rel="icon" href="{up}_static/favicon.ico">'
+    '<script>document.documentElement.dataset.mode = "light";</script>'
 )
 LANDING = (
     "<article class='bd-article'><h1 id='welcome'>Welcome<a class='headerlink' href='#welcome'>"
     "#</a></h1><p><a href='book/part1/one.html#sec'>one</a> <a href='https://example.org/x'>"
-    "out</a> <a href='book/part1/sheet.xlsx'>sheet</a> <a href='mailto:a@b.c'>mail</a></p>"
-    "</article>"
+    "out</a> <a href='book/part1/sheet.xlsx'>sheet</a> <a href='mailto:a@b.c'>mail</a> "
+    "<a href='http://example.com/y'>plain</a> <a name='old'>no link</a></p></article>"
 )
 CHAPTER = (
     "<article class='bd-article'><section id='sec'><h1>One &amp; all</h1><h2 id='sub'>Sub</h2>"
     "<p><a href='#sub'>up</a> <a href='../../index.html'>home</a> <a href='two.html'>two</a>"
     "</p><img src='../../_images/fig.png' alt='fig'><img src='data:image/png;base64,AA==' "
-    "alt='inline'><button class='copybtn'>copy</button><h5 id='deep'>Deep</h5></section>"
+    "alt='inline'><img src='http://example.com/a.png' alt='remote'>"
+    "<img src='https://example.com/b.png' alt='secure'><script src='../../_static/w.js'>"
+    "</script><button class='copybtn'>copy</button><h5 id='deep'>Deep</h5></section>"
     "</article>"
 )
-SECOND = "<article class='bd-article'><h1>Two</h1><p>\\(x^2 + 1\\)</p></article>"
+SECOND = (
+    "<article class='note'>an aside</article><div class='bd-article'>not the article</div>"
+    "<article class='bd-article'><h1>\n  Two\n  <em>parts</em>\n</h1><p>\\(x^2 + 1\\)</p>"
+    "</article>"
+)
 TOC = """root: index
 parts:
-  - caption: Part One
+  - caption: Part One!
     chapters:
       - file: book/part1/one
       - file: book/part1/two
@@ -81,8 +101,8 @@ def test_chapters_in_the_books_order(book):
     assert root == "index"
     assert chapters == [
         pdf.Chapter("index.html", None),
-        pdf.Chapter("book/part1/one.html", "Part One"),
-        pdf.Chapter("book/part1/two.html", "Part One"),
+        pdf.Chapter("book/part1/one.html", "Part One!"),
+        pdf.Chapter("book/part1/two.html", "Part One!"),
     ]
 
 
@@ -103,15 +123,15 @@ def test_the_title_page_and_the_contents(book):
     contents = [(a["href"], a.text) for a in soup.select("nav.nnbook-contents a")]
     assert contents == [
         ("#p-index", "Welcome"),
-        ("#part-part-one", "Part One"),
+        ("#part-part-one", "Part One!"),  # the id: letters and digits, joined by dashes
         ("#p-book-part1-one", "One & all"),
-        ("#p-book-part1-two", "Two"),
+        ("#p-book-part1-two", "Two parts"),  # its words, one space apart
     ]
     assert [li.get("class") for li in soup.select("nav.nnbook-contents li")] == [
         None, ["part"], None, None,
     ]  # fmt: skip
     parts = soup.select("h1.nnbook-part")
-    assert [(h["id"], h.text) for h in parts] == [("part-part-one", "Part One")]  # once
+    assert [(h["id"], h.text) for h in parts] == [("part-part-one", "Part One!")]  # once
 
 
 def test_each_page_is_a_section_with_its_ids_prefixed_and_headings_demoted(book):
@@ -127,24 +147,36 @@ def test_each_page_is_a_section_with_its_ids_prefixed_and_headings_demoted(book)
 
 def test_links_lead_inside_the_document_or_to_the_books_files(book):
     soup = joined(book)
-    hrefs = [a["href"] for a in soup.select("section.nnbook-chapter a")]
+    hrefs = [a.get("href") for a in soup.select("section.nnbook-chapter a")]
     assert hrefs == [
         "#p-book-part1-one--sec",  # another page's element
         "https://example.org/x",  # left alone
         "book/part1/sheet.xlsx",  # a file: relative to where the document lies
         "mailto:a@b.c",
+        "http://example.com/y",
+        None,  # an anchor without a link stays one
         "#p-book-part1-one--sub",  # the page's own element
         "#p-index",  # another page
         "#p-book-part1-two",
     ]
-    sources = [img["src"] for img in soup.find_all("img")]
-    assert sources == ["_images/fig.png", "data:image/png;base64,AA=="]
+    sources = [element["src"] for element in soup.select("section.nnbook-chapter [src]")]
+    assert sources == [
+        "_images/fig.png", "data:image/png;base64,AA==", "http://example.com/a.png",
+        "https://example.com/b.png", "_static/w.js",
+    ]  # fmt: skip
+    # only the article of each page, and all of it
+    assert "an aside" not in soup.text and "not the article" not in soup.text
 
 
 def test_files_are_pointed_at_from_the_documents_folder(book):
     soup = joined(book, out_dir=book / "pdf")
     assert soup.find("a", string="sheet")["href"] == "../html/book/part1/sheet.xlsx"
     assert soup.find("img")["src"] == "../html/_images/fig.png"
+    assert soup.body.find("script", src=True)["src"] == "../html/_static/w.js"
+    for text, url in [("mail", "mailto:a@b.c"), ("plain", "http://example.com/y")]:
+        assert soup.find("a", string=text)["href"] == url  # not a file of the book
+    remote = [img["src"] for img in soup.find_all("img") if "example.com" in img["src"]]
+    assert remote == ["http://example.com/a.png", "https://example.com/b.png"]
     styles = [link["href"] for link in soup.head.find_all("link", rel="stylesheet")]
     assert styles == ["../html/_static/styles/theme.css", f"../html/_static/{pdf.PRINT_CSS}"]
     scripts = soup.head.find_all("script")
@@ -218,7 +250,9 @@ def test_a_small_book_prints_to_one_pdf(book):
     targets = [uri for page in reader.pages for uri in link_targets_of(page)]
     assert "book/part1/sheet.xlsx" in targets and "https://example.org/x" in targets
     titles = [item.title for item in flatten(reader.outline)]
-    assert titles[0] == "A & B" and {"Contents", "Part One", "One & all", "Two"} <= set(titles)
+    assert titles[0] == "A & B" and {"Contents", "Part One!", "One & all", "Two parts"} <= set(
+        titles
+    )
     # tagged, with page numbers in the footer of every page, inside A4's margins
     assert "/StructTreeRoot" in reader.trailer["/Root"]
     xs, ys = [], []
@@ -266,3 +300,133 @@ def link_targets_of(page) -> list[str]:
         if action is not None and action.get("/S") == "/URI":
             found.append(str(action["/URI"]))
     return found
+
+
+def test_a_toc_without_parts_or_a_part_without_chapters(tmp_path):
+    toc = tmp_path / "_toc.yml"
+    toc.write_text("root: index\n", encoding="utf-8")
+    assert pdf.chapters(toc) == ("index", [pdf.Chapter("index.html", None)])
+    toc.write_text("root: index\nparts:\n  - caption: Later\n", encoding="utf-8")
+    assert pdf.chapters(toc) == ("index", [pdf.Chapter("index.html", None)])
+
+
+def test_nothing_but_the_title_page_and_the_chapters_in_the_body(book):
+    soup = joined(book)
+    stray = [text for text in soup.body.find_all(string=True, recursive=False) if text.strip()]
+    assert stray == []
+    assert [child.name for child in soup.body.children] == [
+        "section", "nav", "section", "h1", "section", "section",
+    ]  # fmt: skip
+    assert [li.name for li in soup.select_one("nav.nnbook-contents ol").children] == ["li"] * 4
+    assert [text for text in soup.head.find_all(string=True) if text.strip()] == [
+        soup.head.script.string,
+        "A & B",
+    ]  # the MathJax settings and the title, no stray text
+
+
+def git(folder, *args):
+    return subprocess.run(
+        ["git", *args], cwd=folder, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_the_title_page_says_when_and_from_which_commit(book, monkeypatch):
+    repository = book / "repo"
+    repository.mkdir()
+    git(repository, "init", "-q")
+    (repository / "x").write_text("x")
+    git(repository, "add", "x")
+    git(repository, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x")
+    short = git(repository, "log", "-1", "--format=%h")
+    monkeypatch.setattr(pdf, "ROOT", repository)
+    built = joined(book).select_one("p.built").text
+    assert built == (
+        f"Printed from the book built on {datetime.date.today().isoformat()}, commit {short}: "
+        "every number in it comes from that build's executed chapters."
+    )
+    monkeypatch.setattr(pdf, "ROOT", book / "html")  # no repository: the date alone
+    built = joined(book).select_one("p.built").text
+    assert built.startswith(f"Printed from the book built on {datetime.date.today()}: every")
+
+
+def test_a_book_without_an_author(book):
+    (book / "_config.yml").write_text("title: T\n", encoding="utf-8")
+    assert joined(book).select_one("p.author").text == ""
+
+
+def test_an_unbuilt_book_is_refused_with_the_build_command_and_nothing_written(book):
+    command = next(
+        line.strip()
+        for line in (pdf.ROOT / ".ci" / "setup").read_text().splitlines()
+        if line.strip().startswith("jupyter-book build")
+    )
+    shutil.rmtree(book / "html")
+    with pytest.raises(FileNotFoundError, match="build the book first") as refused:
+        pdf.build_pdf(book / "html", book / "_toc.yml", book / "_config.yml")
+    assert f"({command})" in str(refused.value)  # the command the set-up runs
+    assert sorted(p.name for p in book.iterdir()) == ["_config.yml", "_toc.yml"]
+
+
+def test_links_relative_to_keeps_pypdfs_warnings_about_chromiums_trailer_quiet(tmp_path, caplog):
+    data = pdf_linking((tmp_path / "a.txt").as_uri())
+    trailer = data.rindex(b"/Size ")
+    end = data.index(b"\n", trailer)
+    undercounted = data[:trailer] + b"/Size 2" + data[end:]  # as Chromium's trailers say
+    with caplog.at_level(logging.WARNING):
+        PdfWriter(clone_from=PdfReader(io.BytesIO(undercounted))).write(io.BytesIO())
+        assert "exceeds defined trailer size" in caplog.text  # what pypdf says of such a file
+        caplog.clear()
+        assert link_targets(pdf.links_relative_to(undercounted, tmp_path)) == ["a.txt"]
+    assert caplog.records == []
+    assert logging.getLogger("pypdf").level == logging.NOTSET  # put back as it was
+
+
+def ink_boxes(path):
+    """Each page of a PDF rendered at 72 dots an inch (one pixel a point): its non-white pixels
+    as a boolean array, and whether any of them is red."""
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory() as folder:
+        subprocess.run(["pdftoppm", "-r", "72", "-png", str(path), f"{folder}/p"], check=True)
+        pages = []
+        for png in sorted(Path(folder).glob("p-*.png")):
+            pixels = np.asarray(Image.open(png).convert("RGB")).astype(int)
+            red = (pixels[..., 0] > 200) & (pixels[..., 1] < 60) & (pixels[..., 2] < 60)
+            pages.append((pixels.min(axis=2) < 200, bool(red.any())))
+        return pages
+
+
+def test_the_printed_pages_keep_their_margins_their_backgrounds_and_their_equations(book):
+    """Long paragraphs, a shaded block and an equation wider than the column: the body stays
+    inside A4's margins (the equation broken for the printed column, not for a screen), only
+    the page number lies in the bottom margin, and backgrounds are printed."""
+    words = " ".join(f"word{k}" for k in range(60))
+    equation = " + ".join(f"a_{{{k}}} b_{{{k}}}" for k in range(40))
+    long = (
+        "<article class='bd-article'><h1>Long</h1>"
+        "<div style='background:#ff0000;height:30px'></div>"
+        f"<p>\\[ {equation} \\]</p>" + f"<p>{words}</p>" * 40 + "</article>"
+    )
+    (book / "html" / "book" / "part1" / "two.html").write_text(page(long, "../../"), "utf-8")
+    install_print_assets(book)
+    printed = pdf.build_pdf(book / "html", book / "_toc.yml", book / "_config.yml")
+    pages = ink_boxes(printed)
+    mm = 72 / 25.4
+    width, height = pages[0][0].shape[1], pages[0][0].shape[0]
+    assert (round(width / mm), round(height / mm)) == (210, 297)
+    assert any(red for _, red in pages)  # the shaded block is printed
+    full = 0
+    for ink, _ in pages:
+        rows, columns = np.nonzero(ink)
+        assert columns.min() >= pdf.MARGIN_MM * mm - 2 and columns.max() <= width - 15 * mm + 2
+        assert rows.min() >= 16 * mm - 2  # nothing in the top margin
+        in_bottom = columns[rows > height - 18 * mm]
+        assert in_bottom.max() - in_bottom.min() < 30 * mm  # the page number alone
+        body = columns[rows < height - 18 * mm]
+        full += body.max() > width - 15 * mm - 25 * mm  # lines that reach the right margin
+    assert full >= 2  # text runs up to the right margin on the pages of paragraphs
+    # every term of the equation is printed: broken over lines at the column, none cut off
+    text = "".join("".join(page.extract_text() for page in PdfReader(printed).pages).split())
+    assert all(f"\U0001d44e{k}\U0001d44f{k}" in text for k in range(40))  # 𝑎k𝑏k, MathJax's
+    # a second print finds its folder there and replaces the document and the PDF
+    assert pdf.build_pdf(book / "html", book / "_toc.yml", book / "_config.yml") == printed

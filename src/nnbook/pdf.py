@@ -88,10 +88,10 @@ def _rewrite(article: Tag, page: str, pages: set[str], html_root: Path, out_dir:
             link["href"] = "#" + anchor(resolved, fragment)
         else:
             link["href"] = posixpath.relpath(html_root / resolved, out_dir)
-    for image in article.find_all("img", src=True):
-        if not image["src"].startswith(("data:", "http:", "https:")):
-            source = _resolve(page, image["src"])
-            image["src"] = posixpath.relpath(html_root / source, out_dir)
+    for element in article.find_all(src=True):  # images, and a page's scripts or frames
+        if not element["src"].startswith(("data:", "http:", "https:")):
+            source = _resolve(page, element["src"])
+            element["src"] = posixpath.relpath(html_root / source, out_dir)
 
 
 def _article(html_root: Path, chapter: Chapter, pages: set[str], out_dir: Path) -> Tag:
@@ -263,9 +263,9 @@ def build_pdf(
 ) -> Path:
     """The joined document under ``_build/pdf/`` and the PDF at ``_build/html/nnbook.pdf``."""
     out_dir = html_root.parent / PRINT_FOLDER
-    out_dir.mkdir(parents=True, exist_ok=True)
+    text = joined_document(html_root, toc, out_dir, config)  # refuses an unbuilt book first
+    out_dir.mkdir(exist_ok=True)
     document = out_dir / "book.html"
-    text = joined_document(html_root, toc, out_dir, config)
     atomic_write(document, lambda temporary: temporary.write_text(text, encoding="utf-8"))
     pdf = html_root / PDF_NAME
     print_pdf(document, pdf)

@@ -99,6 +99,7 @@ def seeds_line(model, seeds, runs, recipe=recipes.FINAL_RECIPE, commit="a" * 40,
         "model": model, "parameters": parameter_count(build_model(model)),
         "multiply-adds per image": today if macs is None else macs,
         "recipe": asdict(recipe), "seeds": seeds, "accuracy per epoch": runs, "commit": commit,
+        "command": "python bench/seeds.py", "date": "2026-11-29", "cpu": "CPU", "threads": 1,
     }  # fmt: skip
 
 
@@ -113,14 +114,19 @@ def test_seeds_table_reads_the_latest_run_of_the_recipe_on_the_seeds():
         seeds_line("tiny-7", [1], [held]),  # not every seed
         seeds_line("tiny-8", [1, 2], [held, held], commit="c" * 40, macs=1),  # another version
     ]
-    older = seeds_table(records, ["tiny-8"], recipes.FINAL_RECIPE, (1, 2), today=False)
-    assert older.loc["tiny-8", "commit"] == "c" * 40  # the latest line, whatever its network
+    older = seeds_table(records, ["tiny-8"], recipes.FINAL_RECIPE, (1, 2), version="earlier")
+    assert older.loc["tiny-8", "commit"] == "c" * 40 and older.loc["tiny-8", "seeds held"] == 2
+    latest = seeds_table(records, ["tiny-8"], recipes.FINAL_RECIPE, (1, 2), version="any")
+    assert latest.loc["tiny-8", "commit"] == "c" * 40  # the latest line, whatever its network
+    with pytest.raises(ValueError, match="version must be"):
+        seeds_table(records, ["tiny-8"], recipes.FINAL_RECIPE, (1, 2), version="old")
     table = seeds_table(records, ["tiny", "tiny-8"], recipes.FINAL_RECIPE, (1, 2))
     assert list(table.index) == ["tiny", "tiny-8"]
     tiny, narrower = table.loc["tiny"], table.loc["tiny-8"]
     assert tiny["commit"] == "a" * 40 and tiny["epochs"] == 4
     assert (tiny["seed 1 (%)"], tiny["seed 2 (%)"]) == (100 * held[-1], 100 * held[-1])
     assert tiny["holds"] and not narrower["holds"]  # 99.39 % in one of the last three
+    assert (tiny["seeds held"], narrower["seeds held"]) == (2, 1)
     assert narrower["min final (%)"] == pytest.approx(99.41)
     assert narrower["mean final (%)"] == pytest.approx((99.41 + 99.6) / 2)
     assert narrower["min of last 3 (%)"] == pytest.approx(99.39)

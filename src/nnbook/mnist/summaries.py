@@ -72,16 +72,19 @@ def seeds_table(
     recipe: Recipe,
     seeds: Sequence[int],
     target: float = TARGET_ACCURACY,
-    today: bool = True,
+    version: str = "today",
 ) -> pd.DataFrame:
     """One row per model of ``models`` from the seeds record (``bench/results/seeds.jsonl``):
-    its latest line with ``recipe`` that trained every one of ``seeds``, on those seeds, and
-    (``today``) of the network as ``MODELS`` builds it now: the same multiply-adds per image,
-    which a change of padding or stride changes where the parameters do not. Columns:
-    parameters, epochs, the final test accuracy of each seed (%), their minimum and mean, the
-    lowest of each run's last ``HELD_EPOCHS`` epochs, and whether every run *holds* the target
-    (each of those epochs at or above it). A model the record lacks is a ValueError."""
-    rows, costs = {}, model_summaries()["MACs per image"] if today else None
+    its latest line with ``recipe`` that trained every one of ``seeds``, on those seeds, of the
+    network as ``MODELS`` builds it now (``version="today"``: the same multiply-adds per image,
+    which a change of padding or stride changes where the parameters do not), of an earlier
+    version (``"earlier"``) or of any. Columns: parameters, epochs, the final test accuracy of
+    each seed (%), their minimum and mean, the lowest of each run's last ``HELD_EPOCHS`` epochs,
+    how many runs *hold* the target (each of those epochs at or above it) and whether all do,
+    and where the line came from. A model the record lacks is a ValueError."""
+    if version not in ("today", "earlier", "any"):
+        raise ValueError(f"version must be 'today', 'earlier' or 'any', got {version!r}")
+    rows, costs = {}, model_summaries()["MACs per image"]
     for model in models:
         lines = [
             line
@@ -89,7 +92,7 @@ def seeds_table(
             if line["model"] == model
             and Recipe(**line["recipe"]) == recipe  # a field added since: its default
             and set(seeds) <= set(line["seeds"])
-            and (costs is None or line.get("multiply-adds per image") == costs[model])
+            and _is_version(line, int(costs[model]), version)
         ]
         if not lines:
             raise ValueError(f"the seeds record has no run of {model} on seeds {list(seeds)}")
@@ -104,7 +107,16 @@ def seeds_table(
             "min final (%)": min(finals),
             "mean final (%)": statistics.fmean(finals),
             f"min of last {HELD_EPOCHS} (%)": 100 * min(held),
+            "seeds held": sum(lowest >= target for lowest in held),
             "holds": min(held) >= target,
-            "commit": line["commit"],
+            **{field: line[field] for field in ("command", "commit", "date", "cpu", "threads")},
         }
-    return pd.DataFrame(rows).T.astype({"parameters": int, "epochs": int, "holds": bool})
+    types = {"parameters": int, "epochs": int, "seeds held": int, "holds": bool, "threads": int}
+    return pd.DataFrame(rows).T.astype(types)
+
+
+def _is_version(line: dict, multiply_adds: int, version: str) -> bool:
+    """Whether a line of the seeds record is of the network today (its multiply-adds), of an
+    earlier version (other multiply-adds, or a line from before they were recorded), or any."""
+    today = line.get("multiply-adds per image") == multiply_adds
+    return version == "any" or today == (version == "today")

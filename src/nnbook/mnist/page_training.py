@@ -68,9 +68,8 @@ def one_cycle_defaults() -> dict[str, float]:
 
 def page_recipe(name: str) -> dict[str, object]:
     """The book's recipe for ``name`` scaled to the page's batch (``for_gpu``'s square-root
-    rule), for one pass over the shipped digits, as the page's trainer reads it. The page keeps
-    the weights it trains, not an average of them (``Recipe.ema_decay``): one pass is too short
-    for an average over a thousand steps to matter."""
+    rule), for one pass over the shipped digits, as the page's trainer reads it. The page shows
+    the weights it trains as they are: it keeps no average of them (``Recipe.ema_decay``)."""
     recipe = for_gpu(recipe_for(name), PAGE_BATCH_SIZE)
     if recipe.schedule != "onecycle":
         raise ValueError(f"the page trains with a one-cycle schedule, not {recipe.schedule!r}")

@@ -46,9 +46,15 @@ def test_every_cell_matches_numpy(workbook):
         assert spreadsheet.largest_relative_difference(table, run) < 1e-12, lr
 
 
-def test_every_computed_cell_is_a_formula(workbook):
-    path = workbook[0]
-    book = load_workbook(path)
+@pytest.fixture
+def written(tmp_path):
+    """The default workbook as saved, not recalculated: made by each test that reads it (mutation
+    testing runs a function's mutants with the tests that call it, not with a shared file)."""
+    return spreadsheet.write_workbook(tmp_path / "backprop.xlsx")
+
+
+def test_every_computed_cell_is_a_formula(written):
+    book = load_workbook(written)
     assert book.sheetnames[0] == "about"
     for sheet in book.worksheets[1:]:
         assert sheet["B7"].value in LEARNING_RATES  # η, a plain labelled value
@@ -59,8 +65,8 @@ def test_every_computed_cell_is_a_formula(workbook):
         assert all(str(c.value).startswith("=") for c in first[1 : len(COLUMNS)])
 
 
-def test_every_eta_sheet_has_a_chart(workbook):
-    with zipfile.ZipFile(workbook[0]) as archive:
+def test_every_eta_sheet_has_a_chart(written):
+    with zipfile.ZipFile(written) as archive:
         names = archive.namelist()
         charts = [n for n in names if n.startswith("xl/charts/chart")]
         assert len(charts) == len(LEARNING_RATES)
@@ -275,7 +281,7 @@ def test_printed_formulas_compute_what_sympy_computes(tmp_path):
     expressions = [
         -(x**2), x ** (y**2), (x + y) ** -2, 1 / x, 1 / (x - y), sp.sqrt(x),
         x ** sp.Rational(1, 3), sp.Rational(3, 4) * y, sp.Float(0.125) * x, sp.exp(-y) / 2,
-        sigmoid(x * y), 2 ** (-x),
+        sigmoid(x * y), 2 ** (-x), x + sp.Rational(1, 2), x + 3,
     ]  # fmt: skip
     book = Workbook()
     sheet = book.active
@@ -291,13 +297,19 @@ def test_printed_formulas_compute_what_sympy_computes(tmp_path):
 
 
 def test_recalculating_without_libreoffice_or_a_file_says_so(tmp_path, monkeypatch):
-    with pytest.raises(RuntimeError, match=r"could not recalculate .*missing\.xlsx"):
-        spreadsheet.recalculate(tmp_path / "missing.xlsx", tmp_path / "out")
+    with pytest.raises(
+        RuntimeError, match=r"(?s)could not recalculate .*missing\.xlsx: .*loaded$"
+    ):
+        spreadsheet.recalculate(tmp_path / "missing.xlsx", tmp_path / "out")  # LO's own words
     assert list((tmp_path / "out").iterdir()) == []
     import shutil
 
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    with pytest.raises(RuntimeError, match="apt-get install libreoffice-calc-nogui"):
+    message = (
+        "LibreOffice (soffice) is needed to recalculate the workbook; on Debian: "
+        "apt-get install libreoffice-calc-nogui"
+    )
+    with pytest.raises(RuntimeError, match=f"^{re.escape(message)}$"):
         spreadsheet.recalculate(tmp_path / "missing.xlsx", tmp_path / "out")
 
 
@@ -318,6 +330,8 @@ def test_the_about_sheet_names_every_sheet_and_the_rows():
     assert "One sheet per learning rate: eta=0.2, eta=2." in text
     assert "iteration 0..4;" in text
     assert about["A1"].font.b and about["A1"].font.sz > 11
+    longest = max(len(cell.value) for (cell,) in about.iter_rows(max_col=1))
+    assert about.column_dimensions["A"].width >= longest  # no line cut at the column's edge
 
 
 def test_sheet_numbers_are_checked_and_stored_as_floats():
@@ -325,6 +339,9 @@ def test_sheet_numbers_are_checked_and_stored_as_floats():
     assert numbers.weights == tuple(k / 10 for k in range(8))
     assert all(type(v) is float for v in (*numbers.weights, *numbers.inputs, *numbers.targets))
     assert (numbers.inputs, numbers.targets, numbers.biases) == ((1.0, 0.0), (0.5, 0.25), (0, 1))
+    stored = (*numbers.weights, *numbers.inputs, *numbers.targets, *numbers.biases)
+    assert all(type(v) is float for v in stored)
+    assert spreadsheet.SheetNumbers(biases=np.array([0, 1])).biases == (0.0, 1.0)
     with pytest.raises(ValueError, match="one set of 8 weights, got shape \\(2, 8\\)"):
         spreadsheet.SheetNumbers(np.zeros((2, 8)))
     for field in ("inputs", "targets", "biases"):
@@ -333,7 +350,7 @@ def test_sheet_numbers_are_checked_and_stored_as_floats():
 
 
 def test_a_workbook_needs_a_rate_and_rows_that_fit(monkeypatch):
-    with pytest.raises(ValueError, match="at least one learning rate"):
+    with pytest.raises(ValueError, match=r"^at least one learning rate is needed$"):
         spreadsheet.build_workbook([], 3)
     monkeypatch.setattr(spreadsheet, "MAX_ITERATIONS", 3)
     assert (
@@ -341,3 +358,58 @@ def test_a_workbook_needs_a_rate_and_rows_that_fit(monkeypatch):
     )
     with pytest.raises(ValueError, match="at most 3 iterations fit in a sheet, got 4"):
         spreadsheet.build_workbook([0.5], 4)
+
+
+@pytest.mark.parametrize("installed", ["soffice", "libreoffice"])
+def test_libreoffice_is_found_by_either_name_and_recalculates_into_a_folder_twice(
+    tmp_path, monkeypatch, installed
+):
+    """Debian installs both names; a machine with only one of them recalculates too, and a
+    second recalculation into the same folder replaces the first."""
+    import shutil
+
+    real = shutil.which("soffice") or shutil.which("libreoffice")
+    monkeypatch.setattr(shutil, "which", lambda name: real if name == installed else None)
+    path = spreadsheet.write_workbook(tmp_path / "small.xlsx", [0.5], 2)
+    for _ in range(2):
+        out = spreadsheet.recalculate(path, tmp_path / "out")
+    table = spreadsheet.read_values(out)["eta=0.5"]
+    assert spreadsheet.largest_relative_difference(table, train_many([0.5], 2)[0.5]) < 1e-12
+
+
+def test_the_sheet_says_what_the_reader_may_change_and_labels_the_starting_values():
+    sheet = spreadsheet.build_workbook([0.5], 1)["eta=0.5"]
+    assert "yellow" in sheet["A2"].value  # the instructions name the cells to change
+    label = sheet.cell(spreadsheet.WEIGHT_LABEL_ROW - 1, 1)
+    assert label.font.b and "starting" in label.value
+    assert sheet["B3"].fill.fill_type == "solid"  # a colour the spreadsheet shows
+
+
+def test_read_values_ignores_columns_a_reader_adds_and_refuses_error_cells(workbook, tmp_path):
+    book = load_workbook(workbook[1])
+    book["eta=0.5"].cell(spreadsheet.HEADER_ROW, len(COLUMNS) + 2, "my notes")
+    book.save(tmp_path / "noted.xlsx")
+    table = spreadsheet.read_values(tmp_path / "noted.xlsx")["eta=0.5"]
+    assert list(table.columns) == list(COLUMNS)
+    run = train_many([0.5], DEFAULT_ITERATIONS)[0.5]
+    broken = table.copy()
+    broken.loc[3, "E1"] = "#DIV/0!"  # what LibreOffice writes for a formula that fails
+    with pytest.raises(ValueError, match="could not convert string to float"):
+        spreadsheet.largest_relative_difference(broken, run)
+
+
+def test_a_workbook_name_must_end_in_xlsx(tmp_path):
+    with pytest.raises(ValueError, match=r"^the workbook's name must end in \.xlsx, got a\.csv$"):
+        spreadsheet.write_workbook(tmp_path / "a.csv")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_constants_and_roots_print_as_the_class_sheet_writes_them():
+    """Readable formulas: a square root as SQRT, a reciprocal as 1/x, a fraction in brackets,
+    a whole number as itself (the values are checked by LibreOffice above)."""
+    x = sp.Symbol("x", real=True)
+    cells = {x: "A1"}
+    assert spreadsheet.to_formula(sp.sqrt(x), cells) == "=SQRT(A1)"
+    assert spreadsheet.to_formula(1 / x, cells) == "=(1/(A1))"
+    assert spreadsheet.to_formula(x + sp.Rational(1, 2), cells) == "=A1 + (1/2)"
+    assert spreadsheet.to_formula(x + 3, cells) == "=A1 + 3"

@@ -102,14 +102,14 @@ def scratch_copy(module: str, tests: list[str]) -> Path:
     """The repository's package, tests and bench in a temporary folder, with a pyproject.toml
     that tells mutmut what to mutate and runs pytest in one process, without the chapters."""
     folder = Path(tempfile.mkdtemp(prefix="nnbook-mutation-"))
-    for part in ("src", "tests", "bench", "book", "_config.yml", "_toc.yml"):
+    for part in ("src", "tests", "bench", "book", ".ci", "_config.yml", "_toc.yml", "README.md"):
         source = ROOT / part
         if source.is_dir():
             shutil.copytree(source, folder / part, ignore=shutil.ignore_patterns("__pycache__"))
         elif source.exists():
             shutil.copy2(source, folder / part)
     (folder / "conftest.py").write_text(FRESH_IMPORTS_PLUGIN)
-    copied = ["bench", "book", "_config.yml", "_toc.yml", "conftest.py"]
+    copied = ["bench", "book", ".ci", "_config.yml", "_toc.yml", "README.md", "conftest.py"]
     if module == "nnbook.pdf":  # its tests print a small book: MathJax comes from npm
         (folder / "node_modules").symlink_to(ROOT / "node_modules")
         copied.append("node_modules")
@@ -169,9 +169,13 @@ def mutate(module: str, children: int, diffs: Path | None = None) -> dict[str, o
     )  # fmt: skip
     seconds = time.perf_counter() - started
     results = mutant_results(folder)
-    if not results:
+    checked = [status for status in results.values() if status != "not checked"]
+    if done.returncode != 0 or not checked:
         shutil.rmtree(folder, ignore_errors=True)
-        raise RuntimeError(f"mutmut made no mutant of {module}:\n{done.stdout[-3000:]}")
+        raise RuntimeError(
+            f"mutmut checked no mutant of {module} (exit status {done.returncode}): its tests "
+            f"may fail in the scratch copy.\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+        )
     counts = {status: 0 for status in ("killed", "survived", "timeout", "no tests")}
     for status in results.values():
         counts[status] = counts.get(status, 0) + 1

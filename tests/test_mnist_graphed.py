@@ -137,6 +137,12 @@ def test_a_four_times_larger_batch_doubles_the_rate_and_keeps_the_rest():
     assert (smaller.batch_size, smaller.lr) == (recipe.batch_size // 4, 0.0617)
 
 
+def test_the_averages_decay_on_a_gpu_in_numbers():
+    """Twice the batch: the decay squared, to six decimals (0.9993² = 0.99860049)."""
+    recipe = replace(DEFAULT_RECIPE, ema_decay=0.9993)
+    assert for_gpu(recipe, 2 * recipe.batch_size).ema_decay == 0.9986
+
+
 def test_scaling_the_batch_in_two_steps_is_scaling_it_in_one():
     """Square-root scaling composes: 64 → 128 → 256 gives the rate of 64 → 256."""
     two_steps = for_gpu(for_gpu(DEFAULT_RECIPE, 128), 256)

@@ -171,6 +171,7 @@ def test_the_edges_of_a_good_recipe():
     """No momentum and no weight decay are recipes too (the class's SGD without momentum)."""
     assert Recipe(momentum=0.0, weight_decay=0.0, nesterov=False).momentum == 0.0
     assert Recipe(momentum=0.999).momentum == 0.999
+    assert Recipe(batch_size=1).batch_size == 1  # one image a step: slow, but a recipe
 
 
 def test_devices(monkeypatch):

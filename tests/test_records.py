@@ -62,3 +62,12 @@ def test_every_surviving_mutant_is_listed_as_equivalent_and_nothing_else():
         if module not in NOT_YET_READ:
             assert survivors == equivalent, module
     assert set(listed) <= set(latest_records(lines)), "a module listed but never measured"
+
+
+def test_the_readmes_mutation_table_is_the_records():
+    """README quotes the table ``bench/mutation.py --table`` prints from the record, as it is."""
+    from mutation import EQUIVALENT, equivalent_mutants, table
+
+    lines = (ROOT / "bench" / "results" / "mutation.jsonl").read_text().splitlines()
+    printed = table(lines, equivalent_mutants(EQUIVALENT.read_text(encoding="utf-8")))
+    assert printed in (ROOT / "README.md").read_text(encoding="utf-8")

@@ -8,6 +8,8 @@ its tests again — so it is not part of CI.
 
     python bench/mutation.py --modules nnbook.network nnbook.gradcheck
     python bench/mutation.py --record bench/results/mutation.jsonl   # every module of TESTS
+    python bench/mutation.py --modules nnbook.pdf --record bench/results/mutation.jsonl \
+        --rerun nnbook.pdf.x_chapters__mutmut_13   # survivors again, after a sharper test
 
 A surviving mutant is either killed by a sharper test, or listed as equivalent (no behaviour
 of the module can tell it apart) in ``bench/results/mutation-equivalent.md`` with one line saying
@@ -156,15 +158,18 @@ def survivor_diffs(folder: Path, survivors: list[str]) -> str:
     return "\n".join(shown)
 
 
-def mutate(module: str, children: int, diffs: Path | None = None) -> dict[str, object]:
-    """Run mutmut on ``module``; its record (without provenance). With ``diffs``, the surviving
-    mutants' diffs are written to ``diffs/MODULE.diff`` for reading."""
+def mutate(
+    module: str, children: int, diffs: Path | None = None, only: list[str] | None = None
+) -> dict[str, object]:
+    """Run mutmut on ``module`` (``only``: on these of its mutants alone); its record (without
+    provenance). With ``diffs``, the surviving mutants' diffs are written to
+    ``diffs/MODULE.diff`` for reading."""
     tests = TESTS[module]
     folder = scratch_copy(module, tests)
     env = os.environ | {"NNBOOK_RUNS": str(folder / "runs"), "OMP_NUM_THREADS": "1"}
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "mutmut", "run", "--max-children", str(children)],
+        [sys.executable, "-m", "mutmut", "run", "--max-children", str(children), *(only or [])],
         cwd=folder, env=env, capture_output=True, text=True,
     )  # fmt: skip
     seconds = time.perf_counter() - started
@@ -256,6 +261,26 @@ def table(lines: list[str], equivalents: dict[str, set[str]]) -> str:
     return "\n".join(rows)
 
 
+def rerun(module: str, names: list[str], children: int, last: dict) -> dict[str, object]:
+    """The record ``last`` of ``module`` with ``names`` (some of its survivors) run again, after
+    a test was sharpened: their new statuses replace the old, every other mutant keeps its
+    status from ``last``'s full run (same commit of the module, so the same mutants)."""
+    unknown = set(names) - set(last["survivors"])
+    if unknown:
+        raise ValueError(f"not survivors of the last record of {module}: {sorted(unknown)}")
+    again = mutate(module, children, only=names)
+    if again["mutants"] != last["mutants"]:
+        raise ValueError(f"{module} has changed since its last record: rerun it whole")
+    killed = [name for name in names if name not in again["survivors"]]
+    return last | {
+        "killed": last["killed"] + len(killed),
+        "survived": last["survived"] - len(killed),
+        "survivors": sorted(set(last["survivors"]) - set(killed)),
+        "rerun": {"mutants": sorted(names), "killed": sorted(killed), "of": last["commit"],
+                  "seconds": again["seconds"]},
+    }  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modules", nargs="+", choices=list(TESTS), default=list(TESTS))
@@ -265,7 +290,20 @@ def main() -> None:
     parser.add_argument(
         "--table", type=Path, metavar="JSONL", help="print the README's table of this record"
     )
+    parser.add_argument(
+        "--rerun", nargs="+", metavar="MUTANT",
+        help="run these survivors of one module's last --record again (after a test was "
+        "sharpened) and record the last record with their new statuses",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.rerun:
+        (module,) = args.modules
+        lines = args.record.read_text(encoding="utf-8").splitlines()
+        origin = provenance("cpu")
+        record = rerun(module, args.rerun, args.children, latest_records(lines)[module])
+        print(f"{module}: {record['rerun']['killed']} of {args.rerun} killed now")
+        append_record(args.record, origin | record)
+        return
     if args.table:
         lines = args.table.read_text(encoding="utf-8").splitlines()
         print(table(lines, equivalent_mutants(EQUIVALENT.read_text(encoding="utf-8"))))

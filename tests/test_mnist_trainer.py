@@ -9,7 +9,8 @@ import torch
 from cli_runner import run_nnbook
 
 from nnbook.mnist import Net
-from nnbook.mnist.recipes import DEFAULT_RECIPE, Recipe
+from nnbook.mnist.model import DROPOUT, set_dropout
+from nnbook.mnist.recipes import DEFAULT_RECIPE, TWELVE_EPOCH_RECIPE, Recipe
 from nnbook.mnist.runs import RunFileWarning, run_folder, trained
 from nnbook.mnist.trainer import (
     CHECKPOINT,
@@ -22,7 +23,8 @@ from nnbook.mnist.trainer import (
     seed_from_environment,
 )
 
-SMALL = replace(DEFAULT_RECIPE, epochs=3, batch_size=64)
+#: The recipe the network's own dropout trains with, no average: each test adds what it tests.
+SMALL = replace(TWELVE_EPOCH_RECIPE, epochs=3, batch_size=64)
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +98,13 @@ def test_same_seed_same_history(small):
     assert losses == sorted(losses, reverse=True)
 
 
-@pytest.mark.parametrize("ema_decay", [0.0, 0.9], ids=["weights", "their average"])
-def test_resume_gives_the_uninterrupted_weights(small, tmp_path, ema_decay):
-    recipe = replace(SMALL, ema_decay=ema_decay)
+@pytest.mark.parametrize(
+    ("ema_decay", "dropout"),
+    [(0.0, None), (0.9, None), (DEFAULT_RECIPE.ema_decay, DEFAULT_RECIPE.dropout)],
+    ids=["weights", "their average", "the default's"],
+)
+def test_resume_gives_the_uninterrupted_weights(small, tmp_path, ema_decay, dropout):
+    recipe = replace(SMALL, ema_decay=ema_decay, dropout=dropout)
     straight = fit(*small, recipe, seed=5, device="cpu", out=tmp_path / "straight")
 
     class SimulatedCrashError(Exception):
@@ -158,6 +164,8 @@ BAD_RECIPES = [
     ({"schedule": "cosine"}, r"^schedule must be 'onecycle' or 'constant', got 'cosine'$"),
     ({"ema_decay": 1.0}, r"^the average's decay must be in \[0, 1\), got 1\.0$"),
     ({"ema_decay": -0.5}, r"^the average's decay must be in \[0, 1\), got -0\.5$"),
+    ({"dropout": 1.0}, r"^dropout must be None or in \[0, 1\), got 1\.0$"),
+    ({"dropout": -0.1}, r"^dropout must be None or in \[0, 1\), got -0\.1$"),
 ]
 
 
@@ -165,6 +173,32 @@ BAD_RECIPES = [
 def test_bad_recipe(fields, message):
     with pytest.raises(ValueError, match=message):
         Recipe(**fields)
+
+
+def dropout_shares(model):
+    return {m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)}
+
+
+@pytest.mark.parametrize(("dropout", "shares"), [(None, {DROPOUT}), (0.0, {0.0}), (0.5, {0.5})])
+def test_a_recipe_sets_the_dropout_of_every_layer(small, dropout, shares):
+    """None keeps the network's own; a share replaces it in every Dropout layer, and with 0 two
+    passes in training mode give the same scores (no mask is drawn)."""
+    result = fit(*small, replace(SMALL, epochs=1, dropout=dropout), seed=2, device="cpu")
+    assert dropout_shares(result.model) == shares
+    images = small[1].images[:8]
+    model = result.model.train()
+    with torch.no_grad():
+        same = torch.equal(model(images), model(images))
+    assert same == (dropout == 0.0)
+
+
+def test_set_dropout_refuses_a_share_outside_0_to_1():
+    network = Net()
+    with pytest.raises(ValueError, match=r"^dropout must be in \[0, 1\), got 1\.0$"):
+        set_dropout(network, 1.0)
+    assert dropout_shares(network) == {DROPOUT}  # nothing half-changed
+    set_dropout(network, 0.0)
+    assert dropout_shares(network) == {0.0}
 
 
 def test_the_edges_of_a_good_recipe():

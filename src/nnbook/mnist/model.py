@@ -75,6 +75,16 @@ class Net(DigitClassifier):
         return self.head(self.block2(self.block1(x)))
 
 
+def set_dropout(network: nn.Module, share: float) -> None:
+    """Every ``Dropout`` layer of ``network`` drops ``share`` of its inputs from now on (0: none,
+    and PyTorch then skips the layer: no mask is drawn)."""
+    if not 0 <= share < 1:
+        raise ValueError(f"dropout must be in [0, 1), got {share!r}")
+    for module in network.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = share
+
+
 @dataclass(frozen=True)
 class ReceptiveField:
     """How much of the input one output pixel of a layer sees."""

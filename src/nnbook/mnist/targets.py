@@ -53,6 +53,12 @@ GPU_TARGET_ACCURACY = 0.995
 GPU_TARGET_SECONDS = 10.0
 #: ... on this GPU (as its maker names it; bench/results/gpu.jsonl holds the full name).
 GPU_TARGET_DEVICE = "H100"
+#: The book's training in half the time: the default network's final epoch at this accuracy on
+#: every seed of ``FINAL_SEEDS`` ...
+HALVED_TARGET_ACCURACY = 0.995
+#: ... in at most this share of the CPU seconds the twelve-epoch recipe took (bench/halve.py
+#: trains both side by side).
+HALVED_TARGET_SHARE = 0.5
 #: What a CPU epoch was to reach: this share of the machine's own float32 matmul rate, the work
 #: counted from the network's multiply-adds (``bench/speed.py`` measures both).
 CPU_TARGET_SHARE = 0.60

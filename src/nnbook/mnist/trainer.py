@@ -24,7 +24,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from nnbook.files import atomic_write
 from nnbook.mnist.allocator import keep_freed_memory
 from nnbook.mnist.data import MNISTTensors, random_affine
-from nnbook.mnist.model import DigitClassifier
+from nnbook.mnist.model import DigitClassifier, set_dropout
 from nnbook.mnist.models import DEFAULT_MODEL, build_model, check_model
 from nnbook.mnist.recipes import DEFAULT_RECIPE, Recipe
 
@@ -357,6 +357,8 @@ def start_run(
     seed_everything(seed)
     generator = torch.Generator().manual_seed(seed)
     network = build_model(model, train.images.device)
+    if recipe.dropout is not None:
+        set_dropout(network, recipe.dropout)
     optimizer, scheduler = hooks.optimizer(network, recipe, steps_per_epoch)
     averaged = average_of(network, recipe.ema_decay) if recipe.ema_decay else None
     return Run(name, network, optimizer, scheduler, generator, averaged=averaged)

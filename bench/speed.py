@@ -52,6 +52,7 @@ import torch.nn.functional as F
 from provenance import append_record, provenance
 
 from nnbook.mnist import load
+from nnbook.mnist.hardware import bfloat16_in_hardware
 from nnbook.mnist.models import MODELS, build_model
 from nnbook.mnist.recipes import recipe_for
 from nnbook.mnist.summaries import model_summaries
@@ -59,8 +60,11 @@ from nnbook.mnist.targets import CPU_TARGET_SHARE
 from nnbook.mnist.trainer import (
     CUDA_EVAL_BATCH_SIZE,
     EVAL_BATCH_SIZE,
+    average_of,
+    bfloat16_on_cpu,
     fit,
     make_optimizer,
+    network_for,
     pick_device,
 )
 
@@ -93,12 +97,14 @@ OPERATOR_KINDS = {
 def profiled_steps(
     model: str, steps: int, batch_size: int, device: torch.device
 ) -> torch.profiler.profile:
-    """torch.profiler's record of ``steps`` training steps of ``model`` on random images, with
-    the optimiser the trainer uses."""
+    """torch.profiler's record of ``steps`` training steps of ``model`` on random images, as its
+    recipe trains it: the trainer's optimiser, and the recipe's dropout, average and precision."""
     from torch.profiler import ProfilerActivity, profile
 
-    network = build_model(model, device).train()
-    optimizer, _ = make_optimizer(network, recipe_for(model), steps_per_epoch=steps + 5)
+    recipe = recipe_for(model)
+    network = network_for(model, recipe, device).train()
+    optimizer, _ = make_optimizer(network, recipe, steps_per_epoch=steps + 5)
+    averaged = average_of(network, recipe.ema_decay) if recipe.ema_decay else None
     images = torch.randn(batch_size, 1, 28, 28, device=device)
     images = images.contiguous(memory_format=network.memory_format)
     labels = torch.randint(0, 10, (batch_size,), device=device)
@@ -106,10 +112,14 @@ def profiled_steps(
     if device.type == "cuda":
         activities.append(ProfilerActivity.CUDA)
 
-    def step() -> None:
+    def step() -> None:  # as train_epoch takes it, on a batch already augmented
         optimizer.zero_grad(set_to_none=True)
-        F.nll_loss(network(images), labels).backward()
+        with bfloat16_on_cpu(device, recipe):
+            log_probs = network(images).float()
+        F.nll_loss(log_probs, labels).backward()
         optimizer.step()
+        if averaged is not None:
+            averaged.update_parameters(network)
 
     for _ in range(5):  # warm-up
         step()
@@ -234,8 +244,10 @@ def step_seconds(
     run as ``variant`` (one of ``VARIANTS``); the first step is where compiling happens."""
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    network = build_model(model, device).train()
-    optimizer, _ = make_optimizer(network, recipe_for(model), steps_per_epoch=steps + 6)
+    recipe = recipe_for(model)
+    network = network_for(model, recipe, device).train()
+    optimizer, _ = make_optimizer(network, recipe, steps_per_epoch=steps + 6)
+    averaged = average_of(network, recipe.ema_decay) if recipe.ema_decay else None
     forward = torch.compile(network) if variant == "compiled" else network
     images = torch.randn(batch_size, 1, 28, 28, device=device).contiguous(
         memory_format=network.memory_format
@@ -248,6 +260,8 @@ def step_seconds(
             log_probs = forward(images)
         F.nll_loss(log_probs.float(), labels).backward()
         optimizer.step()
+        if averaged is not None:
+            averaged.update_parameters(network)
 
     started = time.perf_counter()
     step()  # compiles, when compiled
@@ -258,16 +272,6 @@ def step_seconds(
     for _ in range(steps):
         step()
     return (time.perf_counter() - started) / steps, first
-
-
-def bfloat16_in_hardware() -> bool:
-    """Whether /proc/cpuinfo lists bfloat16 instructions (AVX-512 BF16 or AMX) for this CPU."""
-    try:
-        with open("/proc/cpuinfo") as info:
-            flags = next((line.split(":", 1)[1].split() for line in info if "flags" in line), [])
-    except OSError:
-        return False
-    return bool({"avx512_bf16", "amx_bf16"} & set(flags))
 
 
 def epoch_row(model: str, batch_size: int | None, device: torch.device) -> dict:
@@ -287,6 +291,7 @@ def epoch_row(model: str, batch_size: int | None, device: torch.device) -> dict:
     )
     return {
         "model": model,
+        "recipe": dataclasses.asdict(recipe),
         "MACs per image": macs,
         "batch size": recipe.batch_size,
         "seconds per epoch": round(seconds, 2),

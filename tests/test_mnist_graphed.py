@@ -12,10 +12,16 @@ from nnbook.mnist import graphed
 from nnbook.mnist.data import MNISTTensors
 from nnbook.mnist.graphed import CapturedStep
 from nnbook.mnist.models import MODELS, build_model
-from nnbook.mnist.recipes import DEFAULT_RECIPE, GPU_RECIPE, for_gpu, recipe_for
+from nnbook.mnist.recipes import (
+    DEFAULT_RECIPE,
+    GPU_RECIPE,
+    TWELVE_EPOCH_RECIPE,
+    for_gpu,
+    recipe_for,
+)
 from nnbook.mnist.trainer import HISTORY, fit, make_optimizer, seed_everything, train_epoch
 
-SMALL = replace(DEFAULT_RECIPE, epochs=2, batch_size=64, augment=False)
+SMALL = replace(TWELVE_EPOCH_RECIPE, epochs=2, batch_size=64, augment=False)
 
 
 @pytest.mark.parametrize(
@@ -115,7 +121,9 @@ def test_a_recorded_step_needs_a_whole_batch_and_plain_sgd(mnist):
 
 @pytest.mark.parametrize("model", list(MODELS))
 def test_a_gpu_recipe_changes_the_batch_the_rate_and_the_averages_decay_alone(model):
-    cpu, gpu = recipe_for(model), recipe_for(model, gpu=True)
+    # net's GPU recipe is built on the twelve-epoch recipe, not on the CPU's halved default
+    cpu = TWELVE_EPOCH_RECIPE if model == "net" else recipe_for(model)
+    gpu = recipe_for(model, gpu=True)
     unchanged = {"batch_size": cpu.batch_size, "lr": cpu.lr, "ema_decay": cpu.ema_decay}
     if model == "net":
         unchanged["epochs"] = cpu.epochs  # the one recipe that also trains longer
@@ -129,7 +137,7 @@ def test_a_gpu_recipe_changes_the_batch_the_rate_and_the_averages_decay_alone(mo
 
 def test_a_four_times_larger_batch_doubles_the_rate_and_keeps_the_rest():
     """The square-root rule in numbers: 4 × the batch, 2 × the rate (to 4 decimals)."""
-    recipe = replace(DEFAULT_RECIPE, lr=0.123456)
+    recipe = replace(TWELVE_EPOCH_RECIPE, lr=0.123456)  # no average: its decay changes too
     larger = for_gpu(recipe, 4 * recipe.batch_size)
     assert (larger.batch_size, larger.lr) == (4 * recipe.batch_size, 0.2469)
     assert replace(larger, batch_size=recipe.batch_size, lr=recipe.lr) == recipe

@@ -351,3 +351,56 @@ def test_seed_from_environment(value, seed):
 def test_a_bad_seed_is_named():
     with pytest.raises(ValueError, match="NNBOOK_SEED must be a whole number, got 'two'"):
         seed_from_environment({"NNBOOK_SEED": "two"})
+
+
+@pytest.mark.parametrize(
+    ("text", "flags", "in_hardware"),
+    [
+        ("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16\n", {"avx512_bf16"}, True),
+        ("flags\t\t: fpu amx_tile amx_bf16\nflags\t\t: other\n", {"amx_bf16"}, True),
+        ("processor\t: 0\nflags\t\t: fpu avx2 avx512f\nbugs\t\t: amx_bf16\n", set(), False),
+        ("processor\t: 0\nFeatures\t: fp asimd bf16\n", None, False),
+    ],
+    ids=["AVX-512 BF16", "AMX, the first CPU's flags", "AVX-512 without", "no flags line"],
+)
+def test_bfloat16_in_hardware_reads_the_first_flags_line(tmp_path, text, flags, in_hardware):
+    from nnbook.mnist.hardware import BFLOAT16_FLAGS, bfloat16_in_hardware, cpu_flags
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(text)
+    if flags is not None:
+        assert cpu_flags(cpuinfo) & BFLOAT16_FLAGS == flags
+        assert "fpu" in cpu_flags(cpuinfo)
+    else:
+        assert cpu_flags(cpuinfo) == frozenset()
+    assert bfloat16_in_hardware(cpuinfo) is in_hardware
+    assert bfloat16_in_hardware(tmp_path / "absent") is False  # not Linux: no such file
+
+
+def test_bfloat16_autocast_only_where_the_recipe_asks_and_on_a_cpu():
+    from nnbook.mnist.trainer import bfloat16_on_cpu
+
+    asked = replace(SMALL, cpu_bfloat16=True)
+    for device, recipe, on in [
+        (torch.device("cpu"), asked, True),
+        (torch.device("cpu"), SMALL, False),
+        (torch.device("cuda"), asked, False),  # a GPU trains in float32 regardless
+    ]:
+        with bfloat16_on_cpu(device, recipe):
+            assert torch.is_autocast_enabled("cpu") is on
+            assert torch.get_autocast_dtype("cpu") == torch.bfloat16 or not on
+
+
+def test_a_bfloat16_run_keeps_float32_weights_and_repeats_itself(small):
+    """Under bfloat16 the convolutions round differently, so the run differs from float32's, but
+    it learns, keeps its weights in float32, is evaluated in float32, and repeats itself."""
+    recipe = replace(SMALL, epochs=2, cpu_bfloat16=True)
+    first = fit(*small, recipe, seed=3, device="cpu")
+    assert metrics(first) == metrics(fit(*small, recipe, seed=3, device="cpu"))
+    float32 = fit(*small, replace(recipe, cpu_bfloat16=False), seed=3, device="cpu")
+    assert metrics(first) != metrics(float32)
+    assert {p.dtype for p in first.model.parameters()} == {torch.float32}
+    assert first.history[1].train_loss < first.history[0].train_loss
+    # each epoch's test figures are the float32 network's, as everything that uses it sees it
+    loss, accuracy = evaluate(first.model, small[1])
+    assert (loss, accuracy) == (first.history[-1].test_loss, first.history[-1].test_accuracy)

@@ -11,7 +11,7 @@ RECORDS = sorted((ROOT / "bench" / "results").glob("*.jsonl"))
 
 def test_there_are_records():
     names = {path.name for path in RECORDS}
-    assert {"gpu.jsonl", "speed.jsonl", "seeds.jsonl", "backprop.jsonl"} <= names
+    assert {"gpu.jsonl", "speed.jsonl", "seeds.jsonl", "backprop.jsonl", "halve.jsonl"} <= names
 
 
 @pytest.mark.parametrize("path", RECORDS, ids=lambda path: path.name)

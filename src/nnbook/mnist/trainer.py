@@ -145,6 +145,13 @@ class Hooks:
 BOOK_HOOKS = Hooks()
 
 
+def bfloat16_on_cpu(device: torch.device, recipe: Recipe) -> torch.autocast:
+    """bfloat16 autocast where the recipe asks for it and the device is a CPU; else a context
+    that changes nothing."""
+    on = recipe.cpu_bfloat16 and device.type == "cpu"
+    return torch.autocast("cpu", torch.bfloat16, enabled=on)
+
+
 def train_epoch(
     model: nn.Module,
     data: MNISTTensors,
@@ -172,7 +179,8 @@ def train_epoch(
                 images, **recipe.augmentation(), generator=generator if on_cpu else None
             )
         optimizer.zero_grad(set_to_none=True)
-        log_probs = model(images)
+        with bfloat16_on_cpu(images.device, recipe):
+            log_probs = model(images).float()  # float32 already, unless under bfloat16
         loss = loss_of(log_probs, labels, index)
         loss.backward()
         optimizer.step()
@@ -344,6 +352,16 @@ def average_of(network: nn.Module, decay: float) -> AveragedModel:
     return AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
+def network_for(
+    model: str | type[DigitClassifier], recipe: Recipe, device: torch.device | str = "cpu"
+) -> DigitClassifier:
+    """A fresh network (``build_model``) as ``recipe`` trains it: its dropout the recipe's."""
+    network = build_model(model, device)
+    if recipe.dropout is not None:
+        set_dropout(network, recipe.dropout)
+    return network
+
+
 def start_run(
     model: str | type[DigitClassifier],
     recipe: Recipe,
@@ -352,13 +370,12 @@ def start_run(
     steps_per_epoch: int,
     hooks: Hooks,
 ) -> Run:
-    """Seed once, then a fresh network on ``train``'s device and its optimiser."""
+    """Seed once, then a fresh network on ``train``'s device (``network_for``) and its
+    optimiser."""
     name = check_model(model) if isinstance(model, str) else model.__name__
     seed_everything(seed)
     generator = torch.Generator().manual_seed(seed)
-    network = build_model(model, train.images.device)
-    if recipe.dropout is not None:
-        set_dropout(network, recipe.dropout)
+    network = network_for(model, recipe, train.images.device)
     optimizer, scheduler = hooks.optimizer(network, recipe, steps_per_epoch)
     averaged = average_of(network, recipe.ema_decay) if recipe.ema_decay else None
     return Run(name, network, optimizer, scheduler, generator, averaged=averaged)
@@ -489,6 +506,7 @@ def fit(
         started = time.perf_counter()
         lr = run.optimizer.param_groups[0]["lr"]
         train_loss, train_accuracy = train_one(epoch)
+        # in float32 even after bfloat16 training: the figures of the network that is kept
         test_loss, test_accuracy = evaluate(run.kept, test, eval_batch)
         seconds = time.perf_counter() - started
         row = EpochResult(epoch, train_loss, train_accuracy, test_loss, test_accuracy, lr, seconds)

@@ -54,7 +54,7 @@ from provenance import append_record, provenance
 from nnbook.mnist import load
 from nnbook.mnist.hardware import bfloat16_in_hardware
 from nnbook.mnist.models import MODELS, build_model
-from nnbook.mnist.recipes import recipe_for
+from nnbook.mnist.recipes import Recipe, recipe_for
 from nnbook.mnist.summaries import model_summaries
 from nnbook.mnist.targets import CPU_TARGET_SHARE
 from nnbook.mnist.trainer import (
@@ -95,13 +95,14 @@ OPERATOR_KINDS = {
 
 
 def profiled_steps(
-    model: str, steps: int, batch_size: int, device: torch.device
+    model: str, steps: int, batch_size: int, device: torch.device, recipe: Recipe | None = None
 ) -> torch.profiler.profile:
-    """torch.profiler's record of ``steps`` training steps of ``model`` on random images, as its
-    recipe trains it: the trainer's optimiser, and the recipe's dropout, average and precision."""
+    """torch.profiler's record of ``steps`` training steps of ``model`` on random images, as
+    ``recipe`` (by default the one the book trains it with) trains it: the trainer's optimiser,
+    and the recipe's dropout, average and precision."""
     from torch.profiler import ProfilerActivity, profile
 
-    recipe = recipe_for(model)
+    recipe = recipe or recipe_for(model)
     network = network_for(model, recipe, device).train()
     optimizer, _ = make_optimizer(network, recipe, steps_per_epoch=steps + 5)
     averaged = average_of(network, recipe.ema_decay) if recipe.ema_decay else None
@@ -138,7 +139,7 @@ def operator_kind(name: str) -> str:
 
 
 def step_time_by_kind(
-    model: str, steps: int, batch_size: int, device: torch.device
+    model: str, steps: int, batch_size: int, device: torch.device, recipe: Recipe | None = None
 ) -> dict[str, float]:
     """Milliseconds of CPU time per training step spent in each kind of operator (self time).
 
@@ -146,7 +147,7 @@ def step_time_by_kind(
     pooling; anything not named in ``OPERATOR_KINDS`` (autograd's bookkeeping, the loss,
     allocations) is "other".
     """
-    events = profiled_steps(model, steps, batch_size, device).key_averages()
+    events = profiled_steps(model, steps, batch_size, device, recipe).key_averages()
     by_kind = dict.fromkeys([*OPERATOR_KINDS, "other"], 0.0)
     for event in events:
         by_kind[operator_kind(event.key)] += event.self_cpu_time_total / 1000 / steps

@@ -9,6 +9,7 @@ import torch
 from built_book import ROOT
 
 from nnbook.mnist.models import MODELS
+from nnbook.mnist.recipes import DEFAULT_RECIPE, TWELVE_EPOCH_RECIPE
 from nnbook.mnist.summaries import model_summaries
 
 BENCH = ROOT / "bench" / "speed.py"
@@ -86,11 +87,15 @@ def test_operators_are_grouped_by_what_they_do(speed, name, kind):
 
 
 def test_a_profile_finds_no_dropout_or_batch_norm_where_there_is_none(speed):
+    """Dropout is found where the network has it and its recipe keeps it (the twelve-epoch
+    recipe), not where the recipe turns it off (the default) nor where there is none."""
     skeleton = speed.step_time_by_kind("skeleton", steps=2, batch_size=4, device=CPU)
     net = speed.step_time_by_kind("net", steps=2, batch_size=4, device=CPU)
+    kept = speed.step_time_by_kind("net", 2, 4, CPU, recipe=TWELVE_EPOCH_RECIPE)
     assert set(skeleton) == {*speed.OPERATOR_KINDS, "other"}
     assert skeleton["convolution"] > 0 and skeleton["batch norm"] == skeleton["dropout"] == 0
-    assert net["batch norm"] > 0 and net["dropout"] > 0
+    assert DEFAULT_RECIPE.dropout == 0 and net["batch norm"] > 0 and net["dropout"] == 0
+    assert TWELVE_EPOCH_RECIPE.dropout is None and kept["dropout"] > 0
 
 
 def test_timing_the_convolutions_alone_runs_forward_and_backward(speed, monkeypatch):

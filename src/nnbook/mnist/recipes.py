@@ -79,10 +79,10 @@ class Recipe:
 #: can it go" are built on it; ``bench/halve.py`` trains it beside today's default.
 TWELVE_EPOCH_RECIPE = Recipe()
 #: The book's default recipe: the same SGD and augmentation in two thirds of the epochs, without
-#: dropout (augmentation regularises enough, and a short run fits better without it), keeping
-#: the average of the weights over about the last thousand steps, in bfloat16 on a CPU that has
-#: it in hardware: half the CPU seconds or less there (bench/halve.py, its record
-#: bench/results/halve.jsonl), two thirds of the epochs elsewhere.
+#: dropout (the augmentation regularises already; a step draws no masks), keeping the average of
+#: the weights over about the last thousand steps, in bfloat16 on a CPU that has it in hardware:
+#: under half the CPU seconds there, at no loss of accuracy (bench/halve.py, its record
+#: bench/results/halve.jsonl, every lever alone too), two thirds of the epochs elsewhere.
 DEFAULT_RECIPE = replace(
     TWELVE_EPOCH_RECIPE,
     epochs=8,

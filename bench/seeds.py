@@ -7,6 +7,9 @@ the best epoch of the best seed; this script measures exactly that, and the seco
     MNIST_ROOT=../shared/mnist python bench/seeds.py --recipe class --seeds 1
     MNIST_ROOT=../shared/mnist python bench/seeds.py --model tiny  # its recipe, 15 epochs
 
+``--jobs 2`` trains two seeds at a time, each in its own process on one thread (on a 2-core
+machine that is faster than one run on both cores: small networks do not keep two busy).
+
 ``--record bench/results/seeds.jsonl`` appends one line per call: where it ran
 (``provenance.py``), the model, its parameters and multiply-adds per image, the recipe, the seeds
 and each run's test accuracy after every epoch (with its final and best). "How small can it go"
@@ -17,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import multiprocessing
 import statistics
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -44,6 +49,7 @@ def main() -> None:
     parser.add_argument("--max-degrees", type=float, help="override the largest rotation")
     parser.add_argument("--ema-decay", type=float, help="override the average's decay (0: none)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--jobs", type=int, default=1, help="seeds at a time (one thread each)")
     parser.add_argument(
         "--target", type=float, default=TARGET_ACCURACY,
         help=f"final accuracy to reach (default: the class's {TARGET_ACCURACY})",
@@ -60,41 +66,42 @@ def main() -> None:
         "ema_decay": args.ema_decay,
     }  # fmt: skip
     recipe = dataclasses.replace(recipe, **{k: v for k, v in changes.items() if v is not None})
+    if args.jobs < 1:
+        parser.error(f"--jobs must be 1 or more, got {args.jobs}")
+    if args.jobs > 1:
+        torch.set_num_threads(1)  # each process's, as the record's provenance says
     device = pick_device(args.device)
     origin = provenance(device)  # now: the commit and tree that run, not those at the end
     print(f"{args.model}: {recipe}\n{device}, {torch.get_num_threads()} threads")
-    record = train_seeds(args.model, recipe, args.seeds, device, load(), args.target)
+    record = train_seeds(
+        args.model, recipe, args.seeds, device, load(), args.target, jobs=args.jobs
+    )
     if args.record:
         append_record(args.record, origin | record)
 
 
 def train_seeds(
     model: str, recipe: Recipe, seeds: list[int], device: torch.device, data: MNIST,
-    target: float = TARGET_ACCURACY,
+    target: float = TARGET_ACCURACY, jobs: int = 1,
 ) -> dict[str, object]:  # fmt: skip
-    """Train ``model`` once per seed, print each run and a summary, and return the record's line
+    """Train ``model`` once per seed (``jobs`` seeds at a time, each in a process of its own with
+    one thread, when more than 1), print each run and a summary, and return the record's line
     (without its provenance): the model, its parameters, the recipe, the seeds and each run's
     test accuracy after every epoch."""
-    finals, bests, per_epoch, accuracies = [], [], [], []
-    for seed in seeds:
-        result = fit(
-            data.train, data.test, recipe, seed=seed, device=str(device), model=model,
-            on_epoch=lambda row, seed=seed: print(f"{model} seed {seed}  {row.summary()}",
-                                                  flush=True),
-        )  # fmt: skip
-        history = result.history
-        finals.append(result.final_test_accuracy)
-        accuracies.append([row.test_accuracy for row in history])
-        per_epoch.append(statistics.fmean(row.seconds for row in history))
-        best = max(history, key=lambda row: row.test_accuracy)
-        bests.append(best.test_accuracy)
-        print(
-            f"{model} seed {seed}: final {100 * finals[-1]:.2f} %, best "
-            f"{100 * best.test_accuracy:.2f} % (epoch {best.epoch}), lowest of the last "
-            f"{HELD_EPOCHS} epochs {100 * min(accuracies[-1][-HELD_EPOCHS:]):.2f} %, "
-            f"{per_epoch[-1]:.1f} s per epoch",
-            flush=True,
-        )
+    if jobs > 1:
+        context = multiprocessing.get_context("spawn")  # no forked copy of torch's thread pools
+        with ProcessPoolExecutor(
+            jobs, mp_context=context, initializer=_start_worker, initargs=(data,)
+        ) as pool:
+            n = len(seeds)
+            runs = list(pool.map(_train_in_process, [model] * n, [recipe] * n, seeds,
+                                 [str(device)] * n))  # fmt: skip
+    else:
+        runs = [train_one_seed(model, recipe, seed, device, data) for seed in seeds]
+    accuracies = [accuracy for accuracy, _ in runs]
+    per_epoch = [seconds for _, seconds in runs]
+    finals = [accuracy[-1] for accuracy in accuracies]
+    bests = [max(accuracy) for accuracy in accuracies]
     reached = sum(final >= target for final in finals)
     held = sum(min(row[-HELD_EPOCHS:]) >= target for row in accuracies)
     print(
@@ -115,6 +122,44 @@ def train_seeds(
         "best accuracy": bests,
         "accuracy per epoch": accuracies,
     }  # no seconds: speed is bench/speed.py's, measured on an otherwise idle machine
+
+
+def train_one_seed(
+    model: str, recipe: Recipe, seed: int, device: torch.device | str, data: MNIST
+) -> tuple[list[float], float]:
+    """One run: its test accuracy after every epoch and its mean seconds per epoch."""
+    result = fit(
+        data.train, data.test, recipe, seed=seed, device=str(device), model=model,
+        on_epoch=lambda row: print(f"{model} seed {seed}  {row.summary()}", flush=True),
+    )  # fmt: skip
+    history = result.history
+    accuracy = [row.test_accuracy for row in history]
+    best = max(history, key=lambda row: row.test_accuracy)
+    per_epoch = statistics.fmean(row.seconds for row in history)
+    print(
+        f"{model} seed {seed}: final {100 * accuracy[-1]:.2f} %, best "
+        f"{100 * best.test_accuracy:.2f} % (epoch {best.epoch}), lowest of the last "
+        f"{HELD_EPOCHS} epochs {100 * min(accuracy[-HELD_EPOCHS:]):.2f} %, "
+        f"{per_epoch:.1f} s per epoch",
+        flush=True,
+    )
+    return accuracy, per_epoch
+
+
+_WORKER_DATA: list[MNIST] = []  # a worker process's copy of the data, sent once
+
+
+def _start_worker(data: MNIST) -> None:
+    """A worker process of ``train_seeds``: one thread, and the data it trains on."""
+    torch.set_num_threads(1)
+    _WORKER_DATA.append(data)
+
+
+def _train_in_process(
+    model: str, recipe: Recipe, seed: int, device: str
+) -> tuple[list[float], float]:
+    """``train_one_seed`` in a worker process."""
+    return train_one_seed(model, recipe, seed, device, _WORKER_DATA[0])
 
 
 if __name__ == "__main__":

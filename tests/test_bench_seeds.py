@@ -1,0 +1,48 @@
+"""``bench/seeds.py``: seeds trained in worker processes give the runs trained one after another."""
+
+import dataclasses
+import importlib.util
+import sys
+
+import pytest
+import torch
+from built_book import ROOT
+
+from nnbook.mnist.data import MNIST
+from nnbook.mnist.recipes import recipe_for
+from nnbook.mnist.targets import HELD_EPOCHS
+
+BENCH = ROOT / "bench" / "seeds.py"
+
+
+@pytest.fixture(scope="module")
+def seeds():
+    sys.path.insert(0, str(BENCH.parent))  # it imports provenance.py beside it
+    spec = importlib.util.spec_from_file_location("seeds", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["seeds"] = module  # the worker processes find its functions by this name
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def few(mnist):
+    return dataclasses.replace(mnist, train=mnist.train.subset(512), test=mnist.test.subset(256))
+
+
+def test_parallel_seeds_equal_seeds_one_after_another(seeds, few: MNIST):
+    recipe = dataclasses.replace(recipe_for("skeleton"), epochs=HELD_EPOCHS)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each worker process has it: the same round-off
+    try:
+        alone = seeds.train_seeds("skeleton", recipe, [1, 2], torch.device("cpu"), few)
+    finally:
+        torch.set_num_threads(threads)
+    together = seeds.train_seeds("skeleton", recipe, [1, 2], torch.device("cpu"), few, jobs=2)
+    assert together["accuracy per epoch"] == alone["accuracy per epoch"]
+    first, second = alone["accuracy per epoch"]
+    assert first != second  # two seeds, two runs: in the order of the seeds
+    assert len(first) == HELD_EPOCHS
+    assert together["final accuracy"] == [first[-1], second[-1]]
+    assert together["best accuracy"] == [max(first), max(second)]
+    assert together["seeds"] == [1, 2] and together["model"] == "skeleton"

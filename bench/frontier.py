@@ -7,6 +7,7 @@ seed's final epoch: the record then shows where the frontier ends.
 
     MNIST_ROOT=../shared/mnist python bench/frontier.py --record bench/results/seeds.jsonl
     MNIST_ROOT=../shared/mnist python bench/frontier.py --models tiny-6 tiny-5 --seeds 1
+    MNIST_ROOT=../shared/mnist python bench/frontier.py --jobs 2  # two seeds at a time
 
 Each network of the frontier costs less than Tiny (whose 15 epochs take about 3 minutes on one
 thread of a 2-core AMD EPYC with AVX-512); the whole frontier on three seeds about half an hour.
@@ -33,6 +34,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", choices=FRONTIER, default=list(FRONTIER))
     parser.add_argument("--seeds", type=int, nargs="+", default=list(FINAL_SEEDS))
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--jobs", type=int, default=1, help="seeds at a time (one thread each)")
     parser.add_argument(
         "--keep-going", action="store_true",
         help="train every network, even below one that misses the target",
@@ -42,12 +44,18 @@ def main() -> None:
         help="append one line per network to this file (bench/results/seeds.jsonl)",
     )  # fmt: skip
     args = parser.parse_args()
+    if args.jobs < 1:
+        parser.error(f"--jobs must be 1 or more, got {args.jobs}")
+    if args.jobs > 1:
+        torch.set_num_threads(1)  # each process's, as the record's provenance says
     device = pick_device(args.device)
     origin = provenance(device)  # the commit and tree that run, before any of it
     print(f"{device}, {torch.get_num_threads()} threads")
     data = load()
     for model in args.models:
-        line = train_seeds(model, recipe_for(model), args.seeds, device, data, TARGET_ACCURACY)
+        line = train_seeds(
+            model, recipe_for(model), args.seeds, device, data, TARGET_ACCURACY, args.jobs
+        )
         if args.record:
             append_record(args.record, origin | line)
         if min(line["final accuracy"]) < TARGET_ACCURACY and not args.keep_going:

@@ -1,4 +1,4 @@
-"""``bench/seeds.py``: seeds trained in worker processes give the runs trained one after another."""
+"""``bench/seeds.py``: seeds trained in worker processes give the runs trained one by one."""
 
 import dataclasses
 import importlib.util

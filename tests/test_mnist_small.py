@@ -13,7 +13,7 @@ from cli_runner import run_nnbook
 
 from nnbook.mnist import recipes, targets
 from nnbook.mnist.model import receptive_fields
-from nnbook.mnist.models import FRONTIER, MODELS, build_model, parameter_count
+from nnbook.mnist.models import CANDIDATES, FRONTIER, MODELS, build_model, parameter_count
 from nnbook.mnist.runs import RunFileWarning, run_folder, runs_root, trained
 from nnbook.mnist.summaries import model_summaries, seeds_table
 from nnbook.mnist.trainer import CHECKPOINT, HISTORY, MODEL, fit
@@ -40,7 +40,7 @@ def stop(row):
     raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("name", [step.model for step in recipes.STEPS])
+@pytest.mark.parametrize("name", [*(step.model for step in recipes.STEPS), *CANDIDATES])
 def test_each_step_is_a_small_working_network(name):
     network = build_model(name).eval()
     count = parameter_count(network)
@@ -80,6 +80,23 @@ def test_the_frontier_is_tinys_shape_narrower_and_narrower():
         assert stats.trainable_params == parameter_count(network) < counts[-1]
         counts.append(stats.trainable_params)
     assert counts[1] < targets.FRONTIER_MAX_PARAMETERS
+
+
+@pytest.mark.parametrize("name", CANDIDATES)
+def test_a_candidate_has_tinys_geometry_within_the_last_steps_budget(name):
+    """A candidate for the last step keeps Tiny's maps and receptive fields (torchinfo's shapes,
+    the RF formula) and moves channels: its own widths, at most the chapter's final budget."""
+    tiny, network = build_model("tiny"), build_model(name)
+    assert [s[1:] for s in conv_output_shapes(network)] == [
+        s[1:] for s in conv_output_shapes(tiny)
+    ]
+    assert [f.receptive_field for f in receptive_fields(network)] == [
+        f.receptive_field for f in receptive_fields(tiny)
+    ]
+    widths = [s[0] for s in conv_output_shapes(network)]
+    assert widths != [s[0] for s in conv_output_shapes(tiny)]
+    stats = torchinfo.summary(network, input_size=(1, 1, 28, 28), verbose=0)
+    assert stats.trainable_params == parameter_count(network) <= targets.FINAL_MAX_PARAMETERS
 
 
 def test_the_published_network_is_cited():
@@ -137,7 +154,7 @@ def test_seeds_table_reads_the_latest_run_of_the_recipe_on_the_seeds():
         seeds_table(records, ["tiny-7"], recipes.FINAL_RECIPE, (1, 2))
 
 
-@pytest.mark.parametrize("name", [step.model for step in recipes.STEPS])
+@pytest.mark.parametrize("name", [*(step.model for step in recipes.STEPS), *CANDIDATES])
 def test_shapes_and_receptive_fields_in_the_comments_are_the_real_ones(name):
     """Each layer's comment (``# 10×24×24, RF 5``) says what torchinfo and the RF formula find."""
     cls = MODELS[name]
@@ -164,10 +181,11 @@ def test_an_unknown_model_is_named():
 
 
 def test_every_model_trains_with_the_recipe_of_its_step():
-    steps = [m for m in MODELS if m != "net" and m not in FRONTIER]
+    steps = [m for m in MODELS if m != "net" and m not in FRONTIER and m not in CANDIDATES]
     assert [step.model for step in recipes.STEPS] == steps
     assert recipes.recipe_for("net") == recipes.DEFAULT_RECIPE
-    assert {recipes.recipe_for(name) for name in FRONTIER} == {recipes.FINAL_RECIPE}
+    others = (*FRONTIER, *CANDIDATES)
+    assert {recipes.recipe_for(name) for name in others} == {recipes.FINAL_RECIPE}
     # the first steps see plain digits for fewer epochs; the last one augments for all of them
     first, *_, last = (recipes.recipe_for(step.model) for step in recipes.STEPS)
     assert not first.augment and first.epochs < targets.COURSE_MAX_EPOCHS

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from nnbook.mnist.hardware import bfloat16_in_hardware
-from nnbook.mnist.models import DEFAULT_MODEL, FRONTIER, check_model
+from nnbook.mnist.models import CANDIDATES, DEFAULT_MODEL, FRONTIER, check_model
 from nnbook.mnist.targets import COURSE_MAX_EPOCHS
 
 
@@ -178,7 +178,7 @@ STEPS = (
 
 def recipe_for(model: str, gpu: bool = False) -> Recipe:
     """The recipe the book trains ``model`` with: the default for ``net``, the last step's for
-    the frontier's networks, else its step's.
+    the frontier's networks and the candidates for the last step, else its step's.
 
     ``gpu=True``: the one for a GPU's CUDA graphs, ``GPU_RECIPE`` for ``net`` and the step's
     recipe at a larger batch (``for_gpu``) for the others.
@@ -186,7 +186,7 @@ def recipe_for(model: str, gpu: bool = False) -> Recipe:
     check_model(model)
     if model == DEFAULT_MODEL:
         return GPU_RECIPE if gpu else DEFAULT_RECIPE
-    if model in FRONTIER:
+    if model in FRONTIER or model in CANDIDATES:
         recipe = FINAL_RECIPE
     else:
         recipe = next(step.recipe for step in STEPS if step.model == model)

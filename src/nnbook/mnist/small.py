@@ -106,6 +106,27 @@ class Tiny(SequentialClassifier):
         )
 
 
+class Widening(SequentialClassifier):
+    """A candidate for the last step: Tiny's layers with its channels moved, eight before the
+    pool (where the maps are large) and twelve after it, the last convolution giving ten."""
+
+    memory_format = SMALL_MEMORY_FORMAT
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            conv_bn(1, 8, padding=1),  # 8×28×28, RF 3
+            conv_bn(8, 8),  # 8×26×26, RF 5
+            conv_bn(8, 8),  # 8×24×24, RF 7
+            nn.MaxPool2d(2),  # 8×12×12, RF 8
+            conv_bn(8, 12),  # 12×10×10, RF 12
+            conv_bn(12, 12),  # 12×8×8, RF 16
+            conv_bn(12, 10),  # 10×6×6, RF 20
+            nn.AvgPool2d(6),  # 10×1×1, RF 30
+            nn.Conv2d(10, 10, 1),  # 10×1×1
+        )
+
+
 # The frontier: Tiny's shape, narrower and narrower (bench/frontier.py trains each) -----------
 
 

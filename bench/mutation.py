@@ -56,6 +56,7 @@ TESTS: dict[str, list[str]] = {
         "tests/test_mnist_page_training.py",
     ],
     "nnbook.mnist.hardware": ["tests/test_mnist_trainer.py"],
+    "nnbook.mnist.models": ["tests/test_mnist_small.py", "tests/test_mnist_model.py"],
     "nnbook.mnist.export": ["tests/test_mnist_export.py"],
     "nnbook.mnist.page_training": ["tests/test_mnist_page_training.py"],
     "nnbook.pdf": ["tests/test_pdf_document.py"],  # test_pdf.py reads the built PDF

@@ -99,6 +99,29 @@ def test_a_candidate_has_tinys_geometry_within_the_last_steps_budget(name):
     assert stats.trainable_params == parameter_count(network) <= targets.FINAL_MAX_PARAMETERS
 
 
+def test_a_network_is_built_by_name_or_class_on_its_device_in_its_memory_format():
+    """``build_model`` takes a name or a class, puts the weights on the device asked for (the
+    meta device: shapes without data) and in the memory format the class names."""
+    assert {cls.memory_format for cls in MODELS.values()} == {
+        torch.channels_last,
+        torch.contiguous_format,
+    }  # both kinds are here
+    for name, cls in MODELS.items():
+        for network in (build_model(name, "meta"), build_model(cls, "meta")):
+            assert type(network) is cls
+            assert {p.device.type for p in network.parameters()} == {"meta"}
+            kernels = [
+                m.weight
+                for m in network.modules()
+                if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1 and m.kernel_size != (1, 1)
+            ]
+            assert kernels and all(
+                k.is_contiguous(memory_format=cls.memory_format) for k in kernels
+            )
+            if cls.memory_format == torch.channels_last:
+                assert not any(k.is_contiguous() for k in kernels)
+
+
 def test_the_published_network_is_cited():
     bib = (Path(__file__).resolve().parents[1] / "book" / "references.bib").read_text()
     assert f"@misc{{{targets.SMALLEST_PUBLISHED_CITATION}," in bib

@@ -10,7 +10,17 @@ import torch
 from torch import nn
 
 from nnbook.mnist.model import DigitClassifier, Net
-from nnbook.mnist.small import Normalised, Skeleton, Tiny, Tiny5, Tiny6, Tiny7, Tiny8, Widening
+from nnbook.mnist.small import (
+    Normalised,
+    Separable,
+    Skeleton,
+    Tiny,
+    Tiny5,
+    Tiny6,
+    Tiny7,
+    Tiny8,
+    Widening,
+)
 
 #: Name → class, in the order the book meets them. ``net`` is the default everywhere.
 MODELS: dict[str, type[DigitClassifier]] = {
@@ -23,13 +33,14 @@ MODELS: dict[str, type[DigitClassifier]] = {
     "tiny-6": Tiny6,
     "tiny-5": Tiny5,
     "widening": Widening,
+    "separable": Separable,
 }
 #: The frontier of "How small can it go": Tiny narrower and narrower, largest first. The book's
 #: build trains none of them (``bench/frontier.py`` does, and records every run).
 FRONTIER = ("tiny-8", "tiny-7", "tiny-6", "tiny-5")
 #: Candidates for the last step, measured against it on every seed (``bench/seeds.py``); the
 #: book's build trains none of them either.
-CANDIDATES = ("widening",)
+CANDIDATES = ("widening", "separable")
 DEFAULT_MODEL = "net"
 
 

@@ -432,21 +432,31 @@ def test_layer_costs_count_the_multiply_adds_torchinfo_counts(name):
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_the_backward_multiply_adds_are_what_pytorchs_flop_counter_counts(name):
-    """Forward and backward of the convolutions, counted by torch.utils.flop_counter (two
+    """Forward and backward of each convolution, counted by torch.utils.flop_counter (two
     FLOPs a multiply-add): ∂w of every layer and ∂x of all but the first, whose input needs
-    no gradient."""
+    no gradient. Its backward formula ignores ``groups`` (a depthwise convolution's backward
+    counts five times its forward in torch 2.14), so a grouped layer's backward is checked
+    against twice the counter's forward of that layer, which does count the groups."""
     from torch.utils.flop_counter import FlopCounterMode
 
     model = build_model(name).eval()
     images = torch.zeros(2, 1, 28, 28)
-    with FlopCounterMode(display=False) as forward_only:
+    with FlopCounterMode(display=False, depth=None) as forward_only:
         model(images)
-    with FlopCounterMode(display=False) as both:
+    with FlopCounterMode(display=False, depth=None) as both:
         model(images).sum().backward()
-    rows = manual.layer_costs(model, (2, 1, 28, 28))
+    forward_counts, all_counts = forward_only.get_flop_counts(), both.get_flop_counts()
+    modules = dict(model.named_modules())
+    rows = [r for r in manual.layer_costs(model, (2, 1, 28, 28)) if r["kind"] == "Conv2d"]
+    for row in rows:
+        key = f"{type(model).__name__}.{row['layer']}"
+        forward = sum(forward_counts[key].values()) // 2
+        backward = sum(all_counts[key].values()) // 2 - forward
+        if modules[row["layer"]].groups > 1:
+            backward = 2 * forward
+        assert (row["forward MACs"], row["backward MACs"]) == (forward, backward), row["layer"]
     assert sum(r["forward MACs"] for r in rows) == forward_only.get_total_flops() // 2
-    backward = (both.get_total_flops() - forward_only.get_total_flops()) // 2
-    assert sum(r["backward MACs"] for r in rows) == backward
+    assert any(modules[r["layer"]].groups > 1 for r in rows) == (name == "separable")
 
 
 BAD_INPUTS = [
@@ -480,9 +490,8 @@ def test_bad_masks_name_their_layer():
 KNOWN = "Conv2d, ReLU, BatchNorm2d, MaxPool2d, Dropout, AvgPool2d"
 REFUSED = [
     (nn.Linear(4, 4), f"is a layer nnbook.mnist.manual does not know (it knows {KNOWN})"),
-    (nn.Conv2d(1, 2, 3, stride=2), "must have stride 1, dilation 1 and one group"),
-    (nn.Conv2d(1, 2, 3, dilation=2), "must have stride 1, dilation 1 and one group"),
-    (nn.Conv2d(2, 2, 3, groups=2), "must have stride 1, dilation 1 and one group"),
+    (nn.Conv2d(1, 2, 3, stride=2), "must have stride 1 and dilation 1"),
+    (nn.Conv2d(1, 2, 3, dilation=2), "must have stride 1 and dilation 1"),
     (nn.Conv2d(1, 2, 3, padding="same"), "must pad with zeros by a number of pixels"),
     (nn.Conv2d(1, 2, 3, padding=1, padding_mode="reflect"), "must pad with zeros by a number"),
     (nn.Conv2d(1, 2, (3, 5)), "must have a square kernel and the same padding on every side"),
@@ -698,3 +707,46 @@ def test_each_layer_keeps_the_delta_autograd_gives_its_output():
         np.testing.assert_allclose(
             step.delta, reference, rtol=1e-9, atol=1e-15 * abs(reference).max()
         )
+
+
+@pytest.mark.parametrize("with_bias", [True, False])
+@pytest.mark.parametrize(("in_channels", "out_channels", "groups"), [(4, 4, 4), (4, 6, 2)])
+def test_a_grouped_convolution_is_pytorchs_forward_and_backward(
+    in_channels, out_channels, groups, with_bias
+):
+    """A depthwise convolution (a group per channel) and one of two groups, in float64: the
+    output is F.conv2d's with ``groups`` and ∂x, ∂w, ∂b are autograd's."""
+    x, weight, bias, delta = rng_arrays(
+        13,
+        (2, in_channels, 6, 5),
+        (out_channels, in_channels // groups, 3, 3),
+        (out_channels,),
+        (2, out_channels, 6, 5),
+    )
+    bias = bias if with_bias else None
+    tensors = [torch.tensor(a, requires_grad=True) for a in (x, weight)]
+    bias_tensor = None if bias is None else torch.tensor(bias, requires_grad=True)
+    reference = F.conv2d(*tensors, bias_tensor, padding=1, groups=groups)
+    reference.backward(torch.tensor(delta))
+    y, cache = manual.grouped_conv2d_forward(x, weight, bias, 1, groups)
+    np.testing.assert_allclose(y, reference.detach().numpy(), rtol=0, atol=1e-12)
+    grad_x, grad_w, grad_b = manual.grouped_conv2d_backward(delta, cache)
+    np.testing.assert_allclose(grad_x, tensors[0].grad.numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(grad_w, tensors[1].grad.numpy(), rtol=0, atol=1e-12)
+    if with_bias:
+        np.testing.assert_allclose(grad_b, bias_tensor.grad.numpy(), rtol=0, atol=1e-12)
+    skipped, *_ = manual.grouped_conv2d_backward(delta, cache, need_input_grad=False)
+    assert skipped is None
+
+
+def test_a_grouped_convolutions_weights_agree_with_central_differences():
+    """∂L/∂w of a depthwise convolution by hand against the change in L = Σ δ·y itself."""
+    x, weight, delta = rng_arrays(14, (1, 3, 5, 5), (3, 1, 3, 3), (1, 3, 3, 3))
+    _, cache = manual.grouped_conv2d_forward(x, weight, None, 0, 3)
+    _, grad_w, _ = manual.grouped_conv2d_backward(delta, cache)
+
+    def loss(w):
+        return float((manual.grouped_conv2d_forward(x, w, None, 0, 3)[0] * delta).sum())
+
+    numeric = central_differences(loss, weight, LINEAR_STEP)
+    np.testing.assert_allclose(grad_w, numeric, rtol=1e-7, atol=1e-9)

@@ -33,7 +33,8 @@ from torch import nn
 from nnbook.mnist.model import square_size
 
 # ---------------------------------------------------------------------------------------------
-# Convolution (stride 1, zero padding): im2col, then one matrix product
+# Convolution (stride 1, zero padding): im2col, then one matrix product; a grouped convolution
+# (a depthwise one: a group per channel) is one such product per group
 
 
 @dataclass
@@ -82,6 +83,49 @@ def conv2d_backward(
         for q in range(k):
             grad_pad[:, :, p : p + h, q : q + w] += grad_columns[..., p, q].transpose(0, 3, 1, 2)
     return grad_pad[:, :, pad : pad + height, pad : pad + width], grad_weight, grad_bias
+
+
+@dataclass
+class GroupedConvCache:
+    groups: list[ConvCache]  #: each group's own, in the order of the channels
+
+
+def grouped_conv2d_forward(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, padding: int, groups: int
+) -> tuple[np.ndarray, ConvCache | GroupedConvCache]:
+    """The channels in ``groups`` equal groups, input and output alike; group g's outputs see
+    group g's inputs only: y[n,o,i,j] = Σ_{c of o's group} Σ_p Σ_q w[o,c − c₀,p,q] ·
+    x_pad[n,c,i+p,j+q] + b[o], c₀ the group's first input channel. ``weight`` is
+    O × C/groups × k × k, as PyTorch keeps it. One group is ``conv2d_forward``."""
+    if groups == 1:
+        return conv2d_forward(x, weight, bias, padding)
+    biases = [None] * groups if bias is None else np.split(bias, groups)
+    outputs, caches = zip(
+        *(
+            conv2d_forward(x_g, w_g, b_g, padding)
+            for x_g, w_g, b_g in zip(
+                np.split(x, groups, axis=1), np.split(weight, groups), biases, strict=True
+            )
+        ),
+        strict=True,
+    )
+    return np.concatenate(outputs, axis=1), GroupedConvCache(list(caches))
+
+
+def grouped_conv2d_backward(
+    grad_out: np.ndarray, cache: ConvCache | GroupedConvCache, need_input_grad: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Each group's ``conv2d_backward`` on its share of δ; the gradients side by side again."""
+    if isinstance(cache, ConvCache):
+        return conv2d_backward(grad_out, cache, need_input_grad)
+    parts = [
+        conv2d_backward(grad_g, cache_g, need_input_grad)
+        for grad_g, cache_g in zip(
+            np.split(grad_out, len(cache.groups), axis=1), cache.groups, strict=True
+        )
+    ]
+    grad_x = np.concatenate([part[0] for part in parts], axis=1) if need_input_grad else None
+    return grad_x, np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,11 +292,13 @@ def _conv_forward(name: str, module: nn.Conv2d, x: np.ndarray, mask: None) -> tu
             f"got an input of shape {x.shape}"
         )
     weight, bias = _parameter(module, "weight"), _parameter(module, "bias")
-    return conv2d_forward(x, weight, bias, square_size(module.padding))
+    return grouped_conv2d_forward(x, weight, bias, square_size(module.padding), module.groups)
 
 
-def _conv_backward(module: nn.Conv2d, grad_out: np.ndarray, cache: ConvCache, need: bool):
-    grad_x, grad_w, grad_b = conv2d_backward(grad_out, cache, need)
+def _conv_backward(
+    module: nn.Conv2d, grad_out: np.ndarray, cache: ConvCache | GroupedConvCache, need: bool
+):
+    grad_x, grad_w, grad_b = grouped_conv2d_backward(grad_out, cache, need)
     return grad_x, {"weight": grad_w} | ({"bias": grad_b} if module.bias is not None else {})
 
 
@@ -347,8 +393,8 @@ def _check_layer(name: str, module: nn.Module) -> None:
         known = ", ".join(k.__name__ for k in LAYER_KINDS)
         problem = f"is a layer nnbook.mnist.manual does not know (it knows {known})"
     elif kind is nn.Conv2d:
-        if (module.stride, module.dilation, module.groups) != ((1, 1), (1, 1), 1):
-            problem = "must have stride 1, dilation 1 and one group"
+        if (module.stride, module.dilation) != ((1, 1), (1, 1)):
+            problem = "must have stride 1 and dilation 1"
         elif module.padding_mode != "zeros" or isinstance(module.padding, str):
             problem = "must pad with zeros by a number of pixels"
         elif module.kernel_size[0] != module.kernel_size[1] or len(set(module.padding)) != 1:
@@ -589,8 +635,8 @@ def layer_costs(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict[str
         kind = LAYER_KINDS[type(step.module)]
         macs = 0
         if isinstance(step.module, nn.Conv2d):
-            in_channels, k = step.module.in_channels, square_size(step.module.kernel_size)
-            macs = step.output.size * in_channels * k * k
+            seen = step.module.in_channels // step.module.groups  # the channels of its group
+            macs = step.output.size * seen * square_size(step.module.kernel_size) ** 2
         rows.append(
             {
                 "layer": step.name,

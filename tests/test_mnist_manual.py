@@ -447,7 +447,8 @@ def test_the_backward_multiply_adds_are_what_pytorchs_flop_counter_counts(name):
         model(images).sum().backward()
     forward_counts, all_counts = forward_only.get_flop_counts(), both.get_flop_counts()
     modules = dict(model.named_modules())
-    rows = [r for r in manual.layer_costs(model, (2, 1, 28, 28)) if r["kind"] == "Conv2d"]
+    every = manual.layer_costs(model, (2, 1, 28, 28))
+    rows = [r for r in every if r["kind"] == "Conv2d"]
     for row in rows:
         key = f"{type(model).__name__}.{row['layer']}"
         forward = sum(forward_counts[key].values()) // 2
@@ -455,7 +456,9 @@ def test_the_backward_multiply_adds_are_what_pytorchs_flop_counter_counts(name):
         if modules[row["layer"]].groups > 1:
             backward = 2 * forward
         assert (row["forward MACs"], row["backward MACs"]) == (forward, backward), row["layer"]
-    assert sum(r["forward MACs"] for r in rows) == forward_only.get_total_flops() // 2
+        assert type(row["forward MACs"]) is int and type(row["backward MACs"]) is int
+    assert sum(r["forward MACs"] for r in every) == forward_only.get_total_flops() // 2
+    assert sum(r["backward MACs"] for r in every) == sum(r["backward MACs"] for r in rows)
     assert any(modules[r["layer"]].groups > 1 for r in rows) == (name == "separable")
 
 
@@ -736,6 +739,10 @@ def test_a_grouped_convolution_is_pytorchs_forward_and_backward(
     if with_bias:
         np.testing.assert_allclose(grad_b, bias_tensor.grad.numpy(), rtol=0, atol=1e-12)
     skipped, *_ = manual.grouped_conv2d_backward(delta, cache, need_input_grad=False)
+    assert skipped is None
+    _, one_group = manual.grouped_conv2d_forward(x[:, :1], weight[:1, :1], None, 1, 1)
+    assert isinstance(one_group, manual.ConvCache)  # one group: the plain convolution
+    skipped, *_ = manual.grouped_conv2d_backward(delta[:, :1], one_group, need_input_grad=False)
     assert skipped is None
 
 

@@ -1,25 +1,17 @@
 """``bench/halve.py``: the recipes it sets side by side, and a run it times."""
 
 import dataclasses
-import importlib.util
-import sys
 
 import pytest
-from built_book import ROOT
+from bench_script import load_bench_script
 
 from nnbook.mnist.hardware import bfloat16_in_hardware
 from nnbook.mnist.recipes import DEFAULT_RECIPE, TWELVE_EPOCH_RECIPE
 
-BENCH = ROOT / "bench" / "halve.py"
-
 
 @pytest.fixture(scope="module")
 def halve():
-    sys.path.insert(0, str(BENCH.parent))  # it imports provenance.py beside it
-    spec = importlib.util.spec_from_file_location("halve", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("halve")
 
 
 def changed(recipe, base):

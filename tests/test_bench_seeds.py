@@ -1,28 +1,19 @@
 """``bench/seeds.py``: seeds trained in worker processes give the runs trained one by one."""
 
 import dataclasses
-import importlib.util
-import sys
 
 import pytest
 import torch
-from built_book import ROOT
+from bench_script import load_bench_script
 
 from nnbook.mnist.data import MNIST
 from nnbook.mnist.recipes import recipe_for
 from nnbook.mnist.targets import HELD_EPOCHS
 
-BENCH = ROOT / "bench" / "seeds.py"
-
 
 @pytest.fixture(scope="module")
 def seeds():
-    sys.path.insert(0, str(BENCH.parent))  # it imports provenance.py beside it
-    spec = importlib.util.spec_from_file_location("seeds", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["seeds"] = module  # the worker processes find its functions by this name
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("seeds")
 
 
 @pytest.fixture(scope="module")

@@ -1,27 +1,22 @@
 """``bench/speed.py``: the work it counts, the convolutions it times, the profile it groups."""
 
-import importlib.util
 import subprocess
 import sys
 
 import pytest
 import torch
-from built_book import ROOT
+from bench_script import BENCH, load_bench_script
 
 from nnbook.mnist.models import MODELS
 from nnbook.mnist.recipes import DEFAULT_RECIPE, TWELVE_EPOCH_RECIPE
 from nnbook.mnist.summaries import model_summaries
 
-BENCH = ROOT / "bench" / "speed.py"
 CPU = torch.device("cpu")
 
 
 @pytest.fixture(scope="module")
 def speed():
-    spec = importlib.util.spec_from_file_location("speed", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("speed")
 
 
 @pytest.mark.parametrize("model", list(MODELS))
@@ -127,7 +122,6 @@ def test_an_unknown_variant_is_refused(speed):
 
 
 def test_the_command_refuses_a_batch_of_none():
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--batch-size", "0"], capture_output=True, text=True
-    )
+    command = [sys.executable, str(BENCH / "speed.py"), "--batch-size", "0"]
+    done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 2 and "--batch-size must be a positive" in done.stderr

@@ -1,11 +1,11 @@
 """The experiments behind "How small can it go": candidate networks and recipe variants, per seed.
 
 Each run is ``fit`` with the recipe of the chapter's first steps, for 15 epochs
-(``recipes.SMALL_RECIPE``) unless a ``key=value`` changes a field of it; four more switches change
-the training itself, through ``fit``'s ``hooks`` (the package is never patched):
-``teacher=PATH`` with ``kd=ALPHA`` (and ``T=TEMPERATURE``) distils from a trained network's
-log-probabilities of the clean training images, saved by ``--save-teacher PATH`` (a run of
-``Net`` with the default recipe), ``clean_last=N`` trains the last N epochs on unaugmented digits,
+(``recipes.SMALL_RECIPE``) unless a ``key=value`` changes a field of it (``clean_last_epochs=N``
+trains the last N epochs on unaugmented digits); three more switches change the training itself,
+through ``fit``'s ``hooks`` (the package is never patched): ``teacher=PATH`` with ``kd=ALPHA``
+(and ``T=TEMPERATURE``) distils from a trained network's log-probabilities of the clean training
+images, saved by ``--save-teacher PATH`` (a run of ``Net`` with the default recipe),
 ``smoothing=EPS`` trains with label smoothing, and ``optimizer=adam`` uses AdamW with the same
 one-cycle schedule. (A moving average of the weights was tried once and never run to the end;
 its switch is gone.)
@@ -159,16 +159,6 @@ def smoothed_loss(epsilon: float):
     return loss_of
 
 
-def clean_last_epochs(count: int):
-    """The recipe of each epoch: the last ``count`` epochs see the digits unaugmented."""
-
-    def epoch_recipe(recipe, epoch: int):
-        last = epoch > recipe.epochs - count
-        return dataclasses.replace(recipe, augment=False) if last else recipe
-
-    return epoch_recipe
-
-
 def adamw(model: nn.Module, recipe, steps_per_epoch: int) -> tuple:
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay
@@ -183,7 +173,6 @@ def hooks_from(changes: dict[str, str]) -> Hooks:
     """The switches above (taken out of ``changes``) as ``fit``'s hooks."""
     teacher, alpha = changes.pop("teacher", None), float(changes.pop("kd", 0))
     temperature = float(changes.pop("T", 4))
-    clean_last = int(changes.pop("clean_last", 0))
     smoothing = float(changes.pop("smoothing", 0))
     adam = changes.pop("optimizer", "sgd") == "adam"
     hooks = Hooks()
@@ -192,8 +181,6 @@ def hooks_from(changes: dict[str, str]) -> Hooks:
         hooks = dataclasses.replace(hooks, loss=loss)
     elif smoothing:
         hooks = dataclasses.replace(hooks, loss=smoothed_loss(smoothing))
-    if clean_last:
-        hooks = dataclasses.replace(hooks, epoch_recipe=clean_last_epochs(clean_last))
     if adam:
         hooks = dataclasses.replace(hooks, optimizer=adamw)
     return hooks

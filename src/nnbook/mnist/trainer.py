@@ -425,10 +425,18 @@ def epoch_trainer(
 
         if hooks != BOOK_HOOKS:
             raise ValueError("a recorded CUDA graph trains with the book's loss and SGD only")
-        captured = CapturedStep(
-            run.network, run.optimizer, train, recipe.batch_size, recipe.augmentation()
-        )
-        return lambda epoch: captured.train_epoch(run.scheduler, run.generator, run.averaged)
+        captured: dict[bool, CapturedStep] = {}  # one graph with augmentation, one without
+
+        def graphed_epoch(epoch: int) -> tuple[float, float]:
+            augmentation = recipe.of_epoch(epoch).augmentation()
+            key = augmentation is not None
+            if key not in captured:  # recorded when an epoch first needs it
+                captured[key] = CapturedStep(
+                    run.network, run.optimizer, train, recipe.batch_size, augmentation
+                )
+            return captured[key].train_epoch(run.scheduler, run.generator, run.averaged)
+
+        return graphed_epoch
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -436,7 +444,9 @@ def epoch_trainer(
         bar = lambda batches: tqdm(batches, leave=False, unit="batch")  # noqa: E731
 
     def one_epoch(epoch: int) -> tuple[float, float]:
-        this = hooks.epoch_recipe(recipe, epoch) if hooks.epoch_recipe else recipe
+        this = recipe.of_epoch(epoch)
+        if hooks.epoch_recipe:
+            this = hooks.epoch_recipe(this, epoch)
         return train_epoch(
             run.network, train, run.optimizer, run.scheduler, this, run.generator, bar,
             hooks.loss, run.averaged,

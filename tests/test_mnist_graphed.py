@@ -183,6 +183,25 @@ def test_gpu_path_is_repeatable_and_resumes_exactly(mnist, tmp_path):
         assert torch.equal(value, resumed.model.state_dict()[key]), key
 
 
+@cuda
+def test_gpu_path_records_a_step_without_augmentation_for_the_clean_epochs(mnist):
+    """With clean last epochs the recorded graphs are two: the augmented run until then, then
+    the unaugmented step (all epochs clean: the unaugmented recipe's run)."""
+    train, test = mnist.train.subset(4096), mnist.test.subset(1000)
+    recipe = replace(GPU_RECIPE, epochs=2)
+    options = {"device": "cuda", "deterministic": True, "seed": 2}
+
+    def rows(run):
+        return [{k: v for k, v in asdict(r).items() if k != "seconds"} for r in run.history]
+
+    augmented = rows(fit(train, test, recipe, **options))
+    last_clean = rows(fit(train, test, replace(recipe, clean_last_epochs=1), **options))
+    plain = rows(fit(train, test, replace(recipe, augment=False), **options))
+    all_clean = rows(fit(train, test, replace(recipe, clean_last_epochs=2), **options))
+    assert last_clean[0] == augmented[0] and last_clean[1] != augmented[1]
+    assert all_clean == plain
+
+
 def test_cli_takes_the_gpu_recipe(tmp_path, mnist_root):
     out = tmp_path / "run"
     result = run_nnbook(

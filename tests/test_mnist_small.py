@@ -13,9 +13,16 @@ from cli_runner import run_nnbook
 
 from nnbook.mnist import recipes, targets
 from nnbook.mnist.model import receptive_fields
-from nnbook.mnist.models import CANDIDATES, FRONTIER, MODELS, build_model, parameter_count
+from nnbook.mnist.models import (
+    ANSWER,
+    CANDIDATES,
+    FRONTIER,
+    MODELS,
+    build_model,
+    parameter_count,
+)
 from nnbook.mnist.runs import RunFileWarning, run_folder, runs_root, trained
-from nnbook.mnist.small import conv_bn, separable_bn
+from nnbook.mnist.small import Separable, conv_bn, separable_bn
 from nnbook.mnist.summaries import model_summaries, seeds_table
 from nnbook.mnist.trainer import CHECKPOINT, HISTORY, MODEL, fit
 
@@ -107,6 +114,20 @@ def test_a_candidate_has_tinys_geometry_within_the_last_steps_budget(name):
     assert stats.trainable_params == parameter_count(network) <= targets.FINAL_MAX_PARAMETERS
 
 
+def test_the_answer_has_the_most_channels_after_the_pool_within_the_budget():
+    """``separable-31``: Separable widened after the pool alone, as far as the budget allows."""
+    answer = MODELS[ANSWER]
+
+    class OneMore(answer):
+        after = answer.after + 1
+
+    assert issubclass(answer, Separable) and answer.before == Separable.before
+    assert answer.after > Separable.after
+    count = parameter_count(answer())
+    assert parameter_count(Separable()) < count <= targets.FINAL_MAX_PARAMETERS
+    assert parameter_count(OneMore()) > targets.FINAL_MAX_PARAMETERS
+
+
 def test_a_separable_convolution_costs_what_its_formula_says():
     """9·C + C·O weights (and two BatchNorms) where a full 3×3 convolution has 9·C·O."""
     block = separable_bn(16, 28)
@@ -194,7 +215,16 @@ def test_seeds_table_reads_the_latest_run_of_the_recipe_on_the_seeds():
         seeds_table(records, ["tiny-7"], recipes.FINAL_RECIPE, (1, 2))
 
 
-@pytest.mark.parametrize("name", [*(step.model for step in recipes.STEPS), *CANDIDATES])
+#: The networks whose own ``__init__`` lays out (and comments) their layers; the others only
+#: change a class's widths (the frontier, ``separable-31``).
+LAID_OUT = [
+    name
+    for name in (*(step.model for step in recipes.STEPS), *CANDIDATES)
+    if "__init__" in vars(MODELS[name])
+]
+
+
+@pytest.mark.parametrize("name", LAID_OUT)
 def test_shapes_and_receptive_fields_in_the_comments_are_the_real_ones(name):
     """Each layer's comment (``# 10×24×24, RF 5``) says what torchinfo and the RF formula find."""
     cls = MODELS[name]
@@ -224,8 +254,12 @@ def test_every_model_trains_with_the_recipe_of_its_step():
     steps = [m for m in MODELS if m != "net" and m not in FRONTIER and m not in CANDIDATES]
     assert [step.model for step in recipes.STEPS] == steps
     assert recipes.recipe_for("net") == recipes.DEFAULT_RECIPE
-    others = (*FRONTIER, *CANDIDATES)
+    others = {*FRONTIER, *CANDIDATES} - {ANSWER}
     assert {recipes.recipe_for(name) for name in others} == {recipes.FINAL_RECIPE}
+    # the answer's recipe is the last step's, its last epochs on the digits as they are
+    answer = recipes.recipe_for(ANSWER)
+    assert answer == recipes.ANSWER_RECIPE and answer.clean_last_epochs > 0
+    assert replace(answer, clean_last_epochs=0) == recipes.FINAL_RECIPE
     # the first steps see plain digits for fewer epochs; the last one augments for all of them
     first, *_, last = (recipes.recipe_for(step.model) for step in recipes.STEPS)
     assert not first.augment and first.epochs < targets.COURSE_MAX_EPOCHS

@@ -166,6 +166,18 @@ BAD_RECIPES = [
     ({"ema_decay": -0.5}, r"^the average's decay must be in \[0, 1\), got -0\.5$"),
     ({"dropout": 1.0}, r"^dropout must be None or in \[0, 1\), got 1\.0$"),
     ({"dropout": -0.1}, r"^dropout must be None or in \[0, 1\), got -0\.1$"),
+    (
+        {"clean_last_epochs": -1},
+        r"^the clean last epochs must be a whole number from 0 to the 12 epochs, got -1$",
+    ),
+    (
+        {"epochs": 3, "clean_last_epochs": 4},
+        r"^the clean last epochs must be a whole number from 0 to the 3 epochs, got 4$",
+    ),
+    (
+        {"clean_last_epochs": 1.0},
+        r"^the clean last epochs must be a whole number from 0 to the 12 epochs, got 1\.0$",
+    ),
 ]
 
 
@@ -201,11 +213,38 @@ def test_set_dropout_refuses_a_share_outside_0_to_1():
     assert dropout_shares(network) == {0.0}
 
 
+def test_the_last_epochs_of_a_recipe_see_the_digits_as_they_are():
+    recipe = Recipe(epochs=5, clean_last_epochs=2)
+    assert [recipe.of_epoch(e).augment for e in range(1, 6)] == [True, True, True, False, False]
+    assert recipe.of_epoch(3) == recipe
+    assert recipe.of_epoch(4) == replace(recipe, augment=False)  # nothing else changes
+    assert recipe.of_epoch(5).augmentation() is None
+    assert all(Recipe(epochs=5).of_epoch(e).augment for e in range(1, 6))
+    assert not any(Recipe(epochs=2, clean_last_epochs=2).of_epoch(e).augment for e in (1, 2))
+    for epoch in (0, 6):
+        with pytest.raises(ValueError, match=rf"^epoch must be from 1 to 5, got {epoch}$"):
+            recipe.of_epoch(epoch)
+
+
+def test_clean_last_epochs_train_as_the_unaugmented_recipe_in_them(small):
+    """All epochs clean is the unaugmented recipe, step for step; the last one clean is the
+    augmented run until then, and differs from it in the last epoch alone."""
+    two = replace(SMALL, epochs=2)
+    plain = fit(*small, replace(two, augment=False), seed=3, device="cpu")
+    all_clean = fit(*small, replace(two, clean_last_epochs=2), seed=3, device="cpu")
+    augmented = fit(*small, two, seed=3, device="cpu")
+    last_clean = fit(*small, replace(two, clean_last_epochs=1), seed=3, device="cpu")
+    assert metrics(all_clean) == metrics(plain)
+    assert metrics(last_clean)[0] == metrics(augmented)[0]
+    assert metrics(last_clean)[1] not in (metrics(augmented)[1], metrics(plain)[1])
+
+
 def test_the_edges_of_a_good_recipe():
     """No momentum and no weight decay are recipes too (the class's SGD without momentum)."""
     assert Recipe(momentum=0.0, weight_decay=0.0, nesterov=False).momentum == 0.0
     assert Recipe(momentum=0.999).momentum == 0.999
     assert Recipe(batch_size=1).batch_size == 1  # one image a step: slow, but a recipe
+    assert Recipe(epochs=3, clean_last_epochs=3).clean_last_epochs == 3  # no epoch augmented
 
 
 def test_devices(monkeypatch):

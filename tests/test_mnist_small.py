@@ -18,6 +18,7 @@ from nnbook.mnist.models import (
     CANDIDATES,
     FRONTIER,
     MODELS,
+    SEPARABLE_FRONTIER,
     build_model,
     parameter_count,
 )
@@ -126,6 +127,17 @@ def test_the_answer_has_the_most_channels_after_the_pool_within_the_budget():
     count = parameter_count(answer())
     assert parameter_count(Separable()) < count <= targets.FINAL_MAX_PARAMETERS
     assert parameter_count(OneMore()) > targets.FINAL_MAX_PARAMETERS
+
+
+@pytest.mark.parametrize("name", SEPARABLE_FRONTIER)
+def test_the_answers_frontier_is_the_answer_narrower_after_the_pool(name):
+    """Each keeps the answer's maps and its channels before the pool, with fewer after it, under
+    the frontier's bound of parameters."""
+    answer, network = MODELS[ANSWER], MODELS[name]
+    assert issubclass(network, Separable) and network.before == answer.before
+    assert network.after < answer.after
+    assert geometry(network()) == geometry(answer())
+    assert parameter_count(network()) < targets.FRONTIER_MAX_PARAMETERS
 
 
 def test_a_separable_convolution_costs_what_its_formula_says():
@@ -251,7 +263,8 @@ def test_an_unknown_model_is_named():
 
 
 def test_every_model_trains_with_the_recipe_of_its_step():
-    steps = [m for m in MODELS if m != "net" and m not in FRONTIER and m not in CANDIDATES]
+    families = {"net", *FRONTIER, *SEPARABLE_FRONTIER, *CANDIDATES}
+    steps = [m for m in MODELS if m not in families]
     assert [step.model for step in recipes.STEPS] == steps
     assert recipes.recipe_for("net") == recipes.DEFAULT_RECIPE
     others = {*FRONTIER, *CANDIDATES} - {ANSWER}
@@ -260,6 +273,7 @@ def test_every_model_trains_with_the_recipe_of_its_step():
     answer = recipes.recipe_for(ANSWER)
     assert answer == recipes.ANSWER_RECIPE and answer.clean_last_epochs > 0
     assert replace(answer, clean_last_epochs=0) == recipes.FINAL_RECIPE
+    assert {recipes.recipe_for(name) for name in SEPARABLE_FRONTIER} == {answer}
     # the first steps see plain digits for fewer epochs; the last one augments for all of them
     first, *_, last = (recipes.recipe_for(step.model) for step in recipes.STEPS)
     assert not first.augment and first.epochs < targets.COURSE_MAX_EPOCHS

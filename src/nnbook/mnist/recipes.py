@@ -9,7 +9,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from nnbook.mnist.hardware import bfloat16_in_hardware
-from nnbook.mnist.models import ANSWER, CANDIDATES, DEFAULT_MODEL, FRONTIER, check_model
+from nnbook.mnist.models import (
+    ANSWER,
+    CANDIDATES,
+    DEFAULT_MODEL,
+    FRONTIER,
+    SEPARABLE_FRONTIER,
+    check_model,
+)
 from nnbook.mnist.targets import COURSE_MAX_EPOCHS
 
 
@@ -201,8 +208,8 @@ STEPS = (
 
 def recipe_for(model: str, gpu: bool = False) -> Recipe:
     """The recipe the book trains ``model`` with: the default for ``net``, the answer's for the
-    chapter's answer, the last step's for the frontier's networks and the other candidates for
-    the last step, else its step's.
+    chapter's answer and its frontier, the last step's for Tiny's frontier and the other
+    candidates for the last step, else its step's.
 
     ``gpu=True``: the one for a GPU's CUDA graphs, ``GPU_RECIPE`` for ``net`` and the step's
     recipe at a larger batch (``for_gpu``) for the others.
@@ -210,7 +217,7 @@ def recipe_for(model: str, gpu: bool = False) -> Recipe:
     check_model(model)
     if model == DEFAULT_MODEL:
         return GPU_RECIPE if gpu else DEFAULT_RECIPE
-    if model == ANSWER:
+    if model == ANSWER or model in SEPARABLE_FRONTIER:
         recipe = ANSWER_RECIPE
     elif model in FRONTIER or model in CANDIDATES:
         recipe = FINAL_RECIPE

@@ -48,6 +48,9 @@ def main() -> None:
     parser.add_argument("--weight-decay", type=float, help="override the recipe's weight decay")
     parser.add_argument("--max-degrees", type=float, help="override the largest rotation")
     parser.add_argument("--ema-decay", type=float, help="override the average's decay (0: none)")
+    parser.add_argument(
+        "--clean-last-epochs", type=int, help="override how many last epochs are unaugmented"
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--jobs", type=int, default=1, help="seeds at a time (one thread each)")
     parser.add_argument(
@@ -63,7 +66,7 @@ def main() -> None:
     changes = {
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
         "weight_decay": args.weight_decay, "max_degrees": args.max_degrees,
-        "ema_decay": args.ema_decay,
+        "ema_decay": args.ema_decay, "clean_last_epochs": args.clean_last_epochs,
     }  # fmt: skip
     recipe = dataclasses.replace(recipe, **{k: v for k, v in changes.items() if v is not None})
     if args.jobs < 1:

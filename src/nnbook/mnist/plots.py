@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -92,25 +92,29 @@ def confusion_matrix(labels: torch.Tensor, predictions: torch.Tensor) -> tuple[F
 
 
 def frontier(
-    table: pd.DataFrame,
+    families: Mapping[str, pd.DataFrame],
     target: float,
     published: Sequence[tuple[str, int, float]] = (),
     claim: tuple[str, int, float, float] | None = None,
 ) -> Figure:
-    """Parameters against final test accuracy: each network of ``table`` (``seeds_table``: the
-    minimum and the mean over its seeds, the lowest of its last epochs), the target, networks
-    published elsewhere as (label, parameters, accuracy %), and a ``claim`` as (label,
-    parameters, claimed %, logged %) drawn from what it says down to what its log shows."""
-    figure, ax = plt.subplots(figsize=(8, 4.2))
-    ordered = table.sort_values("parameters")
-    x = ordered["parameters"].to_numpy()
-    held = next(column for column in ordered.columns if column.startswith("min of last"))
-    ax.plot(x, ordered["mean final (%)"], "o-", label="mean of the final epochs")
-    ax.plot(x, ordered["min final (%)"], "s-", label="lowest final epoch")
-    ax.plot(x, ordered[held], "v:", color="0.4", label=held.replace(" (%)", " epochs"))
-    for name, row in ordered.iterrows():
-        ax.annotate(str(name), (row["parameters"], row["mean final (%)"]), fontsize=8,
-                    textcoords="offset points", xytext=(4, 6))  # fmt: skip
+    """Parameters against final test accuracy: each family of networks (name → ``seeds_table``)
+    in its own colour, the minimum and the mean over its seeds and the lowest of its last
+    epochs; the target, networks published elsewhere as (label, parameters, accuracy %), and a
+    ``claim`` as (label, parameters, claimed %, logged %) drawn from what it says down to what
+    its log shows."""
+    figure, ax = plt.subplots(figsize=(8, 4.6))
+    for number, (family, table) in enumerate(families.items()):
+        ordered = table.sort_values("parameters")
+        x, colour = ordered["parameters"].to_numpy(), f"C{number}"
+        held = next(column for column in ordered.columns if column.startswith("min of last"))
+        ax.plot(x, ordered["mean final (%)"], "o-", color=colour, label=f"{family}: mean final")
+        ax.plot(x, ordered["min final (%)"], "s--", color=colour, mfc="none",
+                label=f"{family}: lowest final")  # fmt: skip
+        ax.plot(x, ordered[held], "v:", color=colour, alpha=0.6,
+                label=f"{family}: {held.replace(' (%)', ' epochs')}")  # fmt: skip
+        for name, row in ordered.iterrows():
+            ax.annotate(str(name), (row["parameters"], row["mean final (%)"]), fontsize=8,
+                        textcoords="offset points", xytext=(4, 6))  # fmt: skip
     ax.axhline(100 * target, color="0.5", ls="--", label=f"{100 * target:g} %")
     for label, parameters, accuracy in published:
         ax.plot(parameters, accuracy, "k*", markersize=10)

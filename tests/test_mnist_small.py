@@ -24,7 +24,7 @@ from nnbook.mnist.models import (
 )
 from nnbook.mnist.runs import RunFileWarning, run_folder, runs_root, trained
 from nnbook.mnist.small import Separable, conv_bn, separable_bn
-from nnbook.mnist.summaries import model_summaries, seeds_table
+from nnbook.mnist.summaries import last_epochs_table, model_summaries, seeds_table
 from nnbook.mnist.trainer import CHECKPOINT, HISTORY, MODEL, fit
 
 QUICK = replace(recipes.SMALL_RECIPE, epochs=2, batch_size=64)
@@ -191,6 +191,25 @@ def seeds_line(model, seeds, runs, recipe=recipes.FINAL_RECIPE, commit="a" * 40,
         "recipe": asdict(recipe), "seeds": seeds, "accuracy per epoch": runs, "commit": commit,
         "command": "python bench/seeds.py", "date": "2026-11-29", "cpu": "CPU", "threads": 1,
     }  # fmt: skip
+
+
+def test_last_epochs_table_shows_each_seeds_last_epochs_of_the_latest_run():
+    early, late = [0.98, 0.990, 0.994, 0.995], [0.98, 0.991, 0.9939, 0.996]
+    records = [
+        seeds_line("tiny", [1, 2], [late, late], commit="b" * 40),  # superseded
+        seeds_line("tiny", [2, 1, 3], [late, early, early]),
+        seeds_line("tiny", [1, 2], [early, early], recipe=recipes.SMALL_RECIPE),  # not it
+        seeds_line("tiny", [1, 2], [early, early], macs=1),  # an earlier network
+    ]
+    table = last_epochs_table(records, "tiny", recipes.FINAL_RECIPE, (1, 2))
+    assert list(table.columns) == ["epoch 2", "epoch 3", "epoch 4"]
+    assert list(table.index) == ["seed 1", "seed 2"]
+    assert table.loc["seed 1"].tolist() == pytest.approx([99.0, 99.4, 99.5])
+    assert table.loc["seed 2"].tolist() == pytest.approx([99.1, 99.39, 99.6])
+    with pytest.raises(ValueError, match=r"no run of tiny on seeds \[1, 4\]"):
+        last_epochs_table(records, "tiny", recipes.FINAL_RECIPE, (1, 4))
+    with pytest.raises(ValueError, match="unknown model 'huge'"):
+        last_epochs_table(records, "huge", recipes.FINAL_RECIPE, (1,))
 
 
 def test_seeds_table_reads_the_latest_run_of_the_recipe_on_the_seeds():

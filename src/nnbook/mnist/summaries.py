@@ -86,17 +86,7 @@ def seeds_table(
         raise ValueError(f"version must be 'today', 'earlier' or 'any', got {version!r}")
     rows, costs = {}, model_summaries()["MACs per image"]
     for model in models:
-        lines = [
-            line
-            for line in records
-            if line["model"] == model
-            and Recipe(**line["recipe"]) == recipe  # a field added since: its default
-            and set(seeds) <= set(line["seeds"])
-            and _is_version(line, int(costs[model]), version)
-        ]
-        if not lines:
-            raise ValueError(f"the seeds record has no run of {model} on seeds {list(seeds)}")
-        line = lines[-1]
+        line = _latest_line(records, model, recipe, seeds, int(costs[model]), version)
         runs = [line["accuracy per epoch"][line["seeds"].index(seed)] for seed in seeds]
         finals = [100 * run[-1] for run in runs]
         held = [min(run[-HELD_EPOCHS:]) for run in runs]
@@ -113,6 +103,47 @@ def seeds_table(
         }
     types = {"parameters": int, "epochs": int, "seeds held": int, "holds": bool, "threads": int}
     return pd.DataFrame(rows).T.astype(types)
+
+
+def last_epochs_table(
+    records: Sequence[dict], model: str, recipe: Recipe, seeds: Sequence[int]
+) -> pd.DataFrame:
+    """The test accuracy (%) of each of the last ``HELD_EPOCHS`` epochs (columns) of each seed's
+    run (rows) of today's ``model`` with ``recipe``: the seeds record's latest line of them, as
+    ``seeds_table`` reads it."""
+    costs = model_summaries()["MACs per image"]
+    line = _latest_line(records, check_model(model), recipe, seeds, int(costs[model]), "today")
+    rows = {}
+    for seed in seeds:
+        run = line["accuracy per epoch"][line["seeds"].index(seed)]
+        first = len(run) - HELD_EPOCHS + 1
+        epochs = [f"epoch {first + k}" for k in range(HELD_EPOCHS)]
+        last = (100 * accuracy for accuracy in run[-HELD_EPOCHS:])
+        rows[f"seed {seed}"] = dict(zip(epochs, last, strict=True))
+    return pd.DataFrame(rows).T
+
+
+def _latest_line(
+    records: Sequence[dict],
+    model: str,
+    recipe: Recipe,
+    seeds: Sequence[int],
+    multiply_adds: int,
+    version: str,
+) -> dict:
+    """The latest line of the seeds record of ``model`` (in ``version``) with ``recipe`` that
+    trained every one of ``seeds``; a ValueError when there is none."""
+    lines = [
+        line
+        for line in records
+        if line["model"] == model
+        and Recipe(**line["recipe"]) == recipe  # a field added since: its default
+        and set(seeds) <= set(line["seeds"])
+        and _is_version(line, multiply_adds, version)
+    ]
+    if not lines:
+        raise ValueError(f"the seeds record has no run of {model} on seeds {list(seeds)}")
+    return lines[-1]
 
 
 def _is_version(line: dict, multiply_adds: int, version: str) -> bool:

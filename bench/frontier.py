@@ -8,10 +8,10 @@ seed's final epoch: the record then shows where the frontier ends.
     MNIST_ROOT=../shared/mnist python bench/frontier.py --record bench/results/seeds.jsonl
     MNIST_ROOT=../shared/mnist python bench/frontier.py --models tiny-6 tiny-5 --seeds 1
     MNIST_ROOT=../shared/mnist python bench/frontier.py --jobs 2  # two seeds at a time
-    MNIST_ROOT=../shared/mnist python bench/frontier.py --models separable-19  # the answer's
+    MNIST_ROOT=../shared/mnist python bench/frontier.py --family separable --jobs 3
 
-``--models`` takes the answer's frontier too (``SEPARABLE_FRONTIER``: ``separable-31`` narrower
-after the pool, with its own recipe).
+``--family separable`` trains the answer's frontier instead (``SEPARABLE_FRONTIER``:
+``separable-31`` narrower and narrower after the pool, with the answer's recipe).
 
 Each network of the frontier costs less than Tiny (whose 15 epochs take about 3 minutes on one
 thread of a 2-core AMD EPYC with AVX-512); the whole frontier on three seeds about half an hour.
@@ -35,9 +35,12 @@ from nnbook.mnist.trainer import pick_device
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    families = {"tiny": FRONTIER, "separable": SEPARABLE_FRONTIER}
+    parser.add_argument("--family", choices=tuple(families), default="tiny")
     parser.add_argument(
-        "--models", nargs="+", choices=(*FRONTIER, *SEPARABLE_FRONTIER), default=list(FRONTIER)
-    )
+        "--models", nargs="+", choices=(*FRONTIER, *SEPARABLE_FRONTIER),
+        help="these networks of either family, in this order (default: the whole family)",
+    )  # fmt: skip
     parser.add_argument("--seeds", type=int, nargs="+", default=list(FINAL_SEEDS))
     parser.add_argument("--device", default="auto")
     parser.add_argument("--jobs", type=int, default=1, help="seeds at a time (one thread each)")
@@ -50,6 +53,7 @@ def main() -> None:
         help="append one line per network to this file (bench/results/seeds.jsonl)",
     )  # fmt: skip
     args = parser.parse_args()
+    models = args.models or list(families[args.family])
     if args.jobs < 1:
         parser.error(f"--jobs must be 1 or more, got {args.jobs}")
     if args.jobs > 1:
@@ -58,7 +62,7 @@ def main() -> None:
     origin = provenance(device)  # the commit and tree that run, before any of it
     print(f"{device}, {torch.get_num_threads()} threads")
     data = load()
-    for model in args.models:
+    for model in models:
         line = train_seeds(
             model, recipe_for(model), args.seeds, device, data, TARGET_ACCURACY, args.jobs
         )

@@ -179,6 +179,18 @@ class Separable19(Separable):
     after = 19
 
 
+class Separable16(Separable):
+    """The answer at 16 channels after the pool, as many as before it."""
+
+    after = 16
+
+
+class Separable13(Separable):
+    """The answer at 13 channels after the pool, fewer than before it."""
+
+    after = 13
+
+
 # The frontier: Tiny's shape, narrower and narrower (bench/frontier.py trains each) -----------
 
 

@@ -6,6 +6,8 @@ starts with these fields, so that the book can say what it reads and anyone can 
                themselves differed from it
     date       the day, ISO 8601
     cpu, vector instructions, threads   the machine (and ``gpu`` when CUDA was used)
+    instruction limits   only when set: the environment variables that kept PyTorch, oneDNN
+               and MKL below the CPU's own instructions (``INSTRUCTION_LIMITS``)
     python, torch, numpy                the versions that computed it
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import platform
 import shlex
 import subprocess
@@ -26,6 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 #: What every record must name (``tests/test_records.py`` checks each line of every file).
 FIELDS = ("command", "commit", "date", "python", "torch", "numpy")
+
+
+#: The environment variables that limit the vector instructions of PyTorch's own kernels, of
+#: oneDNN's and of MKL's: ``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
+#: MKL_ENABLE_INSTRUCTIONS=AVX2`` runs on an AVX-512 CPU the kernels an AVX2-only one runs.
+INSTRUCTION_LIMITS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
 
 
 def cpu_name() -> str:
@@ -65,6 +74,9 @@ def provenance(device: torch.device | str = "cpu") -> dict[str, object]:
         "torch": torch.__version__,
         "numpy": np.__version__,
     }
+    limits = {name: os.environ[name] for name in INSTRUCTION_LIMITS if os.environ.get(name)}
+    if limits:
+        fields["instruction limits"] = limits
     if torch.device(device).type == "cuda":
         fields["gpu"] = torch.cuda.get_device_name()
         fields["cudnn"] = torch.backends.cudnn.version()

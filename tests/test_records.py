@@ -4,7 +4,7 @@ import json
 
 import pytest
 from built_book import ROOT
-from provenance import FIELDS
+from provenance import FIELDS, INSTRUCTION_LIMITS, provenance
 
 RECORDS = sorted((ROOT / "bench" / "results").glob("*.jsonl"))
 
@@ -25,6 +25,15 @@ def test_every_line_parses_and_names_its_provenance(path):
         assert record["command"].startswith("python bench/"), (path.name, number)
         assert record.get("cpu") or record.get("gpu"), f"{path.name}:{number}: no hardware"
         assert len(record["commit"].split("+")[0]) == 40, f"{path.name}:{number}: commit"
+
+
+def test_a_record_names_the_instruction_limits_it_ran_under(monkeypatch):
+    for name in INSTRUCTION_LIMITS:
+        monkeypatch.delenv(name, raising=False)
+    assert "instruction limits" not in provenance()
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    monkeypatch.setenv("MKL_ENABLE_INSTRUCTIONS", "")  # empty: not a limit
+    assert provenance()["instruction limits"] == {"ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 
 def test_the_page_training_figures_the_book_states_are_the_records():

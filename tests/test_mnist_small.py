@@ -208,6 +208,15 @@ def test_last_epochs_table_shows_each_seeds_last_epochs_of_the_latest_run():
     assert table.loc["seed 2"].tolist() == pytest.approx([99.1, 99.39, 99.6])
     with pytest.raises(ValueError, match=r"no run of tiny on seeds \[1, 4\]"):
         last_epochs_table(records, "tiny", recipes.FINAL_RECIPE, (1, 4))
+    limited = {"instruction limits": {"ATEN_CPU_CAPABILITY": "avx2"}}
+    records.append(seeds_line("tiny", [1, 2], [early, early]) | limited)  # the latest
+    assert table.equals(last_epochs_table(records, "tiny", recipes.FINAL_RECIPE, (1, 2)))
+    avx2 = last_epochs_table(
+        records, "tiny", recipes.FINAL_RECIPE, (1, 2), limited["instruction limits"]
+    )
+    assert avx2.loc["seed 2"].tolist() == pytest.approx([99.0, 99.4, 99.5])
+    with pytest.raises(ValueError, match=r"no run of tiny on seeds \[1, 2\] under \{'A"):
+        last_epochs_table(records, "tiny", recipes.FINAL_RECIPE, (1, 2), {"A": "b"})
     with pytest.raises(ValueError, match="unknown model 'huge'"):
         last_epochs_table(records, "huge", recipes.FINAL_RECIPE, (1,))
 

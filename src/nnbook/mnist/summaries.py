@@ -7,7 +7,7 @@ trainer's modules, and a change to a table should retrain nothing.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -73,6 +73,7 @@ def seeds_table(
     seeds: Sequence[int],
     target: float = TARGET_ACCURACY,
     version: str = "today",
+    limits: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """One row per model of ``models`` from the seeds record (``bench/results/seeds.jsonl``):
     its latest line with ``recipe`` that trained every one of ``seeds``, on those seeds, of the
@@ -81,12 +82,14 @@ def seeds_table(
     version (``"earlier"``) or of any. Columns: parameters, epochs, the final test accuracy of
     each seed (%), their minimum and mean, the lowest of each run's last ``HELD_EPOCHS`` epochs,
     how many runs *hold* the target (each of those epochs at or above it) and whether all do,
-    and where the line came from. A model the record lacks is a ValueError."""
+    and where the line came from. ``limits``: only lines run under these instruction limits
+    (``bench/provenance.py``; None: only lines run without any). A model the record lacks is a
+    ValueError."""
     if version not in ("today", "earlier", "any"):
         raise ValueError(f"version must be 'today', 'earlier' or 'any', got {version!r}")
     rows, costs = {}, model_summaries()["MACs per image"]
     for model in models:
-        line = _latest_line(records, model, recipe, seeds, int(costs[model]), version)
+        line = _latest_line(records, model, recipe, seeds, int(costs[model]), version, limits)
         runs = [line["accuracy per epoch"][line["seeds"].index(seed)] for seed in seeds]
         finals = [100 * run[-1] for run in runs]
         held = [min(run[-HELD_EPOCHS:]) for run in runs]
@@ -106,13 +109,19 @@ def seeds_table(
 
 
 def last_epochs_table(
-    records: Sequence[dict], model: str, recipe: Recipe, seeds: Sequence[int]
+    records: Sequence[dict],
+    model: str,
+    recipe: Recipe,
+    seeds: Sequence[int],
+    limits: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """The test accuracy (%) of each of the last ``HELD_EPOCHS`` epochs (columns) of each seed's
     run (rows) of today's ``model`` with ``recipe``: the seeds record's latest line of them, as
-    ``seeds_table`` reads it."""
+    ``seeds_table`` reads it (``limits`` too)."""
     costs = model_summaries()["MACs per image"]
-    line = _latest_line(records, check_model(model), recipe, seeds, int(costs[model]), "today")
+    line = _latest_line(
+        records, check_model(model), recipe, seeds, int(costs[model]), "today", limits
+    )
     rows = {}
     for seed in seeds:
         run = line["accuracy per epoch"][line["seeds"].index(seed)]
@@ -130,9 +139,11 @@ def _latest_line(
     seeds: Sequence[int],
     multiply_adds: int,
     version: str,
+    limits: Mapping[str, str] | None,
 ) -> dict:
     """The latest line of the seeds record of ``model`` (in ``version``) with ``recipe`` that
-    trained every one of ``seeds``; a ValueError when there is none."""
+    trained every one of ``seeds`` under the instruction ``limits`` (None: none); a ValueError
+    when there is none."""
     lines = [
         line
         for line in records
@@ -140,9 +151,11 @@ def _latest_line(
         and Recipe(**line["recipe"]) == recipe  # a field added since: its default
         and set(seeds) <= set(line["seeds"])
         and _is_version(line, multiply_adds, version)
+        and line.get("instruction limits") == (dict(limits) if limits else None)
     ]
     if not lines:
-        raise ValueError(f"the seeds record has no run of {model} on seeds {list(seeds)}")
+        under = f" under {dict(limits)}" if limits else ""
+        raise ValueError(f"the seeds record has no run of {model} on seeds {list(seeds)}{under}")
     return lines[-1]
 
 

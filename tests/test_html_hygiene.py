@@ -9,6 +9,7 @@ FORBIDDEN = [
     "/root/", "/home/", "/tmp/", "site-packages", str(ROOT),
     "Traceback (most recent call last)", 'class="output stderr"',
     "&lt;Figure size",  # a figure that was glued without its image
+    "&lt;IPython.core.display.",  # a Markdown object glued, then pasted as its plain text
 ]  # fmt: skip
 
 

@@ -24,10 +24,16 @@ from nnbook.mnist.models import (
 )
 from nnbook.mnist.runs import RunFileWarning, run_folder, runs_root, trained
 from nnbook.mnist.small import Separable, conv_bn, separable_bn
-from nnbook.mnist.summaries import last_epochs_table, model_summaries, seeds_table
+from nnbook.mnist.summaries import (
+    frontier_table,
+    last_epochs_table,
+    model_summaries,
+    seeds_table,
+)
 from nnbook.mnist.trainer import CHECKPOINT, HISTORY, MODEL, fit
 
 QUICK = replace(recipes.SMALL_RECIPE, epochs=2, batch_size=64)
+FINAL = recipes.FINAL_RECIPE
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +197,18 @@ def seeds_line(model, seeds, runs, recipe=recipes.FINAL_RECIPE, commit="a" * 40,
         "recipe": asdict(recipe), "seeds": seeds, "accuracy per epoch": runs, "commit": commit,
         "command": "python bench/seeds.py", "date": "2026-11-29", "cpu": "CPU", "threads": 1,
     }  # fmt: skip
+
+
+def test_frontier_table_says_what_each_narrowing_bought_and_cost():
+    ends = {"tiny": 0.9950, "tiny-8": 0.9930, "tiny-7": 0.9900}
+    records = [seeds_line(name, [1], [[0.98, end]]) for name, end in ends.items()]
+    records.append(seeds_line("tiny-6", [1], [[0.98, 0.9]], recipe=recipes.SMALL_RECIPE))
+    table = frontier_table(records, ["tiny", "tiny-8", "tiny-7", "tiny-6"], FINAL, (1,))
+    assert list(table.index) == ["tiny", "tiny-8", "tiny-7"]  # tiny-6: not with this recipe
+    sizes = [parameter_count(build_model(name)) for name in table.index]
+    assert table["parameters saved"].tolist()[1:] == [sizes[0] - sizes[1], sizes[1] - sizes[2]]
+    assert table["points lost"].tolist()[1:] == pytest.approx([0.2, 0.3])
+    assert table[["parameters saved", "points lost"]].iloc[0].isna().all()
 
 
 def test_last_epochs_table_shows_each_seeds_last_epochs_of_the_latest_run():

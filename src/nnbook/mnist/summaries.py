@@ -108,6 +108,20 @@ def seeds_table(
     return pd.DataFrame(rows).T.astype(types)
 
 
+def frontier_table(
+    records: Sequence[dict], models: Sequence[str], recipe: Recipe, seeds: Sequence[int]
+) -> pd.DataFrame:
+    """``seeds_table`` of a family of networks, largest first, for those of ``models`` the
+    record has run with ``recipe`` (a family's narrowest may be untrained: its frontier ended
+    above it), with what each narrowing bought and cost against the row above: ``parameters
+    saved`` and ``points lost`` (of mean final accuracy)."""
+    recorded = {line["model"] for line in records if Recipe(**line["recipe"]) == recipe}
+    table = seeds_table(records, [m for m in models if m in recorded], recipe, seeds)
+    table["parameters saved"] = -table["parameters"].diff()
+    table["points lost"] = -table["mean final (%)"].astype(float).diff()
+    return table
+
+
 def last_epochs_table(
     records: Sequence[dict],
     model: str,

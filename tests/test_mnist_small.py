@@ -425,6 +425,16 @@ def test_cli_trains_a_small_model(tmp_path, mnist_root):
     assert result.returncode == 0, result.stderr
     saved = torch.load(out / MODEL, weights_only=True)
     assert saved.keys() == build_model("tiny").state_dict().keys()
+    answer = tmp_path / "answer"  # a shorter run than its clean last epochs: all of it clean
+    args = ["--model", ANSWER, "--epochs", "2", "--limit-train", "256", "--limit-test", "128"]
+    result = run_nnbook("train", *args, "--data", str(mnist_root), "--out", str(answer), "--quiet")
+    assert result.returncode == 0, result.stderr
+    kept = torch.load(answer / CHECKPOINT, weights_only=False)["recipe"]
+    assert (kept["epochs"], kept["clean_last_epochs"]) == (2, 2)
+    args[3] = "3"
+    result = run_nnbook("train", *args, "--clean-last-epochs", "4", "--out", str(tmp_path / "y"))
+    assert result.returncode == 2
+    assert "a whole number from 0 to the 3 epochs, got 4" in result.stderr
     bad = run_nnbook("train", "--model", "huge", "--out", str(tmp_path / "x"))
     assert bad.returncode == 2 and "invalid choice: 'huge'" in bad.stderr
     assert "--deterministic" in run_nnbook("train", "--help").stdout

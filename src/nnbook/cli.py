@@ -103,9 +103,12 @@ def _train(args: argparse.Namespace) -> None:
             ("epochs", args.epochs), ("batch_size", args.batch_size), ("lr", args.lr),
             ("momentum", args.momentum), ("weight_decay", args.weight_decay),
             ("schedule", args.schedule), ("augment", args.augment),
+            ("clean_last_epochs", args.clean_last_epochs),
         )
         if value is not None
     }  # fmt: skip
+    if args.epochs is not None and args.clean_last_epochs is None:  # a shorter run of the answer
+        changes["clean_last_epochs"] = min(base.clean_last_epochs, max(args.epochs, 0))
     try:
         recipe = dataclasses.replace(base, **changes)
         pick_device(args.device)
@@ -163,7 +166,13 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
         "rate scaled by the square root of the batches' ratio; net: 16 epochs); or the class "
         "notes' constant-rate SGD",
     )  # fmt: skip
-    parser.add_argument("--epochs", type=int)
+    parser.add_argument(
+        "--epochs", type=int,
+        help="override the recipe's epochs (its clean last epochs, if more, become all of them)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--clean-last-epochs", type=int, help="how many last epochs see unaugmented digits"
+    )
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--lr", type=float, help="peak (one-cycle) or constant learning rate")
     parser.add_argument("--momentum", type=float)

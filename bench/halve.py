@@ -14,8 +14,19 @@ is measured alone before they are combined:
         "8 epochs, no dropout" "8 epochs, average" "8 epochs, bfloat16" \\
         --record bench/results/halve.jsonl
 
+``--build`` measures the book's build as a whole the same way: every network its chapters train,
+with the recipe and the seed the build trains it with (``BUILD``: ``net`` and the three steps of
+"How small can it go"), and ``net`` with the recipe it had before (``NET_BEFORE``), each once;
+the build before is the same networks with that ``net``. ``--first-steps-epochs N`` also trains
+the first two steps in N epochs instead of theirs, on each seed given, with what their chapter
+asserts of them (the accuracy of the first epoch, the final one on the training set):
+
+    MNIST_ROOT=../shared/mnist python bench/halve.py --build --first-steps-epochs 6 \\
+        --seeds 1 2 --record bench/results/halve.jsonl
+
 Run it on an otherwise idle machine: the two recipes on three seeds take about 12 minutes with
-two threads of a 2-core AMD EPYC with AVX-512. The appendix on performance reads the record.
+two threads of a 2-core AMD EPYC with AVX-512, the build about 14. The appendix on performance
+reads the record.
 """
 
 from __future__ import annotations
@@ -31,9 +42,9 @@ from provenance import append_record, provenance
 from nnbook.mnist import load
 from nnbook.mnist.data import MNIST
 from nnbook.mnist.hardware import bfloat16_in_hardware
-from nnbook.mnist.recipes import DEFAULT_RECIPE, TWELVE_EPOCH_RECIPE, Recipe
+from nnbook.mnist.recipes import DEFAULT_RECIPE, STEPS, TWELVE_EPOCH_RECIPE, Recipe
 from nnbook.mnist.targets import HALVED_TARGET_ACCURACY
-from nnbook.mnist.trainer import fit
+from nnbook.mnist.trainer import DEFAULT_SEED, fit
 
 MODEL = "net"
 SHORTER = dataclasses.replace(TWELVE_EPOCH_RECIPE, epochs=DEFAULT_RECIPE.epochs)
@@ -51,11 +62,33 @@ RECIPES: dict[str, Recipe] = {
 }
 BEFORE, AFTER = f"{TWELVE_EPOCH_RECIPE.epochs} epochs", "default"
 
+#: What the book's build trains, by name: each network its chapters train, with its recipe.
+BUILD: dict[str, tuple[str, Recipe]] = {
+    MODEL: (MODEL, DEFAULT_RECIPE),
+    **{step.model: (step.model, step.recipe) for step in STEPS},
+}
+#: ``net`` as the build trained it before its recipe was halved; the steps are as they are.
+NET_BEFORE = f"{MODEL}, {BEFORE}"
+BUILD_BEFORE = BUILD | {MODEL: (MODEL, TWELVE_EPOCH_RECIPE)}
+#: The first two steps, which share a recipe: the lever of fewer epochs for them.
+FIRST_STEPS = STEPS[:2]
 
-def timed_fit(data: MNIST, recipe: Recipe, seed: int) -> dict[str, object]:
-    """Train ``net`` once on the CPU; its seed, CPU and wall seconds, and test accuracies."""
+
+def first_steps_in(epochs: int) -> dict[str, tuple[str, Recipe]]:
+    """The first two steps trained in ``epochs`` epochs, by name (``"skeleton, 6 epochs"``)."""
+    return {
+        f"{step.model}, {epochs} epochs": (
+            step.model,
+            dataclasses.replace(step.recipe, epochs=epochs),
+        )
+        for step in FIRST_STEPS
+    }
+
+
+def timed_fit(data: MNIST, recipe: Recipe, seed: int, model: str = MODEL) -> dict[str, object]:
+    """Train ``model`` once on the CPU; its seed, CPU and wall seconds, and test accuracies."""
     cpu, wall = time.process_time(), time.perf_counter()
-    result = fit(data.train, data.test, recipe, seed=seed, device="cpu", model=MODEL)
+    result = fit(data.train, data.test, recipe, seed=seed, device="cpu", model=model)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     return {
         "seed": seed,
@@ -63,7 +96,19 @@ def timed_fit(data: MNIST, recipe: Recipe, seed: int) -> dict[str, object]:
         "wall seconds": round(wall, 2),
         "final accuracy": result.final_test_accuracy,
         "accuracy per epoch": [row.test_accuracy for row in result.history],
+        "final train accuracy": result.history[-1].train_accuracy,
     }
+
+
+def build_runs(first_steps_epochs: int | None) -> dict[str, tuple[str, Recipe, bool]]:
+    """What ``--build`` trains, by name: (model, recipe, whether on every seed given). The build's
+    networks and ``net`` before train on the build's seed; the first steps' lever on each."""
+    runs = {name: (model, recipe, False) for name, (model, recipe) in BUILD.items()}
+    runs[NET_BEFORE] = (MODEL, TWELVE_EPOCH_RECIPE, False)
+    if first_steps_epochs is not None:
+        lever = first_steps_in(first_steps_epochs)
+        runs |= {name: (model, recipe, True) for name, (model, recipe) in lever.items()}
+    return runs
 
 
 def main() -> None:
@@ -71,12 +116,27 @@ def main() -> None:
     parser.add_argument("--recipes", nargs="+", choices=tuple(RECIPES), default=[BEFORE, AFTER])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument(
+        "--build", action="store_true",
+        help="train what the book's build trains (and net as before), on the build's seed",
+    )  # fmt: skip
+    parser.add_argument(
+        "--first-steps-epochs", type=int, metavar="N",
+        help="with --build: also the first two steps in N epochs, on every seed given",
+    )  # fmt: skip
+    parser.add_argument(
         "--record", type=Path, metavar="JSONL",
         help="append the results as one line to this file (bench/results/halve.jsonl)",
     )  # fmt: skip
     args = parser.parse_args()
+    if args.first_steps_epochs is not None and not args.build:
+        parser.error("--first-steps-epochs goes with --build")
+    if args.first_steps_epochs is not None and args.first_steps_epochs < 1:
+        parser.error(f"--first-steps-epochs must be 1 or more, got {args.first_steps_epochs}")
     origin = provenance("cpu")  # now: the commit and tree that run, not those at the end
     data = load()
+    if args.build:
+        measure_build(data, args.first_steps_epochs, args.seeds, args.record, origin)
+        return
     print(f"{MODEL} on the CPU, {torch.get_num_threads()} threads", flush=True)
     runs: dict[str, list[dict[str, object]]] = {name: [] for name in args.recipes}
     for seed in args.seeds:
@@ -105,6 +165,47 @@ def main() -> None:
             "runs": runs,
         }
         append_record(args.record, origin | record)
+
+
+def measure_build(
+    data: MNIST,
+    first_steps_epochs: int | None,
+    seeds: list[int],
+    record: Path | None,
+    origin: dict[str, object],
+) -> None:
+    """``--build``: train each of ``build_runs`` once (on every seed, for the lever) and report
+    the build's CPU seconds before and after; with ``record``, append them as one line."""
+    print(f"the build's networks on the CPU, {torch.get_num_threads()} threads", flush=True)
+    planned = build_runs(first_steps_epochs)
+    runs: dict[str, list[dict[str, object]]] = {}
+    for name, (model, recipe, every_seed) in planned.items():
+        for seed in seeds if every_seed else [DEFAULT_SEED]:
+            run = timed_fit(data, recipe, seed, model)
+            runs.setdefault(name, []).append(run)
+            print(
+                f"{name}, seed {seed}: first epoch {100 * run['accuracy per epoch'][0]:.2f} %, "
+                f"final {100 * run['final accuracy']:.2f} % (train "
+                f"{100 * run['final train accuracy']:.2f} %), {run['cpu seconds']:.1f} CPU s, "
+                f"{run['wall seconds']:.1f} s",
+                flush=True,
+            )
+    before = sum(runs[n][0]["cpu seconds"] for n in (NET_BEFORE, *list(BUILD)[1:]))
+    after = sum(runs[n][0]["cpu seconds"] for n in BUILD)
+    print(
+        f"the build: {before:.1f} CPU s before, {after:.1f} after ({100 * after / before:.0f} %)"
+    )
+    if record:
+        line = {
+            "build": {"after": list(BUILD), "before": [NET_BEFORE, *list(BUILD)[1:]]},
+            "bfloat16 in hardware": bfloat16_in_hardware(),
+            "models": {name: model for name, (model, _, _) in planned.items()},
+            "recipes": {
+                name: dataclasses.asdict(recipe) for name, (_, recipe, _) in planned.items()
+            },
+            "runs": runs,
+        }
+        append_record(record, origin | line)
 
 
 if __name__ == "__main__":

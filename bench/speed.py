@@ -41,6 +41,7 @@ epoch of ``net`` from 18.4 to 17.8 s (means of three interleaved runs each).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import time
@@ -234,8 +235,34 @@ def convolution_ceiling(
 
 
 #: The ways ``--variants`` runs a training step: as the trainer does, with the forward and
-#: backward passes compiled by ``torch.compile`` (inductor), or under bfloat16 autocast.
-VARIANTS = ("eager", "compiled", "bfloat16")
+#: backward passes compiled by ``torch.compile`` (inductor), under bfloat16 autocast, with the
+#: network and its images in the other memory format than the one its class names
+#: (channels-last for NCHW, NCHW for channels-last), or with oneDNN turned off (PyTorch's own
+#: CPU kernels for convolutions and batch norm instead of the library's).
+VARIANTS = ("eager", "compiled", "bfloat16", "other memory format", "without oneDNN")
+#: Each memory format and the other one.
+OTHER_FORMAT = {
+    torch.channels_last: torch.contiguous_format,
+    torch.contiguous_format: torch.channels_last,
+}
+
+
+def variant_memory_format(network: torch.nn.Module, variant: str) -> torch.memory_format:
+    """The memory format ``variant`` runs ``network`` in: its class's, or for ``"other memory
+    format"`` the other one, into which the network is then moved."""
+    memory_format = network.memory_format
+    if variant == "other memory format":
+        memory_format = OTHER_FORMAT[memory_format]
+        network.to(memory_format=memory_format)
+    return memory_format
+
+
+def variant_kernels(variant: str) -> contextlib.AbstractContextManager:
+    """A context in which ``variant``'s kernels run: oneDNN turned off for ``"without oneDNN"``
+    (and back on after it), nothing changed otherwise."""
+    if variant == "without oneDNN":
+        return torch.backends.mkldnn.flags(enabled=False)
+    return contextlib.nullcontext()
 
 
 def step_seconds(
@@ -249,9 +276,10 @@ def step_seconds(
     network = network_for(model, recipe, device).train()
     optimizer, _ = make_optimizer(network, recipe, steps_per_epoch=steps + 6)
     averaged = average_of(network, recipe.ema_decay) if recipe.ema_decay else None
+    memory_format = variant_memory_format(network, variant)
     forward = torch.compile(network) if variant == "compiled" else network
     images = torch.randn(batch_size, 1, 28, 28, device=device).contiguous(
-        memory_format=network.memory_format
+        memory_format=memory_format
     )
     labels = torch.randint(0, 10, (batch_size,), device=device)
 
@@ -264,15 +292,21 @@ def step_seconds(
         if averaged is not None:
             averaged.update_parameters(network)
 
-    started = time.perf_counter()
-    step()  # compiles, when compiled
-    first = time.perf_counter() - started
-    for _ in range(5):
-        step()
-    started = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return (time.perf_counter() - started) / steps, first
+    kernels = (
+        torch.backends.mkldnn.flags(enabled=False)
+        if variant == "without oneDNN"
+        else (contextlib.nullcontext())
+    )
+    with kernels:
+        started = time.perf_counter()
+        step()  # compiles, when compiled
+        first = time.perf_counter() - started
+        for _ in range(5):
+            step()
+        started = time.perf_counter()
+        for _ in range(steps):
+            step()
+        return (time.perf_counter() - started) / steps, first
 
 
 def epoch_row(model: str, batch_size: int | None, device: torch.device) -> dict:

@@ -58,3 +58,51 @@ def test_a_timed_run_reports_its_seconds_and_every_epochs_accuracy(halve, mnist)
     assert run["seed"] == 4 and len(run["accuracy per epoch"]) == 2
     assert run["final accuracy"] == run["accuracy per epoch"][-1]
     assert 0 < run["cpu seconds"] and 0 < run["wall seconds"]
+
+
+def test_the_build_is_what_the_chapters_train(halve):
+    """Every network the book's chapters train, with the recipe the book trains it with."""
+    from nnbook.mnist.recipes import STEPS, recipe_for
+
+    assert list(halve.BUILD) == [halve.MODEL, *(step.model for step in STEPS)]
+    assert all(halve.BUILD[name] == (name, recipe_for(name)) for name in halve.BUILD)
+    assert halve.BUILD_BEFORE[halve.MODEL] == (halve.MODEL, TWELVE_EPOCH_RECIPE)
+    assert {k: v for k, v in halve.BUILD_BEFORE.items() if k != halve.MODEL} == {
+        k: v for k, v in halve.BUILD.items() if k != halve.MODEL
+    }
+
+
+def test_the_first_steps_lever_changes_their_epochs_only(halve):
+    lever = halve.first_steps_in(6)
+    assert list(lever) == ["skeleton, 6 epochs", "normalised, 6 epochs"]
+    for model, recipe in lever.values():
+        assert changed(recipe, halve.BUILD[model][1]) == {"epochs"} and recipe.epochs == 6
+    plan = halve.build_runs(6)
+    assert [name for name, (_, _, every) in plan.items() if every] == list(lever)
+    assert set(plan) == {*halve.BUILD, halve.NET_BEFORE, *lever}
+    assert set(halve.build_runs(None)) == {*halve.BUILD, halve.NET_BEFORE}
+
+
+def test_the_build_is_measured_and_recorded_as_one_line(halve, mnist, tmp_path, monkeypatch):
+    """Each network once on the build's seed, the lever on every seed given; one line whose
+    before and after name the runs they sum (the recipes cut to one epoch, on a few digits)."""
+    import json
+
+    from provenance import provenance
+
+    one_epoch = {
+        name: (model, dataclasses.replace(recipe, epochs=1, cpu_bfloat16=False), every)
+        for name, (model, recipe, every) in halve.build_runs(2).items()
+    }
+    monkeypatch.setattr(halve, "build_runs", lambda epochs: one_epoch)
+    small = dataclasses.replace(mnist, train=mnist.train.subset(128), test=mnist.test.subset(64))
+    record = tmp_path / "halve.jsonl"
+    halve.measure_build(small, 2, [1, 3], record, provenance("cpu"))
+    (line,) = [json.loads(text) for text in record.read_text().splitlines()]
+    assert line["build"]["after"] == list(halve.BUILD)
+    assert line["build"]["before"] == [halve.NET_BEFORE, *list(halve.BUILD)[1:]]
+    assert set(line["runs"]) == set(one_epoch) == set(line["recipes"]) == set(line["models"])
+    for name, (model, _, every) in one_epoch.items():
+        assert [run["seed"] for run in line["runs"][name]] == ([1, 3] if every else [1])
+        assert line["models"][name] == model and line["recipes"][name]["epochs"] == 1
+        assert 0 <= line["runs"][name][0]["final train accuracy"] <= 1

@@ -125,3 +125,32 @@ def test_the_command_refuses_a_batch_of_none():
     command = [sys.executable, str(BENCH / "speed.py"), "--batch-size", "0"]
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 2 and "--batch-size must be a positive" in done.stderr
+
+
+@pytest.mark.parametrize("model", ["skeleton", "tiny"])
+def test_the_other_memory_format_is_the_one_the_class_does_not_name(speed, model):
+    from nnbook.mnist.models import build_model
+
+    network = build_model(model)
+    own = network.memory_format
+    assert speed.variant_memory_format(network, "eager") == own
+    other = speed.variant_memory_format(network, "other memory format")
+    assert other != own and {own, other} == {torch.channels_last, torch.contiguous_format}
+    weight = network.features[1][0].weight  # a 3×3 convolution's, moved into the other format
+    assert weight.is_contiguous(memory_format=other)
+    assert not weight.is_contiguous(memory_format=own)
+
+
+def test_without_onednn_turns_it_off_only_inside(speed):
+    assert torch.backends.mkldnn.enabled
+    with speed.variant_kernels("without oneDNN"):
+        assert not torch.backends.mkldnn.enabled
+    assert torch.backends.mkldnn.enabled
+    with speed.variant_kernels("eager"):
+        assert torch.backends.mkldnn.enabled
+
+
+@pytest.mark.parametrize("variant", ["other memory format", "without oneDNN"])
+def test_every_variant_times_a_step(speed, variant):
+    seconds, first = speed.step_seconds("skeleton", 2, 4, CPU, variant=variant)
+    assert 0 < seconds and 0 < first

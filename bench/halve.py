@@ -24,6 +24,13 @@ asserts of them (the accuracy of the first epoch, the final one on the training 
     MNIST_ROOT=../shared/mnist python bench/halve.py --build --first-steps-epochs 6 \\
         --seeds 1 2 --record bench/results/halve.jsonl
 
+Without ``--build``, ``--first-steps-epochs`` trains the first steps alone; ``--threads`` sets how
+many threads PyTorch uses (a skeleton near the edge of stability can diverge with one thread
+and not with two: the round-off differs):
+
+    MNIST_ROOT=../shared/mnist python bench/halve.py --first-steps-epochs 6 --seeds 1 2 \\
+        --threads 1 --record bench/results/halve.jsonl
+
 Run it on an otherwise idle machine: the two recipes on three seeds take about 12 minutes with
 two threads of a 2-core AMD EPYC with AVX-512, the build about 14. The appendix on performance
 reads the record.
@@ -100,11 +107,16 @@ def timed_fit(data: MNIST, recipe: Recipe, seed: int, model: str = MODEL) -> dic
     }
 
 
-def build_runs(first_steps_epochs: int | None) -> dict[str, tuple[str, Recipe, bool]]:
+def build_runs(
+    first_steps_epochs: int | None, build: bool = True
+) -> dict[str, tuple[str, Recipe, bool]]:
     """What ``--build`` trains, by name: (model, recipe, whether on every seed given). The build's
-    networks and ``net`` before train on the build's seed; the first steps' lever on each."""
-    runs = {name: (model, recipe, False) for name, (model, recipe) in BUILD.items()}
-    runs[NET_BEFORE] = (MODEL, TWELVE_EPOCH_RECIPE, False)
+    networks and ``net`` before train on the build's seed; the first steps' lever on each.
+    ``build=False``: the lever alone."""
+    runs: dict[str, tuple[str, Recipe, bool]] = {}
+    if build:
+        runs = {name: (model, recipe, False) for name, (model, recipe) in BUILD.items()}
+        runs[NET_BEFORE] = (MODEL, TWELVE_EPOCH_RECIPE, False)
     if first_steps_epochs is not None:
         lever = first_steps_in(first_steps_epochs)
         runs |= {name: (model, recipe, True) for name, (model, recipe) in lever.items()}
@@ -121,21 +133,26 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument(
         "--first-steps-epochs", type=int, metavar="N",
-        help="with --build: also the first two steps in N epochs, on every seed given",
+        help="the first two steps in N epochs, on every seed given (with --build: as well)",
     )  # fmt: skip
+    parser.add_argument("--threads", type=int, help="PyTorch's threads (default: its own)")
     parser.add_argument(
         "--record", type=Path, metavar="JSONL",
         help="append the results as one line to this file (bench/results/halve.jsonl)",
     )  # fmt: skip
     args = parser.parse_args()
-    if args.first_steps_epochs is not None and not args.build:
-        parser.error("--first-steps-epochs goes with --build")
     if args.first_steps_epochs is not None and args.first_steps_epochs < 1:
         parser.error(f"--first-steps-epochs must be 1 or more, got {args.first_steps_epochs}")
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be 1 or more, got {args.threads}")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)  # before provenance, which records the threads
     origin = provenance("cpu")  # now: the commit and tree that run, not those at the end
     data = load()
-    if args.build:
-        measure_build(data, args.first_steps_epochs, args.seeds, args.record, origin)
+    if args.build or args.first_steps_epochs is not None:
+        measure_build(
+            data, args.first_steps_epochs, args.seeds, args.record, origin, build=args.build
+        )
         return
     print(f"{MODEL} on the CPU, {torch.get_num_threads()} threads", flush=True)
     runs: dict[str, list[dict[str, object]]] = {name: [] for name in args.recipes}
@@ -173,11 +190,13 @@ def measure_build(
     seeds: list[int],
     record: Path | None,
     origin: dict[str, object],
+    build: bool = True,
 ) -> None:
     """``--build``: train each of ``build_runs`` once (on every seed, for the lever) and report
-    the build's CPU seconds before and after; with ``record``, append them as one line."""
+    the build's CPU seconds before and after; with ``record``, append them as one line.
+    ``build=False``: the first steps' lever alone."""
     print(f"the build's networks on the CPU, {torch.get_num_threads()} threads", flush=True)
-    planned = build_runs(first_steps_epochs)
+    planned = build_runs(first_steps_epochs, build)
     runs: dict[str, list[dict[str, object]]] = {}
     for name, (model, recipe, every_seed) in planned.items():
         for seed in seeds if every_seed else [DEFAULT_SEED]:
@@ -190,14 +209,15 @@ def measure_build(
                 f"{run['wall seconds']:.1f} s",
                 flush=True,
             )
-    before = sum(runs[n][0]["cpu seconds"] for n in (NET_BEFORE, *list(BUILD)[1:]))
-    after = sum(runs[n][0]["cpu seconds"] for n in BUILD)
-    print(
-        f"the build: {before:.1f} CPU s before, {after:.1f} after ({100 * after / before:.0f} %)"
-    )
+    line: dict[str, object] = {"first steps epochs": first_steps_epochs}
+    if build:
+        before = sum(runs[n][0]["cpu seconds"] for n in (NET_BEFORE, *list(BUILD)[1:]))
+        after = sum(runs[n][0]["cpu seconds"] for n in BUILD)
+        share = 100 * after / before
+        print(f"the build: {before:.1f} CPU s before, {after:.1f} after ({share:.0f} %)")
+        line["build"] = {"after": list(BUILD), "before": [NET_BEFORE, *list(BUILD)[1:]]}
     if record:
-        line = {
-            "build": {"after": list(BUILD), "before": [NET_BEFORE, *list(BUILD)[1:]]},
+        line |= {
             "bfloat16 in hardware": bfloat16_in_hardware(),
             "models": {name: model for name, (model, _, _) in planned.items()},
             "recipes": {

@@ -81,6 +81,7 @@ def test_the_first_steps_lever_changes_their_epochs_only(halve):
     assert [name for name, (_, _, every) in plan.items() if every] == list(lever)
     assert set(plan) == {*halve.BUILD, halve.NET_BEFORE, *lever}
     assert set(halve.build_runs(None)) == {*halve.BUILD, halve.NET_BEFORE}
+    assert halve.build_runs(6, build=False) == {n: plan[n] for n in lever}  # the lever alone
 
 
 def test_the_build_is_measured_and_recorded_as_one_line(halve, mnist, tmp_path, monkeypatch):
@@ -94,7 +95,7 @@ def test_the_build_is_measured_and_recorded_as_one_line(halve, mnist, tmp_path, 
         name: (model, dataclasses.replace(recipe, epochs=1, cpu_bfloat16=False), every)
         for name, (model, recipe, every) in halve.build_runs(2).items()
     }
-    monkeypatch.setattr(halve, "build_runs", lambda epochs: one_epoch)
+    monkeypatch.setattr(halve, "build_runs", lambda epochs, build: one_epoch)
     small = dataclasses.replace(mnist, train=mnist.train.subset(128), test=mnist.test.subset(64))
     record = tmp_path / "halve.jsonl"
     halve.measure_build(small, 2, [1, 3], record, provenance("cpu"))
@@ -106,3 +107,43 @@ def test_the_build_is_measured_and_recorded_as_one_line(halve, mnist, tmp_path, 
         assert [run["seed"] for run in line["runs"][name]] == ([1, 3] if every else [1])
         assert line["models"][name] == model and line["recipes"][name]["epochs"] == 1
         assert 0 <= line["runs"][name][0]["final train accuracy"] <= 1
+
+
+def test_the_lever_alone_is_a_line_without_a_build(halve, mnist, tmp_path, monkeypatch):
+    import json
+
+    from provenance import provenance
+
+    one_epoch = {
+        name: (model, dataclasses.replace(recipe, epochs=1), every)
+        for name, (model, recipe, every) in halve.build_runs(2, build=False).items()
+    }
+    monkeypatch.setattr(halve, "build_runs", lambda epochs, build: one_epoch)
+    small = dataclasses.replace(mnist, train=mnist.train.subset(128), test=mnist.test.subset(64))
+    record = tmp_path / "halve.jsonl"
+    halve.measure_build(small, 2, [2], record, provenance("cpu"), build=False)
+    (line,) = [json.loads(text) for text in record.read_text().splitlines()]
+    assert "build" not in line and line["first steps epochs"] == 2
+    assert {name: [run["seed"] for run in runs] for name, runs in line["runs"].items()} == {
+        "skeleton, 2 epochs": [2],
+        "normalised, 2 epochs": [2],
+    }
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--threads", "0"], "--threads must be 1 or more"),
+        (["--first-steps-epochs", "0"], "--first-steps-epochs must be 1 or more"),
+    ],
+)
+def test_the_command_refuses_what_it_cannot_run(arguments, message):
+    import subprocess
+    import sys
+
+    from bench_script import BENCH
+
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "halve.py"), *arguments], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and message in done.stderr

@@ -195,7 +195,8 @@ def measure_build(
     """``--build``: train each of ``build_runs`` once (on every seed, for the lever) and report
     the build's CPU seconds before and after; with ``record``, append them as one line.
     ``build=False``: the first steps' lever alone."""
-    print(f"the build's networks on the CPU, {torch.get_num_threads()} threads", flush=True)
+    threads = torch.get_num_threads()
+    print(f"the build's networks on the CPU, {threads} thread{'s' * (threads > 1)}", flush=True)
     planned = build_runs(first_steps_epochs, build)
     runs: dict[str, list[dict[str, object]]] = {}
     for name, (model, recipe, every_seed) in planned.items():

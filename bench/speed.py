@@ -45,7 +45,7 @@ import contextlib
 import dataclasses
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -257,12 +257,19 @@ def variant_memory_format(network: torch.nn.Module, variant: str) -> torch.memor
     return memory_format
 
 
-def variant_kernels(variant: str) -> contextlib.AbstractContextManager:
+@contextlib.contextmanager
+def variant_kernels(variant: str) -> Iterator[None]:
     """A context in which ``variant``'s kernels run: oneDNN turned off for ``"without oneDNN"``
-    (and back on after it), nothing changed otherwise."""
-    if variant == "without oneDNN":
-        return torch.backends.mkldnn.flags(enabled=False)
-    return contextlib.nullcontext()
+    (and as it was after it), nothing changed otherwise. Only that flag is set: setting oneDNN's
+    TF32 flag too, as ``torch.backends.mkldnn.flags`` does, warns on a CPU."""
+    if variant != "without oneDNN":
+        yield
+        return
+    enabled = torch.backends.mkldnn.set_flags(False, None, None, None)[0]
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.set_flags(enabled, None, None, None)
 
 
 def step_seconds(
@@ -292,12 +299,7 @@ def step_seconds(
         if averaged is not None:
             averaged.update_parameters(network)
 
-    kernels = (
-        torch.backends.mkldnn.flags(enabled=False)
-        if variant == "without oneDNN"
-        else (contextlib.nullcontext())
-    )
-    with kernels:
+    with variant_kernels(variant):
         started = time.perf_counter()
         step()  # compiles, when compiled
         first = time.perf_counter() - started

@@ -116,7 +116,7 @@ def build_runs(
     runs: dict[str, tuple[str, Recipe, bool]] = {}
     if build:
         runs = {name: (model, recipe, False) for name, (model, recipe) in BUILD.items()}
-        runs[NET_BEFORE] = (MODEL, TWELVE_EPOCH_RECIPE, False)
+        runs[NET_BEFORE] = (*BUILD_BEFORE[MODEL], False)
     if first_steps_epochs is not None:
         lever = first_steps_in(first_steps_epochs)
         runs |= {name: (model, recipe, True) for name, (model, recipe) in lever.items()}

@@ -10,6 +10,13 @@ seed's final epoch: the record then shows where the frontier ends.
     MNIST_ROOT=../shared/mnist python bench/frontier.py --jobs 2  # two seeds at a time
     MNIST_ROOT=../shared/mnist python bench/frontier.py --family separable --jobs 3
 
+``--evaluation-seeds`` (by themselves: ``EVALUATION_SEEDS``, 101 to 110) trains networks already
+chosen on evaluation seeds instead, to judge them (``bench/seeds.py`` tells the roles apart):
+every network named is trained, none stops the frontier, and each line records ``"role":
+"evaluation"``.
+
+    MNIST_ROOT=../shared/mnist python bench/frontier.py --models separable-19 --evaluation-seeds
+
 ``--family separable`` trains the answer's frontier instead (``SEPARABLE_FRONTIER``:
 ``separable-31`` narrower and narrower after the pool, with the answer's recipe).
 
@@ -24,7 +31,7 @@ from pathlib import Path
 
 import torch
 from provenance import append_record, provenance
-from seeds import train_seeds
+from seeds import add_seed_arguments, chosen_seeds, train_seeds
 
 from nnbook.mnist import load
 from nnbook.mnist.models import FRONTIER, SEPARABLE_FRONTIER
@@ -41,7 +48,7 @@ def main() -> None:
         "--models", nargs="+", choices=(*FRONTIER, *SEPARABLE_FRONTIER),
         help="these networks of either family, in this order (default: the whole family)",
     )  # fmt: skip
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(FINAL_SEEDS))
+    add_seed_arguments(parser, default=list(FINAL_SEEDS))
     parser.add_argument("--device", default="auto")
     parser.add_argument("--jobs", type=int, default=1, help="seeds at a time (one thread each)")
     parser.add_argument(
@@ -54,6 +61,7 @@ def main() -> None:
     )  # fmt: skip
     args = parser.parse_args()
     models = args.models or list(families[args.family])
+    role, chosen = chosen_seeds(parser, args)
     if args.jobs < 1:
         parser.error(f"--jobs must be 1 or more, got {args.jobs}")
     if args.jobs > 1:
@@ -64,11 +72,13 @@ def main() -> None:
     data = load()
     for model in models:
         line = train_seeds(
-            model, recipe_for(model), args.seeds, device, data, TARGET_ACCURACY, args.jobs
+            model, recipe_for(model), chosen, device, data, TARGET_ACCURACY, args.jobs, role
         )
         if args.record:
             append_record(args.record, origin | line)
-        if min(line["final accuracy"]) < TARGET_ACCURACY and not args.keep_going:
+        if role == "evaluation" or args.keep_going:
+            continue  # evaluation seeds choose nothing: not even where the frontier ends
+        if min(line["final accuracy"]) < TARGET_ACCURACY:
             print(f"{model} misses {100 * TARGET_ACCURACY:.1f} % on some seed: the frontier ends")
             break
 

@@ -10,10 +10,18 @@ the best epoch of the best seed; this script measures exactly that, and the seco
 ``--jobs 2`` trains two seeds at a time, each in its own process on one thread (on a 2-core
 machine that is faster than one run on both cores: small networks do not keep two busy).
 
+Seeds play one of two roles, as training and test data do. ``--seeds`` are *selection* seeds:
+the runs on them choose networks and recipes. ``--evaluation-seeds`` (by themselves:
+``EVALUATION_SEEDS`` of ``nnbook.mnist.targets``, 101 to 110) are never used for a choice, only
+to judge one already made:
+
+    MNIST_ROOT=../shared/mnist python bench/seeds.py --model separable-31 --evaluation-seeds
+
 ``--record bench/results/seeds.jsonl`` appends one line per call: where it ran
 (``provenance.py``), the model, its parameters and multiply-adds per image, the recipe, the seeds
-and each run's test accuracy after every epoch (with its final and best). "How small can it go"
-reads that file.
+and the role they played (``"role": "selection"`` or ``"evaluation"``; a line without it, from
+before the roles were told apart, is of selection seeds) and each run's test accuracy after every
+epoch (with its final and best). "How small can it go" reads that file.
 """
 
 from __future__ import annotations
@@ -33,15 +41,18 @@ from nnbook.mnist.data import MNIST
 from nnbook.mnist.models import DEFAULT_MODEL, MODELS, build_model, parameter_count
 from nnbook.mnist.recipes import Recipe, recipe_for
 from nnbook.mnist.summaries import model_summaries
-from nnbook.mnist.targets import HELD_EPOCHS, TARGET_ACCURACY
+from nnbook.mnist.targets import EVALUATION_SEEDS, HELD_EPOCHS, TARGET_ACCURACY
 from nnbook.mnist.trainer import pick_device
+
+#: The roles a call's seeds play (the record's ``"role"``; a line without one: "selection").
+ROLES = ("selection", "evaluation")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=tuple(MODELS), default=DEFAULT_MODEL)
     parser.add_argument("--recipe", choices=("default", "class"), default="default")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    add_seed_arguments(parser, default=[1, 2, 3])
     parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
     parser.add_argument("--batch-size", type=int, help="override the recipe's batch size")
     parser.add_argument("--lr", type=float, help="override the recipe's (peak) learning rate")
@@ -62,6 +73,7 @@ def main() -> None:
         help="append the results as one line to this file (bench/results/seeds.jsonl)",
     )  # fmt: skip
     args = parser.parse_args()
+    role, chosen = chosen_seeds(parser, args)
     recipe = CLASS_RECIPE if args.recipe == "class" else recipe_for(args.model)
     changes = {
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
@@ -76,21 +88,51 @@ def main() -> None:
     device = pick_device(args.device)
     origin = provenance(device)  # now: the commit and tree that run, not those at the end
     print(f"{args.model}: {recipe}\n{device}, {torch.get_num_threads()} threads")
+    print(f"{role} seeds: {' '.join(map(str, chosen))}")
     record = train_seeds(
-        args.model, recipe, args.seeds, device, load(), args.target, jobs=args.jobs
+        args.model, recipe, chosen, device, load(), args.target, jobs=args.jobs, role=role
     )
     if args.record:
         append_record(args.record, origin | record)
 
 
+def add_seed_arguments(parser: argparse.ArgumentParser, default: list[int]) -> None:
+    """``--seeds`` (selection seeds, ``default``) or ``--evaluation-seeds``, one or the other."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--seeds", type=int, nargs="+", default=default,
+        help="selection seeds: those whose runs a choice is made on (default: "
+        f"{' '.join(map(str, default))})",
+    )  # fmt: skip
+    group.add_argument(
+        "--evaluation-seeds", type=int, nargs="*", metavar="SEED",
+        help="evaluation seeds instead, never used for a choice (by themselves: "
+        f"{' '.join(map(str, EVALUATION_SEEDS))})",
+    )  # fmt: skip
+
+
+def chosen_seeds(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> tuple[str, list[int]]:
+    """The role (``ROLES``) and the seeds of ``add_seed_arguments``'s arguments; an evaluation
+    seed passed as a selection seed is an error (it would then serve a choice)."""
+    if args.evaluation_seeds is not None:
+        return "evaluation", args.evaluation_seeds or list(EVALUATION_SEEDS)
+    if overlap := sorted(set(args.seeds) & set(EVALUATION_SEEDS)):
+        parser.error(f"seeds {overlap} are evaluation seeds: pass them as --evaluation-seeds")
+    return "selection", args.seeds
+
+
 def train_seeds(
     model: str, recipe: Recipe, seeds: list[int], device: torch.device, data: MNIST,
-    target: float = TARGET_ACCURACY, jobs: int = 1,
+    target: float = TARGET_ACCURACY, jobs: int = 1, role: str = "selection",
 ) -> dict[str, object]:  # fmt: skip
     """Train ``model`` once per seed (``jobs`` seeds at a time, each in a process of its own with
     one thread, when more than 1), print each run and a summary, and return the record's line
-    (without its provenance): the model, its parameters, the recipe, the seeds and each run's
-    test accuracy after every epoch."""
+    (without its provenance): the model, its parameters, the recipe, the seeds, the ``role``
+    they play (``ROLES``) and each run's test accuracy after every epoch."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, got {role!r}")
     if jobs > 1:
         context = multiprocessing.get_context("spawn")  # no forked copy of torch's thread pools
         with ProcessPoolExecutor(
@@ -121,6 +163,7 @@ def train_seeds(
         "multiply-adds per image": int(model_summaries().loc[model, "MACs per image"]),
         "recipe": dataclasses.asdict(recipe),
         "seeds": list(seeds),
+        "role": role,
         "final accuracy": finals,
         "best accuracy": bests,
         "accuracy per epoch": accuracies,

@@ -31,6 +31,10 @@ FRONTIER_MAX_PARAMETERS = 3_000
 HELD_EPOCHS = 3
 #: ... and the last step should hold it on each of these seeds (bench/seeds.py measures them).
 HOLD_SEEDS = (1, 2, 3, 4, 5)
+#: Evaluation seeds: never used for any choice (of a network, a recipe, a frontier's end), only
+#: to judge one made on the seeds above, as test data judges a model chosen on other data.
+#: ``bench/seeds.py --evaluation-seeds`` trains on them and records ``"role": "evaluation"``.
+EVALUATION_SEEDS = tuple(range(101, 111))
 #: A smaller claim, and what its own log shows: the README of the same repository reports a
 #: network of this many parameters at this accuracy; the notebook that trains it logs at best
 #: the second figure (epoch 19 of 20).

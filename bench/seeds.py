@@ -40,12 +40,9 @@ from nnbook.mnist import CLASS_RECIPE, fit, load
 from nnbook.mnist.data import MNIST
 from nnbook.mnist.models import DEFAULT_MODEL, MODELS, build_model, parameter_count
 from nnbook.mnist.recipes import Recipe, recipe_for
-from nnbook.mnist.summaries import model_summaries
+from nnbook.mnist.summaries import ROLES, model_summaries
 from nnbook.mnist.targets import EVALUATION_SEEDS, HELD_EPOCHS, TARGET_ACCURACY
 from nnbook.mnist.trainer import pick_device
-
-#: The roles a call's seeds play (the record's ``"role"``; a line without one: "selection").
-ROLES = ("selection", "evaluation")
 
 
 def main() -> None:

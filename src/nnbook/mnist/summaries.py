@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -136,14 +137,7 @@ def last_epochs_table(
     line = _latest_line(
         records, check_model(model), recipe, seeds, int(costs[model]), "today", limits
     )
-    rows = {}
-    for seed in seeds:
-        run = line["accuracy per epoch"][line["seeds"].index(seed)]
-        first = len(run) - HELD_EPOCHS + 1
-        epochs = [f"epoch {first + k}" for k in range(HELD_EPOCHS)]
-        last = (100 * accuracy for accuracy in run[-HELD_EPOCHS:])
-        rows[f"seed {seed}"] = dict(zip(epochs, last, strict=True))
-    return pd.DataFrame(rows).T
+    return _last_epochs(line, seeds)
 
 
 def _latest_line(
@@ -156,12 +150,13 @@ def _latest_line(
     limits: Mapping[str, str] | None,
 ) -> dict:
     """The latest line of the seeds record of ``model`` (in ``version``) with ``recipe`` that
-    trained every one of ``seeds`` under the instruction ``limits`` (None: none); a ValueError
-    when there is none."""
+    trained every one of ``seeds`` under the instruction ``limits`` (None: none), of selection
+    seeds; a ValueError when there is none."""
     lines = [
         line
         for line in records
         if line["model"] == model
+        and role_of(line) == "selection"
         and Recipe(**line["recipe"]) == recipe  # a field added since: its default
         and set(seeds) <= set(line["seeds"])
         and _is_version(line, multiply_adds, version)
@@ -178,3 +173,148 @@ def _is_version(line: dict, multiply_adds: int, version: str) -> bool:
     earlier version (other multiply-adds, or a line from before they were recorded), or any."""
     today = line.get("multiply-adds per image") == multiply_adds
     return version == "any" or today == (version == "today")
+
+
+#: The roles a line's seeds play (``bench/seeds.py``): runs on selection seeds choose networks
+#: and recipes; runs on evaluation seeds only judge a choice already made.
+ROLES = ("selection", "evaluation")
+
+
+def role_of(line: Mapping) -> str:
+    """The role of a seeds-record line's seeds; a line without one is of selection seeds (the
+    record's lines from before the roles were told apart)."""
+    role = line.get("role", "selection")
+    if role not in ROLES:
+        raise ValueError(f"a line of {line.get('model')!r} has role {role!r}, not one of {ROLES}")
+    return role
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """How a network did on evaluation seeds: the line of the seeds record it comes from, each
+    seed's last ``HELD_EPOCHS`` epochs (%), how many runs held the target in each of them, and
+    that rate with its confidence interval."""
+
+    model: str
+    line: Mapping
+    seeds: tuple[int, ...]
+    last_epochs: pd.DataFrame  #: rows ``seed N``, columns ``epoch E``: test accuracy (%)
+    held: int  #: runs whose every one of the last epochs is at or above the target
+    target: float  #: the target (a fraction, as ``TARGET_ACCURACY``)
+    confidence: float  #: of ``interval``
+    interval: tuple[float, float]  #: Clopper-Pearson interval of the held fraction
+
+    @property
+    def runs(self) -> int:
+        return len(self.seeds)
+
+    @property
+    def rate(self) -> float:
+        """The fraction of runs that held the target."""
+        return self.held / self.runs
+
+    @property
+    def lowest_per_seed(self) -> pd.Series:
+        """The lowest of each seed's last epochs (%)."""
+        return self.last_epochs.min(axis=1)
+
+    @property
+    def lowest(self) -> float:
+        """The lowest of all the runs' last epochs (%)."""
+        return float(self.lowest_per_seed.min())
+
+    @property
+    def spread(self) -> float:
+        """From the worst seed to the best: the highest minus the lowest of the seeds' lowest
+        last epochs (percentage points)."""
+        return float(self.lowest_per_seed.max() - self.lowest_per_seed.min())
+
+    @property
+    def missed(self) -> list[int]:
+        """The seeds whose run fell below the target in one of its last epochs."""
+        below = self.lowest_per_seed < 100 * self.target
+        return [seed for seed, miss in zip(self.seeds, below, strict=True) if miss]
+
+
+def held_rate_interval(held: int, runs: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) ``confidence`` interval of a rate of ``held`` of ``runs``,
+    each run a Bernoulli trial: ``scipy.stats.binomtest``'s."""
+    from scipy.stats import binomtest
+
+    if not (isinstance(runs, int) and isinstance(held, int) and 0 <= held <= runs and runs > 0):
+        raise ValueError(f"need 0 <= held <= runs and runs > 0, got {held} of {runs}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
+    interval = binomtest(held, runs).proportion_ci(confidence_level=confidence, method="exact")
+    return float(interval.low), float(interval.high)
+
+
+def evaluation_report(
+    records: Sequence[dict],
+    model: str,
+    recipe: Recipe,
+    target: float = TARGET_ACCURACY,
+    limits: Mapping[str, str] | None = None,
+    confidence: float = 0.95,
+) -> Evaluation:
+    """``model`` with ``recipe`` judged on evaluation seeds: the seeds record's latest line of
+    evaluation seeds of today's network (``seeds_table``'s ``version="today"``) under the
+    instruction ``limits`` (None: none). A ValueError when there is no such line, when one of its
+    seeds was also a selection seed of some line of the record (it served a choice), or when the
+    line is malformed (runs and seeds that do not pair, a run shorter than ``HELD_EPOCHS``, an
+    accuracy outside 0 to 1)."""
+    costs = model_summaries()["MACs per image"]
+    check_model(model)
+    wanted = dict(limits) if limits else None
+    lines = [
+        line
+        for line in records
+        if line["model"] == model
+        and role_of(line) == "evaluation"
+        and Recipe(**line["recipe"]) == recipe
+        and _is_version(line, int(costs[model]), "today")
+        and line.get("instruction limits") == wanted
+    ]
+    if not lines:
+        under = f" under {wanted}" if wanted else ""
+        raise ValueError(
+            f"the seeds record has no run of {model} on evaluation seeds{under}: run "
+            f"`python bench/seeds.py --model {model} --evaluation-seeds --record "
+            "results/seeds.jsonl` in bench/"
+        )
+    line = lines[-1]
+    seeds, runs = list(line["seeds"]), line["accuracy per epoch"]
+    if not seeds or len(seeds) != len(runs) or len(set(seeds)) != len(seeds):
+        raise ValueError(f"{model}'s evaluation line pairs {len(runs)} runs with seeds {seeds}")
+    selection = {
+        seed for other in records if role_of(other) == "selection" for seed in other["seeds"]
+    }
+    if used := sorted(selection & set(seeds)):
+        raise ValueError(f"evaluation seeds {used} of {model} are selection seeds too")
+    for seed, run in zip(seeds, runs, strict=True):
+        if len(run) < HELD_EPOCHS:
+            raise ValueError(
+                f"{model} seed {seed} ran {len(run)} epochs, fewer than {HELD_EPOCHS}"
+            )
+        if not all(isinstance(a, float | int) and 0 <= a <= 1 for a in run):
+            raise ValueError(f"{model} seed {seed}: accuracies must be fractions in [0, 1]")
+    table = _last_epochs(line, seeds)
+    held = sum(min(run[-HELD_EPOCHS:]) >= target for run in runs)
+    return Evaluation(
+        model=model, line=line, seeds=tuple(seeds), last_epochs=table, held=held,
+        target=target, confidence=confidence,
+        interval=held_rate_interval(held, len(seeds), confidence),
+    )  # fmt: skip
+
+
+def _last_epochs(line: Mapping, seeds: Sequence[int]) -> pd.DataFrame:
+    """The test accuracy (%) of each of the last ``HELD_EPOCHS`` epochs (columns) of each of
+    ``seeds``'s runs (rows) of a line of the seeds record."""
+    rows = {}
+    for seed in seeds:
+        run = line["accuracy per epoch"][line["seeds"].index(seed)]
+        first = len(run) - HELD_EPOCHS + 1
+        epochs = [f"epoch {first + k}" for k in range(HELD_EPOCHS)]
+        last = (100 * accuracy for accuracy in run[-HELD_EPOCHS:])
+        rows[f"seed {seed}"] = dict(zip(epochs, last, strict=True))
+    return pd.DataFrame(rows).T

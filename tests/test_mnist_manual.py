@@ -764,3 +764,51 @@ def test_a_grouped_convolutions_weights_agree_with_central_differences():
 
     numeric = central_differences(loss, weight, LINEAR_STEP)
     np.testing.assert_allclose(grad_w, numeric, rtol=1e-7, atol=1e-9)
+
+
+def test_a_backward_that_drops_its_last_gradients_is_not_proved(monkeypatch):
+    """A backward that returns one gradient fewer than the layer has inputs: the gradients it
+    does return may all be right, but the proof must not call the layer proved."""
+    right = manual.batchnorm_backward
+
+    def one_short(grad_out, cache):
+        grad_x, *rest = right(grad_out, cache)
+        return grad_x.reshape(-1)[:-1], *rest
+
+    monkeypatch.setattr(manual, "batchnorm_backward", one_short)
+    with pytest.raises(ValueError, match="shorter"):
+        derivations.batchnorm_proof(batch=3)
+
+
+def test_the_batch_norm_proof_differentiates_the_layer_pytorch_computes():
+    """The proof's definition is PyTorch's BatchNorm2d in training mode (ε added to the biased
+    variance under the root): its derivatives, at numbers, are autograd's. A proof of another
+    layer (√(σ² − ε), say) would prove the backward of a layer the book does not train."""
+    result = derivations.batchnorm_proof(batch=3)
+    x, delta = [0.3, -1.2, 2.0], [0.5, -0.25, 1.5]
+    gamma, beta, eps = 1.7, 0.4, 0.2  # an ε large enough for its sign to show
+    values = {"gamma": gamma, "beta": beta, "epsilon": eps}
+    values |= {f"x_{k}": v for k, v in enumerate(x)}
+    values |= {f"delta_{k}": v for k, v in enumerate(delta)}
+    inputs = torch.tensor(x, dtype=torch.float64).reshape(3, 1, 1, 1).requires_grad_()
+    weight, bias = (torch.tensor([v], dtype=torch.float64) for v in (gamma, beta))
+    y = F.batch_norm(inputs, None, None, weight, bias, training=True, eps=eps)
+    (y.flatten() * torch.tensor(delta, dtype=torch.float64)).sum().backward()
+    at_numbers = [
+        float(d.subs({s: values[s.name] for s in d.free_symbols})) for d in result.derived
+    ]
+    np.testing.assert_allclose(at_numbers, inputs.grad.flatten().numpy(), rtol=1e-12)
+
+
+def test_backward_gives_gradients_of_the_layers_own_parameters_only():
+    """A convolution without a bias and a batch norm without scale and shift have no gradients
+    of those: ``backward`` names exactly the model's parameters."""
+    torch.manual_seed(3)
+    model = nn.Sequential(
+        nn.Conv2d(1, 3, 3, bias=False), nn.BatchNorm2d(3, affine=False), nn.ReLU(),
+        nn.Conv2d(3, 10, 26, bias=False),
+    ).double()  # fmt: skip
+    images, _ = unusual_batch(4)
+    steps = manual.forward(model, images)
+    grads = manual.backward(steps, np.ones((3, 10)) / 30)
+    assert set(grads) == {name for name, _ in model.named_parameters()} == {"0.weight", "3.weight"}

@@ -3,6 +3,7 @@
 import inspect
 import json
 import re
+import shutil
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import torch
 import torchinfo
 from cli_runner import run_nnbook
 
-from nnbook.mnist import recipes, targets
+from nnbook.mnist import recipes, runs, targets
 from nnbook.mnist.model import receptive_fields
 from nnbook.mnist.models import (
     ANSWER,
@@ -478,3 +479,27 @@ def test_the_digest_covers_what_the_trainer_imports_and_nothing_else():
     assert "nnbook.mnist.graphed" in covered - imported
     assert not covered & {"nnbook.mnist.summaries", "nnbook.mnist.export", "nnbook.mnist.plots"}
     assert all(name.split(".")[0] == "nnbook" for name in covered)
+
+
+@pytest.mark.filterwarnings("ignore:.*to a meta parameter:UserWarning")  # loading onto meta
+def test_a_kept_run_comes_back_on_the_device_it_was_asked_for(small, tmp_path, monkeypatch):
+    """A run kept on a GPU is loaded onto the GPU, not the CPU: here the ``meta`` device stands
+    for the GPU (a device that is not the default), its folder holding a run trained here."""
+    recipe = replace(QUICK, epochs=1)
+    trained(*small, recipe, seed=9, device="cpu", model="tiny", root=tmp_path)
+    (kept,) = tmp_path.iterdir()
+    elsewhere = torch.device("meta")
+    monkeypatch.setattr(runs, "pick_device", lambda name: elsewhere)
+    shutil.copytree(kept, run_folder("tiny", recipe, 9, elsewhere, (512, 256), tmp_path))
+    loaded = trained(*small, recipe, seed=9, device="cuda", model="tiny", root=tmp_path)
+    assert {p.device for p in loaded.model.parameters()} == {elsewhere}
+    assert len(loaded.history) == 1  # loaded, not trained on the meta device (it cannot be)
+
+
+def test_a_run_asked_for_on_the_cpu_trains_there_beside_a_gpu(small, tmp_path, monkeypatch):
+    """``device="cpu"`` on a machine with a GPU: the run is trained on the CPU, as its folder
+    says, not on the GPU ``fit`` would pick of itself (here a GPU that fails if used)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    result = trained(*small, replace(QUICK, epochs=1), seed=10, device="cpu", model="tiny",
+                     root=tmp_path)  # fmt: skip
+    assert {p.device.type for p in result.model.parameters()} == {"cpu"}

@@ -231,3 +231,14 @@ def test_divergence_names_only_the_rates_that_diverged(monkeypatch, which):
     assert str(error.value).endswith(
         "iteration 1: the weights or E_total are no longer finite numbers (learning rate 10, 20)"
     )
+
+
+@pytest.mark.filterwarnings("error")  # as a reader's notebook with warnings as errors runs it
+def test_an_update_that_overflows_is_a_divergence_error_not_a_warning(monkeypatch):
+    """The book promises ``DivergenceError`` for a run that diverges: the update that
+    overflows (10·1e308 is ∞) must not stop the run first with NumPy's RuntimeWarning."""
+    monkeypatch.setattr("nnbook.backprop.gradients", lambda w, *args: np.full_like(w, 1e308))
+    with pytest.raises(DivergenceError, match="diverged at iteration 1"):
+        backprop.train_array([10], 3)
+    with pytest.raises(DivergenceError, match="diverged at iteration 1"):
+        train(10, 3, train_biases=True)

@@ -1,8 +1,10 @@
 """MNIST loading: checked files, clear errors, training-set statistics, batch augmentation."""
 
+import math
 import shutil
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -187,3 +189,24 @@ def test_augmentation_draws_from_the_generator_it_is_given(mnist):
     torch.rand(10)
     again = mnist_data.random_affine(images, 7, 0.05, 0.05, torch.Generator().manual_seed(5))
     torch.testing.assert_close(first, again, rtol=0, atol=0)
+
+
+def test_the_matrices_for_a_seed_are_the_documented_formula_of_its_draws():
+    """Every kept run's augmentation depends on the matrices a seed gives: four draws u of the
+    generator, in order angle, scale, shift x, shift y, each 2u − 1 times its limit, and the
+    matrix [[cos/s, −sin/s, x], [sin/s, cos/s, y]] (s = 1 + the scale's draw). Another order,
+    sign or formula of the same distribution would change every trained figure."""
+    count, degrees, translate, scale_limit = 5, 20.0, 0.08, 0.15
+    generator = torch.Generator().manual_seed(42)
+    u = [torch.rand(count, generator=generator).double().tolist() for _ in range(4)]
+    expected = []
+    for a, s, x, y in zip(*u, strict=True):
+        angle = math.radians(degrees) * (2 * a - 1)
+        scale = 1 + scale_limit * (2 * s - 1)
+        shift_x, shift_y = 2 * translate * (2 * x - 1), 2 * translate * (2 * y - 1)
+        cos, sin = math.cos(angle) / scale, math.sin(angle) / scale
+        expected.append([[cos, -sin, shift_x], [sin, cos, shift_y]])
+    theta = mnist_data.affine_matrices(
+        count, degrees, translate, scale_limit, torch.Generator().manual_seed(42)
+    )
+    np.testing.assert_allclose(theta.double().numpy(), expected, rtol=1e-6, atol=1e-7)

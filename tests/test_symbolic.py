@@ -226,3 +226,15 @@ def test_sigmoid_written_with_exp_is_the_logistic_function(x):
     assert float(rewritten) == pytest.approx(
         torch.sigmoid(torch.tensor(x, dtype=torch.float64)).item(), rel=1e-15
     )
+
+
+def test_every_column_and_update_prints_as_a_formula_of_the_spreadsheets_cells():
+    """The workbook writes each expression of a row and of an update with the cells of its
+    columns, looked up by symbol: the symbols of ``row_expressions`` and ``update_expressions``
+    are its symbols (real, as the network's), or no formula can be printed."""
+    from nnbook import spreadsheet
+
+    templates = spreadsheet.row_templates.__wrapped__()  # computed afresh, not from the cache
+    expressions = {**sym.row_expressions(), **sym.update_expressions()}
+    assert len(templates) == len(expressions) == len(spreadsheet.COLUMNS) - 1
+    assert all(template.startswith("=") for template in templates.values())

@@ -13,6 +13,7 @@ import logging
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -274,6 +275,33 @@ def test_a_formula_mathjax_cannot_typeset_stops_the_print(book):
     with pytest.raises(RuntimeError, match=r"^MathJax could not typeset 1 formulas of the book$"):
         pdf.build_pdf(book / "html", book / "_toc.yml", book / "_config.yml")
     assert not (book / "html" / pdf.PDF_NAME).exists()
+
+
+def test_typesetting_that_never_ends_stops_the_print_after_its_limit(tmp_path):
+    """A page whose MathJax never finishes typesetting (its promise never settles): the print
+    ends with an error naming the step after its limit, not hours later, and writes no PDF."""
+    document = tmp_path / "book.html"
+    never = "{startup: {promise: new Promise(() => {}), document: {}}}"
+    document.write_text(f"<html><head><script>window.MathJax = {never};</script></head>"
+                        "<body><p>x</p></body></html>", encoding="utf-8")  # fmt: skip
+    raised = []
+
+    def print_it():
+        try:
+            pdf.print_pdf(document, tmp_path / "book.pdf", timeout_s=2)
+        except Exception as error:  # the test reads it
+            raised.append(error)
+
+    printing = threading.Thread(target=print_it, daemon=True)  # a print that hangs fails here
+    printing.start()
+    printing.join(60)
+    assert not printing.is_alive(), "the print did not stop at its limit"
+    (error,) = raised
+    assert isinstance(error, RuntimeError) and str(error) == (
+        f"Chromium did not print {document} within 2 s: typesetting its mathematics (MathJax) "
+        "had not finished"
+    )
+    assert not (tmp_path / "book.pdf").exists()
 
 
 def flatten(outline):

@@ -2,7 +2,9 @@
 
 import contextlib
 import io
+import os
 import re
+import time
 import zipfile
 from types import SimpleNamespace
 
@@ -413,3 +415,19 @@ def test_constants_and_roots_print_as_the_class_sheet_writes_them():
     assert spreadsheet.to_formula(1 / x, cells) == "=(1/(A1))"
     assert spreadsheet.to_formula(x + sp.Rational(1, 2), cells) == "=A1 + (1/2)"
     assert spreadsheet.to_formula(x + 3, cells) == "=A1 + 3"
+
+
+def test_a_libreoffice_that_hangs_is_stopped_after_its_limit(tmp_path, monkeypatch):
+    """A LibreOffice that never finishes (here a ``soffice`` script whose program hangs, as
+    the real script's ``soffice.bin`` would) is stopped, program too, with a clear error
+    after the limit: the build does not hang."""
+    fake = tmp_path / "bin" / "soffice"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nsleep 120 &\nsleep 120\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    started = time.monotonic()
+    message = r"^LibreOffice did not finish recalculating \S*a\.xlsx within 0\.5 s and was stopped"
+    with pytest.raises(RuntimeError, match=message):
+        spreadsheet.recalculate(tmp_path / "a.xlsx", tmp_path / "out", timeout=0.5)
+    assert time.monotonic() - started < 30  # not the two minutes of either sleep

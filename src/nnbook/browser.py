@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,22 +42,51 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
+@contextlib.asynccontextmanager
+async def async_chromium() -> AsyncIterator[Any]:
+    """``chromium`` for Playwright's asyncio API (a step that may hang is then awaited with a
+    time limit, and the browser closed when the limit cuts it off)."""
+    from playwright.async_api import async_playwright
+
+    executable = chromium_path()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=executable, args=list(CHROMIUM_ARGS)
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+def _router(prefix: str, blocked: list[str]) -> Callable[[Any], Any]:
+    """A route handler that continues the requests for URLs starting with ``prefix`` and aborts
+    the others, appending them to ``blocked`` (under the asyncio API it returns what to await)."""
+
+    def route(request_route: Any) -> Any:
+        if request_route.request.url.startswith(prefix):
+            return request_route.continue_()
+        blocked.append(request_route.request.url)
+        return request_route.abort()
+
+    return route
+
+
 def allow_only(target: Any, prefix: str) -> list[str]:
     """Let a Playwright page or context load URLs that start with ``prefix`` alone; returns the
     list that each blocked URL is appended to (a test asserts it stays empty)."""
     blocked: list[str] = []
-
-    def route(request_route: Any) -> None:
-        if request_route.request.url.startswith(prefix):
-            request_route.continue_()
-        else:
-            blocked.append(request_route.request.url)
-            request_route.abort()
-
-    target.route("**/*", route)
+    target.route("**/*", _router(prefix, blocked))
     return blocked
 
 
 def allow_files_only(target: Any) -> list[str]:
     """``allow_only`` for a book opened from ``file://``: nothing else is loaded."""
     return allow_only(target, "file:")
+
+
+async def allow_files_only_async(target: Any) -> list[str]:
+    """``allow_files_only`` for a page or context of the asyncio API."""
+    blocked: list[str] = []
+    await target.route("**/*", _router("file:", blocked))
+    return blocked

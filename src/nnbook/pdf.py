@@ -11,6 +11,7 @@ Figures are the same PNG files as in the HTML; the interactive pages show their 
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import html
 import posixpath
@@ -23,7 +24,7 @@ from urllib.parse import urldefrag
 import yaml
 from bs4 import BeautifulSoup, Tag
 
-from nnbook.browser import allow_files_only, chromium
+from nnbook.browser import allow_files_only_async, async_chromium
 from nnbook.files import atomic_write
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,8 +33,8 @@ PDF_NAME = "nnbook.pdf"
 #: The joined document, beside the HTML (not in it: it is not a page of the site).
 PRINT_FOLDER = "pdf"
 PRINT_CSS = "print.css"
-#: The longest Chromium may take to typeset the joined book's mathematics.
-TYPESET_TIMEOUT_MS = 300_000
+#: The longest Chromium may take to load, typeset and print the joined book, in seconds.
+PRINT_TIMEOUT_S = 300
 #: A4 less the side margins, in CSS pixels (96 per inch): the window MathJax typesets in, so
 #: that it breaks long equations for the printed column, not for a laptop's screen.
 MARGIN_MM = 15
@@ -220,29 +221,49 @@ def links_relative_to(data: bytes, html_root: Path) -> bytes:
     return out.getvalue()
 
 
-def print_pdf(document: Path, pdf: Path) -> None:
+def print_pdf(document: Path, pdf: Path, timeout_s: float = PRINT_TIMEOUT_S) -> None:
     """Typeset ``document`` in Chromium (MathJax as on the page) and print it to ``pdf``, A4,
-    headings as bookmarks, links to the book's files relative to ``pdf``'s folder."""
-    with chromium() as browser:
-        page = browser.new_page(viewport={"width": COLUMN_PX, "height": 1000})
-        allow_files_only(page)
-        page.goto(document.resolve().as_uri(), wait_until="load")
-        page.wait_for_function(
+    headings as bookmarks, links to the book's files relative to ``pdf``'s folder.
+
+    Loading, typesetting and printing take ``timeout_s`` seconds at most, together: a step that
+    has not finished then (MathJax that never ends, say) is a RuntimeError that names it, and
+    Chromium is closed."""
+    steps = ["starting Chromium"]
+    try:
+        data = asyncio.run(asyncio.wait_for(_printed(document, steps), timeout_s))
+    except TimeoutError:
+        raise RuntimeError(
+            f"Chromium did not print {document} within {timeout_s:g} s: {steps[-1]} had not "
+            "finished"
+        ) from None
+    data = links_relative_to(data, pdf.parent)
+    atomic_write(pdf, lambda temporary: temporary.write_bytes(data))
+
+
+async def _printed(document: Path, steps: list[str]) -> bytes:
+    """``print_pdf``'s PDF, unbounded: it appends to ``steps`` the name of each step it begins."""
+    async with async_chromium() as browser:
+        page = await browser.new_page(viewport={"width": COLUMN_PX, "height": 1000})
+        page.set_default_timeout(0)  # no limit of Playwright's own: print_pdf's is the limit
+        await allow_files_only_async(page)
+        steps.append("loading the document")
+        await page.goto(document.resolve().as_uri(), wait_until="load")
+        steps.append("typesetting its mathematics (MathJax)")
+        await page.wait_for_function(
             "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
-            " && MathJax.startup.document",
-            timeout=TYPESET_TIMEOUT_MS,
+            " && MathJax.startup.document"
         )
-        page.set_default_timeout(TYPESET_TIMEOUT_MS)
-        page.evaluate("() => MathJax.startup.promise")
-        errors = page.evaluate("() => document.querySelectorAll('mjx-merror').length")
+        await page.evaluate("() => MathJax.startup.promise")
+        errors = await page.evaluate("() => document.querySelectorAll('mjx-merror').length")
         if errors:
             raise RuntimeError(f"MathJax could not typeset {errors} formulas of the book")
+        steps.append("printing")
         side = f"{MARGIN_MM}mm"
         footer = (
             '<div style="font-size:8px;width:100%;text-align:center;color:#555">'
             '<span class="pageNumber"></span> / <span class="totalPages"></span></div>'
         )
-        data = page.pdf(
+        return await page.pdf(
             format="A4",
             print_background=True,
             outline=True,
@@ -252,8 +273,6 @@ def print_pdf(document: Path, pdf: Path) -> None:
             footer_template=footer,
             margin={"top": "16mm", "bottom": "18mm", "left": side, "right": side},
         )
-    data = links_relative_to(data, pdf.parent)
-    atomic_write(pdf, lambda temporary: temporary.write_bytes(data))
 
 
 def build_pdf(

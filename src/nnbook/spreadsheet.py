@@ -47,6 +47,9 @@ from nnbook.network import (
 #: Most rows a sheet may hold (Excel's limit is 1,048,576, less the rows above the table). The
 #: page calculator has a limit of its own, for another reason (``calculator.PAGE_MAX_ITERATIONS``).
 MAX_ITERATIONS = 1_000_000
+#: Seconds LibreOffice may take to recalculate a workbook (it takes a few): a LibreOffice
+#: that hangs is stopped then, and the build ends with an error instead of hanging.
+RECALCULATE_TIMEOUT_S = 300
 PARAMETER_ROWS = {"i1": 3, "i2": 4, "t1": 5, "t2": 6, "eta": 7}
 #: 1 (update b1, b2 like the weights) or 0 (keep them fixed): a live cell, D3 labels it.
 TRAIN_BIASES_CELL = "E3"
@@ -301,12 +304,19 @@ def write_workbook(
     return atomic_write(target, workbook.save)
 
 
-def recalculate(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> Path:
+def recalculate(
+    path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    timeout: float = RECALCULATE_TIMEOUT_S,
+) -> Path:
     """Open the workbook in headless LibreOffice, recalculate it and save it as ``out_dir/NAME``.
 
-    The saved copy holds LibreOffice's computed value of every formula cell.
+    The saved copy holds LibreOffice's computed value of every formula cell. A LibreOffice still
+    running after ``timeout`` seconds is stopped, with every process it started (``soffice`` is
+    a script that starts the program), and is a RuntimeError.
     """
     import shutil
+    import signal
     import subprocess
 
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
@@ -323,10 +333,22 @@ def recalculate(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -
             "--norestore", "--calc", "--convert-to", "xlsx", "--outdir", str(destination),
             str(source),
         ]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        with subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,  # its own process group: stopped whole
+        ) as process:  # fmt: skip
+            try:
+                _, stderr = process.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.communicate()
+                raise RuntimeError(
+                    f"LibreOffice did not finish recalculating {source} within {timeout:g} s "
+                    "and was stopped"
+                ) from None
     output = destination / source.name
-    if result.returncode != 0 or not output.is_file():
-        raise RuntimeError(f"LibreOffice could not recalculate {source}: {result.stderr.strip()}")
+    if process.returncode != 0 or not output.is_file():
+        raise RuntimeError(f"LibreOffice could not recalculate {source}: {stderr.strip()}")
     return output
 
 

@@ -209,23 +209,39 @@ NOT_YET_READ: tuple[str, ...] = ()
 NAME = re.compile(r"`(x\S*?__mutmut_\d+|_\d+)`")
 
 
-def equivalent_mutants(text: str) -> dict[str, set[str]]:
-    """Module → the mutants ``mutation-equivalent.md`` lists under its heading (``## module``);
-    ``_N`` after a whole name is mutant N of that name's function."""
-    found: dict[str, set[str]] = {}
-    module, function = None, None
+#: The kinds of survivor ``mutation-equivalent.md`` lists under a module: its first list, then
+#: one list under a ``### Accepted`` and one under a ``### Untested behaviour`` heading.
+KINDS = ("equivalent", "accepted", "untested behaviour")
+
+
+def listed_mutants(text: str) -> dict[str, dict[str, set[str]]]:
+    """Module → kind (``KINDS``) → the mutants ``mutation-equivalent.md`` lists under its heading
+    (``## module``); ``_N`` after a whole name is mutant N of that name's function."""
+    found: dict[str, dict[str, set[str]]] = {}
+    module, function, kind = None, None, KINDS[0]
     for line in text.splitlines():
-        if line.startswith("## "):
-            module, function = line[3:].strip(), None
-            found[module] = set()
+        if line.startswith(("## ", "### ")):
+            level, _, title = line.partition(" ")
+            function, kind = None, KINDS[0] if level == "##" else title.strip().lower()
+            if level == "##":
+                module = title.strip()
+                found[module] = {each: set() for each in KINDS}
+            elif kind not in KINDS:
+                raise ValueError(f"not a kind of survivor: {line!r}")
             continue
         for name in NAME.findall(line) if module else ():
             if name.startswith("x"):
                 function = name.rsplit("__mutmut_", 1)[0]
-                found[module].add(f"{module}.{name}")
+                found[module][kind].add(f"{module}.{name}")
             elif function is not None:
-                found[module].add(f"{module}.{function}__mutmut{name}")
+                found[module][kind].add(f"{module}.{function}__mutmut{name}")
     return found
+
+
+def equivalent_mutants(text: str) -> dict[str, set[str]]:
+    """Module → the mutants ``mutation-equivalent.md`` lists as equivalent (left out of the
+    score; the accepted and the untested are survivors)."""
+    return {module: kinds["equivalent"] for module, kinds in listed_mutants(text).items()}
 
 
 def latest_records(lines: list[str]) -> dict[str, dict]:

@@ -59,18 +59,46 @@ def test_the_page_training_figures_the_book_states_are_the_records():
 
 def test_every_surviving_mutant_is_listed_as_equivalent_and_nothing_else():
     """The last mutation record of each module: its survivors are exactly the mutants
-    ``mutation-equivalent.md`` lists for it, each with its reason (README: the table), but for
-    the modules not yet read, whose list holds no mutant that survived no longer."""
-    from mutation import EQUIVALENT, NOT_YET_READ, equivalent_mutants, latest_records
+    ``mutation-equivalent.md`` lists for it, each with its reason and as one kind (equivalent,
+    accepted, untested behaviour; README: the table), but for the modules not yet read, whose
+    list holds no mutant that survived no longer."""
+    from mutation import EQUIVALENT, KINDS, NOT_YET_READ, latest_records, listed_mutants
 
     lines = (ROOT / "bench" / "results" / "mutation.jsonl").read_text().splitlines()
-    listed = equivalent_mutants(EQUIVALENT.read_text(encoding="utf-8"))
+    listed = listed_mutants(EQUIVALENT.read_text(encoding="utf-8"))
     for module, record in latest_records(lines).items():
-        survivors, equivalent = set(record["survivors"]), listed.get(module, set())
-        assert equivalent <= survivors, module  # nothing listed that a test now kills
+        kinds = listed.get(module, {kind: set() for kind in KINDS})
+        every = set().union(*kinds.values())
+        assert sum(map(len, kinds.values())) == len(every), module  # each of one kind only
+        survivors = set(record["survivors"])
+        assert every <= survivors, module  # nothing listed that a test now kills
         if module not in NOT_YET_READ:
-            assert survivors == equivalent, module
+            assert survivors == every, module
     assert set(listed) <= set(latest_records(lines)), "a module listed but never measured"
+
+
+def test_the_kinds_of_survivor_are_read_apart():
+    """Only the first list under a module is equivalent (left out of the score); the accepted
+    and the untested are survivors, each under its heading."""
+    from mutation import equivalent_mutants, listed_mutants
+
+    text = (
+        "# title\n\n## m\n\n- `x_f__mutmut_1`, `_2` — same.\n\n### Accepted\n\n"
+        "- `x_g__mutmut_3` — cosmetic.\n\n### Untested behaviour\n\n- `_4` — no function: "
+        "not read.\n- `x_f__mutmut_5` — tested since.\n\n## n\n\n- `x_h__mutmut_6` — same.\n"
+    )
+    assert listed_mutants(text) == {
+        "m": {
+            "equivalent": {"m.x_f__mutmut_1", "m.x_f__mutmut_2"},
+            "accepted": {"m.x_g__mutmut_3"},
+            "untested behaviour": {"m.x_f__mutmut_5"},
+        },
+        "n": {"equivalent": {"n.x_h__mutmut_6"}, "accepted": set(), "untested behaviour": set()},
+    }
+    assert equivalent_mutants(text) == {"m": {"m.x_f__mutmut_1", "m.x_f__mutmut_2"},
+                                        "n": {"n.x_h__mutmut_6"}}  # fmt: skip
+    with pytest.raises(ValueError, match="not a kind of survivor"):
+        listed_mutants("## m\n\n### Maybe\n")
 
 
 def test_the_readmes_mutation_table_is_the_records():

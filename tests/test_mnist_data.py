@@ -210,3 +210,11 @@ def test_the_matrices_for_a_seed_are_the_documented_formula_of_its_draws():
         count, degrees, translate, scale_limit, torch.Generator().manual_seed(42)
     )
     np.testing.assert_allclose(theta.double().numpy(), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_augmentation_is_drawn_on_the_images_device():
+    """On a GPU the batch's matrices are drawn there, not on the CPU (and copied, or refused):
+    the ``meta`` device stands for the GPU, a device that is not the default."""
+    assert mnist_data.affine_matrices(3, 10, 0.1, 0.1, device="meta").device.type == "meta"
+    images = torch.zeros(2, 1, 28, 28, device="meta")
+    assert mnist_data.random_affine(images, 10, 0.1, 0.1).device.type == "meta"

@@ -45,6 +45,7 @@ TESTS: dict[str, list[str]] = {
     "nnbook.gradcheck": ["tests/test_backprop.py", "tests/test_biases.py"],
     "nnbook.spreadsheet": ["tests/test_spreadsheet.py"],
     "nnbook.calculator": ["tests/test_calculator_module.py"],  # the page's tests need a build
+    "nnbook.derivative_check": ["tests/test_derivative_check.py"],  # test_check_page.py too
     "nnbook.mnist.manual": ["tests/test_mnist_manual.py"],
     "nnbook.mnist.derivations": ["tests/test_mnist_manual.py"],
     "nnbook.mnist.runs": ["tests/test_mnist_small.py", "tests/test_mnist_trainer.py"],

@@ -6,7 +6,9 @@ MathJax 4 and its default font come from the npm registry (``mathjax``, pinned i
 renders with the network off; ``_config.yml`` points MathJax's font loader there and turns on
 its line breaking of long display equations. The page calculator's module,
 ``nnbook-network.js``, is printed from the SymPy derivation into ``_static/`` at the end of every
-build.
+build. A page that checks the reader's derivatives (``nnbook.derivative_check``) loads mathjs
+(``mathjs``, pinned in ``package.json`` and copied from ``node_modules`` likewise) and the
+questions, printed from SymPy into ``_static/nnbook-check.js``.
 
 The page "Draw a digit" runs the networks the build trained: the chapters that train them write
 their weights as scripts into ``_static/`` (``nnbook.mnist.export``; ``$NNBOOK_STATIC`` tells
@@ -46,6 +48,7 @@ def mathjax_source(root: str | Path) -> tuple[Path, Path]:
 
 def _use_local_mathjax(app: Sphinx, config: Config) -> None:
     mathjax_source(app.srcdir)  # fail early, before any page is written
+    mathjs_source(app.srcdir)
     config.mathjax_path = f"mathjax/{MATHJAX_ENTRY}"  # relative to _static/
 
 
@@ -89,6 +92,46 @@ DIGITS_MARK = "data-nnbook-digits"
 #: The scripts of that page, in ``book/_static/`` (no weights in them), in the order they load:
 #: the layers forward and backward, the page "Draw a digit", and "Train it here".
 PAGE_SCRIPTS = ("layers.js", "digits.js", "train.js")
+
+
+#: What marks a page that checks the reader's derivatives, and its scripts: mathjs (copied from
+#: ``node_modules``), the questions printed from SymPy, and the page logic in ``book/_static/``.
+CHECK_MARK = "data-nnbook-check"
+MATHJS_SCRIPT = "mathjs/math.js"
+MATHJS_PARTS = ("math.js", "math.js.LICENSE.txt")
+
+
+def mathjs_source(root: str | Path) -> Path:
+    """The installed mathjs's browser build, under ``root/node_modules`` (``npm ci``)."""
+    browser = Path(root) / "node_modules" / "mathjs" / "lib" / "browser"
+    if not (browser / "math.js").is_file():
+        raise RuntimeError(f"mathjs not found in {browser}; run `npm ci` in the repository")
+    return browser
+
+
+def _check_page_scripts(
+    app: Sphinx, pagename: str, templatename: str, context: dict, doctree: object
+) -> None:
+    """On a page with derivative checks: mathjs, the questions, then the page logic."""
+    from nnbook.derivative_check import MODULE_NAME
+
+    if CHECK_MARK in context.get("body", ""):
+        for name in (MATHJS_SCRIPT, MODULE_NAME, "check.js"):
+            app.add_js_file(name, priority=600, defer="defer")
+
+
+def _write_check_module(app: Sphinx, exception: Exception | None) -> None:
+    """``_static/nnbook-check.js`` (the questions, printed from SymPy) and mathjs beside it."""
+    if exception is None and app.builder.format == "html":
+        from nnbook.derivative_check import MODULE_NAME, javascript_module
+
+        static = Path(app.outdir) / "_static"
+        static.mkdir(parents=True, exist_ok=True)
+        (static / MODULE_NAME).write_text(javascript_module(), encoding="utf-8")
+        target = static / Path(MATHJS_SCRIPT).parent
+        target.mkdir(exist_ok=True)
+        for part in MATHJS_PARTS:
+            shutil.copyfile(mathjs_source(app.srcdir) / part, target / part)
 
 
 def _export_to_static(app: Sphinx) -> None:
@@ -177,10 +220,12 @@ def setup(app: Sphinx) -> dict[str, object]:
     app.connect("config-inited", _use_local_mathjax)
     app.connect("builder-inited", _export_to_static)
     app.connect("html-page-context", _digit_page_scripts)
+    app.connect("html-page-context", _check_page_scripts)
     app.connect("html-page-context", _link_the_book_pdf, priority=600)  # after the theme's
     app.connect("build-finished", _check_digit_scripts)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)  # after the rest
     app.connect("build-finished", _copy_mathjax)
     app.connect("build-finished", _write_network_module)
+    app.connect("build-finished", _write_check_module)
     app.connect("build-finished", _fix_citation_roles)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -11,9 +11,11 @@ its tests again — so it is not part of CI.
     python bench/mutation.py --modules nnbook.pdf --record bench/results/mutation.jsonl \
         --rerun nnbook.pdf.x_chapters__mutmut_13   # survivors again, after a sharper test
 
-A surviving mutant is either killed by a sharper test, or listed as equivalent (no behaviour
-of the module can tell it apart) in ``bench/results/mutation-equivalent.md`` with one line saying
-why; ``--diffs DIR`` writes the survivors' diffs to read.
+A surviving mutant is either killed by a sharper test, or listed in
+``bench/results/mutation-equivalent.md`` with one line saying why, as one of three kinds:
+equivalent (nothing can tell it apart; left out of the score), accepted (a behaviour left
+unpinned on purpose) or untested behaviour (tested since the module's record); the last two
+count as survivors. ``--diffs DIR`` writes the survivors' diffs to read.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import datetime
 import io
 import json
 import logging
+import os
 import shutil
 import subprocess
 import tempfile
@@ -277,6 +278,26 @@ def test_a_formula_mathjax_cannot_typeset_stops_the_print(book):
     assert not (book / "html" / pdf.PDF_NAME).exists()
 
 
+def print_error(document: Path, seconds: float) -> Exception:
+    """What ``print_pdf`` raised for ``document`` with a limit of ``seconds``; the test fails if
+    it has not returned within a minute (a print that hangs)."""
+    raised = []
+
+    def print_it():
+        try:
+            pdf.print_pdf(document, document.with_suffix(".pdf"), timeout_s=seconds)
+        except Exception as error:  # the test reads it
+            raised.append(error)
+
+    printing = threading.Thread(target=print_it, daemon=True)
+    printing.start()
+    printing.join(60)
+    assert not printing.is_alive(), "the print did not stop at its limit"
+    assert not document.with_suffix(".pdf").exists()
+    (error,) = raised
+    return error
+
+
 def test_typesetting_that_never_ends_stops_the_print_after_its_limit(tmp_path):
     """A page whose MathJax never finishes typesetting (its promise never settles): the print
     ends with an error naming the step after its limit, not hours later, and writes no PDF."""
@@ -284,24 +305,25 @@ def test_typesetting_that_never_ends_stops_the_print_after_its_limit(tmp_path):
     never = "{startup: {promise: new Promise(() => {}), document: {}}}"
     document.write_text(f"<html><head><script>window.MathJax = {never};</script></head>"
                         "<body><p>x</p></body></html>", encoding="utf-8")  # fmt: skip
-    raised = []
-
-    def print_it():
-        try:
-            pdf.print_pdf(document, tmp_path / "book.pdf", timeout_s=2)
-        except Exception as error:  # the test reads it
-            raised.append(error)
-
-    printing = threading.Thread(target=print_it, daemon=True)  # a print that hangs fails here
-    printing.start()
-    printing.join(60)
-    assert not printing.is_alive(), "the print did not stop at its limit"
-    (error,) = raised
+    error = print_error(document, 10)  # Chromium starts and loads the page well within it
     assert isinstance(error, RuntimeError) and str(error) == (
-        f"Chromium did not print {document} within 2 s: typesetting its mathematics (MathJax) "
+        f"Chromium did not print {document} within 10 s: typesetting its mathematics (MathJax) "
         "had not finished"
     )
-    assert not (tmp_path / "book.pdf").exists()
+
+
+def test_a_chromium_that_never_starts_stops_the_print_after_its_limit(tmp_path, monkeypatch):
+    fake = tmp_path / "bin" / "chromium"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nexec sleep 120\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    document = tmp_path / "book.html"
+    document.write_text("<html><body><p>x</p></body></html>", encoding="utf-8")
+    error = print_error(document, 1.5)
+    assert isinstance(error, RuntimeError) and str(error) == (
+        f"Chromium did not print {document} within 1.5 s: starting Chromium had not finished"
+    )
 
 
 def flatten(outline):

@@ -124,7 +124,7 @@ BAD = [
     ("dE_total/dw5", "a_h1 = 1", "is not a formula"),
     ("dE_total/dw5", "[a_h1, 1]", "is not a formula"),
     ("dE_total/dw5", "3!", '"!" is not allowed'),
-    ("dE_total/dw5", "a_h1 > 0", "is not a formula"),
+    ("dE_total/dw5", "a_h1 > 0", '">" is not allowed'),
     ("dE_total/dw9", "a_h1", 'unknown question "dE_total/dw9"'),
     ("dL/dz1", "a_h1", 'unknown name "a_h1"'),
 ]
@@ -163,7 +163,9 @@ def test_the_box_checks_with_the_keyboard_and_shows_what_it_read(tab):
     tab.keyboard.press("Enter")
     assert verdict.get_attribute("data-result") == "right"
     box.locator("[data-typed] mjx-container").wait_for()  # typeset by MathJax
-    assert "a" in box.locator("[data-typed]").inner_text()
+    latex = box.locator("[data-typed]").get_attribute("data-latex")
+    assert "a_{o1}" in latex and not re.search(r"\\[a-z]+a_", latex)  # "\cdot a_{o1}"
+    assert "σ" not in box.locator("[data-typed]").inner_text()  # a_o1, not σ(o1), was typed
 
 
 def test_the_page_loads_its_scripts_from_the_book():

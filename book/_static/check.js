@@ -162,7 +162,8 @@
     if (typed.problem) return null;
     return typed.node.toTex({
       handler(node, options) {
-        if (node.type === "SymbolNode" && family.latex[node.name]) return family.latex[node.name];
+        // a space before, as mathjs's own names have: "\\cdot a_{o1}", not "\\cdota_{o1}"
+        if (node.type === "SymbolNode" && family.latex[node.name]) return ` ${family.latex[node.name]}`;
         if (node.type === "FunctionNode" && node.fn.name === "sigmoid") {
           return `\\sigma\\left(${node.args[0].toTex(options)}\\right)`;
         }
@@ -177,6 +178,7 @@
     const mathjax = window.MathJax;
     if (mathjax && mathjax.typesetClear) mathjax.typesetClear([shown]);
     shown.textContent = latex === null ? "" : `read as \\(${latex}\\)`;
+    shown.dataset.latex = latex === null ? "" : latex;
     if (latex !== null && mathjax && mathjax.typesetPromise) {
       mathjax.typesetPromise([shown]).catch(() => {});
     }

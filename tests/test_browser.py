@@ -4,18 +4,22 @@ Checks, in the theme's light and dark mode: no page or console errors, every mat
 typeset by MathJax without errors, every image loaded, no raw LaTeX left in the visible text,
 the mode really switched, and no WCAG 2 A or AA violation found by axe-core (``npm ci``
 installs the version pinned in ``package.json``); at a phone's and a laptop's width, no
-page scrolls sideways and no equation is wider than its column. Screenshots of every page in
-each mode and at the phone's width are saved under ``test-artifacts/screenshots/``.
+page scrolls sideways and no equation is wider than its column. With ``NNBOOK_SCREENSHOTS=1``,
+full-page screenshots of every page in each mode and at the phone's width are saved under
+``test-artifacts/screenshots/`` for a person to look at (they take a third of these tests' time,
+and no assertion reads them, so CI leaves them out).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
 from built_book import HTML, ROOT, chromium, html_pages, only_the_book, serve_book
 
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+TAKE_SCREENSHOTS = os.environ.get("NNBOOK_SCREENSHOTS") == "1"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 MODES = ("light", "dark")
 FITS = """async () => {
@@ -50,9 +54,18 @@ def server():
 
 @pytest.fixture(scope="module")
 def browser():
-    shutil.rmtree(SCREENSHOTS, ignore_errors=True)  # only this run's screenshots
+    if TAKE_SCREENSHOTS:
+        shutil.rmtree(SCREENSHOTS, ignore_errors=True)  # only this run's screenshots
     with chromium() as launched:
         yield launched
+
+
+def save_screenshot(tab, relative: str, label: str) -> None:
+    """The whole page as ``test-artifacts/screenshots/<page>.<label>.png``, if asked for."""
+    if TAKE_SCREENSHOTS:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        name = relative.replace("/", "__").removesuffix(".html")
+        tab.screenshot(path=SCREENSHOTS / f"{name}.{label}.png", full_page=True)
 
 
 TYPESET = """async () => {
@@ -99,9 +112,7 @@ def test_page_in_a_browser(page, mode, server, browser):
     found = tab.evaluate(TYPESET)
     fits = tab.evaluate(FITS)  # at a laptop's width
     shown_mode = tab.evaluate("document.documentElement.dataset.theme")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    name = relative.replace("/", "__").removesuffix(".html")
-    tab.screenshot(path=SCREENSHOTS / f"{name}.{mode}.png", full_page=True)
+    save_screenshot(tab, relative, mode)
     tab.add_script_tag(path=str(AXE))
     violations = tab.evaluate(AXE_RUN)
     context.close()
@@ -134,9 +145,7 @@ def test_page_fits_a_phone(page, server, browser):
         tab.wait_for_url("**/book/intro.html")
         tab.wait_for_load_state("load")
     fits = tab.evaluate(FITS)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    name = relative.replace("/", "__").removesuffix(".html")
-    tab.screenshot(path=SCREENSHOTS / f"{name}.{PHONE}px.png", full_page=True)
+    save_screenshot(tab, relative, f"{PHONE}px")
     context.close()
     assert fits["page"] <= fits["viewport"], f"the page scrolls sideways: {fits}"
     assert not fits["wide"], f"equations wider than their column: {fits['wide']}"

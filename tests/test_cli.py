@@ -3,6 +3,8 @@
 import csv
 import io
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -104,3 +106,24 @@ def test_divergence_exits_2(monkeypatch, capsys):
         main(["backprop", "--lr", "10"])
     assert exit_info.value.code == 2
     assert "diverged at iteration 1" in capsys.readouterr().err
+
+
+def test_the_commands_of_part_1_do_not_load_pytorch():
+    """``backprop`` (and building the parser for every command) stays light: Part 1's readers
+    wait for no deep-learning library, and the chapters call it as a subprocess."""
+    script = (
+        "import sys; from nnbook.cli import main; "
+        "main(['backprop', '--iterations', '1']); "
+        "assert 'torch' not in sys.modules, 'the command loaded torch'"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_train_commands_default_network_is_the_registrys():
+    from nnbook.cli import DEFAULT_MODEL
+    from nnbook.mnist import models
+
+    assert DEFAULT_MODEL == models.DEFAULT_MODEL

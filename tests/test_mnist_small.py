@@ -437,7 +437,7 @@ def test_cli_trains_a_small_model(tmp_path, mnist_root):
     assert result.returncode == 2
     assert "a whole number from 0 to the 3 epochs, got 4" in result.stderr
     bad = run_nnbook("train", "--model", "huge", "--out", str(tmp_path / "x"))
-    assert bad.returncode == 2 and "invalid choice: 'huge'" in bad.stderr
+    assert bad.returncode == 2 and "unknown model 'huge'; choose one of net, " in bad.stderr
     assert "--deterministic" in run_nnbook("train", "--help").stdout
 
 

@@ -13,7 +13,6 @@ import torch
 from nnbook.mnist import export
 from nnbook.mnist.manual import network_layers
 from nnbook.mnist.models import build_model
-from nnbook.mnist.runs import source_digest
 
 
 def decoded(entry: dict) -> np.ndarray:
@@ -122,27 +121,6 @@ def test_the_samples_are_mnists_own_bytes(monkeypatch, tmp_path, mnist):
     count = export.SAMPLE_DIGITS
     np.testing.assert_array_equal(pixels, images[:count].numpy().ravel())
     assert value["labels"] == labels[:count].tolist()
-
-
-def test_a_module_training_never_runs_does_not_change_the_runs_digest(monkeypatch):
-    from pathlib import Path
-
-    import nnbook.mnist.manual as manual
-    import nnbook.mnist.summaries as summaries
-    import nnbook.mnist.trainer as trainer
-
-    before = source_digest()
-    real = Path.read_bytes
-
-    def edited(path, module):  # the file of ``module`` as if one line were added
-        return lambda self: real(self) + (b"# edited\n" if self == Path(module.__file__) else b"")
-
-    monkeypatch.setattr(Path, "read_bytes", edited(Path, manual))
-    assert source_digest() == before
-    monkeypatch.setattr(Path, "read_bytes", edited(Path, summaries))  # the tables of runs
-    assert source_digest() == before
-    monkeypatch.setattr(Path, "read_bytes", edited(Path, trainer))
-    assert source_digest() != before
 
 
 def test_tensors_are_encoded_with_their_kind_and_little_endian():

@@ -12,7 +12,7 @@ import torch
 import torchinfo
 from cli_runner import run_nnbook
 
-from nnbook.mnist import recipes, runs, targets
+from nnbook.mnist import recipes, runs, targets, trainer
 from nnbook.mnist.model import receptive_fields
 from nnbook.mnist.models import (
     ANSWER,
@@ -24,7 +24,7 @@ from nnbook.mnist.models import (
     parameter_count,
 )
 from nnbook.mnist.runs import RunFileWarning, run_folder, runs_root, trained
-from nnbook.mnist.small import Separable, conv_bn, separable_bn
+from nnbook.mnist.small import Separable, Tiny, conv_bn, separable_bn
 from nnbook.mnist.summaries import (
     frontier_table,
     last_epochs_table,
@@ -467,18 +467,74 @@ def test_the_digest_covers_what_the_trainer_imports_and_nothing_else():
     import subprocess
     import sys
 
-    from nnbook.mnist.runs import TRAINING_MODULE, _imported_modules
-
-    covered = _imported_modules(TRAINING_MODULE)
-    # what importing the trainer imports, in a fresh interpreter
-    code = f"import sys, {TRAINING_MODULE}; print(' '.join(sorted(sys.modules)))"
+    modules, borrowed = runs.training_code()
+    # what importing the trainer imports, in a fresh interpreter: covered, left out by name, or
+    # imported only by a module left out (the recipes' hardware probe)
+    code = f"import sys, {runs.TRAINING_MODULE}; print(' '.join(sorted(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     imported = {name for name in done.stdout.split() if name.split(".")[0] == "nnbook"}
-    assert imported <= covered
+    assert imported - modules - runs.NOT_TRAINING_CODE == {"nnbook.mnist.hardware"}
     # and what it imports inside its functions (the CUDA-graph step), but no report or export
-    assert "nnbook.mnist.graphed" in covered - imported
-    assert not covered & {"nnbook.mnist.summaries", "nnbook.mnist.export", "nnbook.mnist.plots"}
-    assert all(name.split(".")[0] == "nnbook" for name in covered)
+    assert "nnbook.mnist.graphed" in modules - imported
+    assert not modules & {"nnbook.mnist.summaries", "nnbook.mnist.export", "nnbook.mnist.plots"}
+    assert not modules & runs.NOT_TRAINING_CODE
+    # what the trainer takes by name from the modules left out is covered
+    trainer_source = inspect.getsource(trainer)
+    for origin, name in borrowed:
+        assert re.search(rf"from {re.escape(origin)} import [^\n]*\b{name}\b", trainer_source)
+    assert {("nnbook.mnist.model", "set_dropout"), ("nnbook.mnist.recipes", "Recipe")} <= borrowed
+
+
+def test_comments_docstrings_and_layout_are_not_code_but_arithmetic_is():
+    source = inspect.getsource(trainer)
+    code = runs.normalised_code(source)
+    commented = source.replace("\ndef ", "\n# a remark\n\n\ndef ")
+    reworded = source.replace('"""', '"""Reworded. ', 1)  # the module's docstring
+    assert runs.normalised_code(commented) == code and runs.normalised_code(reworded) == code
+    first_product = re.search(r"\w \* \w", source).start() + 2
+    changed = source[:first_product] + "/" + source[first_product + 1 :]
+    assert runs.normalised_code(changed) != code
+    # a class's code, its docstring and its name aside
+    tiny = inspect.getsource(Tiny)
+    renamed = tiny.replace("class Tiny(", "class Smaller(").replace('"""The last', '"""A')
+    assert runs.normalised_code(renamed) == runs.normalised_code(tiny)
+
+
+def test_an_edit_to_a_module_training_never_runs_leaves_the_runs_digest(monkeypatch):
+    import nnbook.mnist.manual as manual
+    import nnbook.mnist.summaries as summaries
+
+    before = runs.source_digest()
+    real = Path.read_text
+
+    def edited(module, line: str):  # the file of ``module`` as if ``line`` were added
+        def read_text(self, **kwargs):
+            return real(self, **kwargs) + (line if self == Path(module.__file__) else "")
+
+        monkeypatch.setattr(Path, "read_text", read_text)
+
+    for untouched in (manual, summaries, targets, recipes):
+        edited(untouched, "\nEXTRA = 1\n")  # code, not a comment
+        assert runs.source_digest() == before, untouched.__name__
+    edited(trainer, "\n# a comment\n")
+    assert runs.source_digest() == before
+    edited(trainer, "\nEXTRA = 1\n")
+    assert runs.source_digest() != before
+
+
+def test_a_runs_key_holds_its_own_network_and_no_other():
+    tiny = runs.network_digest(build_model("tiny"))
+    assert tiny == runs.network_digest(build_model("tiny"))
+    assert tiny != runs.network_digest(build_model("tiny-8"))  # the same code, other widths
+    padded = build_model("tiny")
+    padded.features[1][0].padding = (1, 1)  # one layer's setting
+    assert runs.network_digest(padded) != tiny
+    channels_last = build_model("tiny")
+    channels_last.memory_format = torch.channels_last  # the same numbers, other round-off
+    assert runs.network_digest(channels_last) != tiny
+    # every network has a key of its own, and the folder changes with it
+    digests = {name: runs.network_digest(build_model(name)) for name in MODELS}
+    assert len(set(digests.values())) == len(MODELS)
 
 
 @pytest.mark.filterwarnings("ignore:.*to a meta parameter:UserWarning")  # loading onto meta

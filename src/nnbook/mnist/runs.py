@@ -1,29 +1,35 @@
 """Training runs kept on disk: a chapter executed twice (the build, then nbval) trains once.
 
 A run's folder is named by everything that decides its result: the model, the recipe, the seed,
-the device type, the sizes of the data, the versions of PyTorch and the source of the modules
-that train (``trainer`` and every module of the package it imports). Change any of them and the
-next call trains afresh; leave them alone and it loads the finished run (or resumes an
-interrupted one from its checkpoint). A kept file that cannot be read (a half-copied folder, a
-full disk) is not trusted: the run is trained afresh, with a ``RunFileWarning``. The folder is
-``$NNBOOK_RUNS``, else ``~/.cache/nnbook/runs``; ``.ci/run`` points it into the fresh clone, so
-CI's build trains every network once and nbval re-runs the chapters on those runs.
+the device type, the sizes of the data, the version of PyTorch, the network's own definition
+(its layers and its classes' code) and the code that trains (``trainer`` and the modules it
+imports; not the other networks, the recipes' catalogue or the book's targets), comments and
+docstrings aside. Change any of them and the next call trains afresh; leave them alone and it
+loads the finished run (or resumes an interrupted one from its checkpoint). A kept file that
+cannot be read (a half-copied folder, a full disk) is not trusted: the run is trained afresh,
+with a ``RunFileWarning``. The folder is ``$NNBOOK_RUNS``, else ``~/.cache/nnbook/runs``;
+``.ci/run`` points it into the fresh clone, so CI's build trains every network once and nbval
+re-runs the chapters on those runs.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import inspect
 import json
 import os
 import shutil
+import textwrap
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
+from importlib import import_module
 from importlib.util import find_spec
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from nnbook.mnist.data import MNISTTensors
 from nnbook.mnist.models import DEFAULT_MODEL, build_model
@@ -55,45 +61,121 @@ class RunFileWarning(UserWarning):
 
 #: The module that trains; the digest covers it and what it imports.
 TRAINING_MODULE = "nnbook.mnist.trainer"
+#: Modules the trainer imports whose whole source does not decide a run: the networks (a run
+#: covers its own network with ``network_digest``, and no other), the recipes (a run covers its
+#: recipe's values), what the book aims for, and the packages' ``__init__`` (re-exports). What
+#: the trainer imports from them by name, a function or a class, is covered (``set_dropout``,
+#: ``Recipe`` with its methods); the modules they import are not followed.
+NOT_TRAINING_CODE = frozenset(
+    {
+        "nnbook", "nnbook.mnist", "nnbook.mnist.model", "nnbook.mnist.models",
+        "nnbook.mnist.small", "nnbook.mnist.recipes", "nnbook.mnist.targets",
+    }
+)  # fmt: skip
 
 
-def _imported_modules(module: str) -> set[str]:
-    """``module`` and every ``nnbook`` module it imports, directly or through another, read from
-    their import statements (those inside functions too) and their packages' ``__init__``."""
+def _module_file(name: str) -> Path | None:
+    """The source of module ``name``; None for a name that is no module (a class imported from
+    one)."""
+    try:
+        spec = find_spec(name)
+    except ModuleNotFoundError:
+        return None
+    return Path(spec.origin) if spec is not None and spec.origin else None
 
-    def source(name: str) -> Path | None:  # None: not a module (a class imported from one)
-        try:
-            spec = find_spec(name)
-        except ModuleNotFoundError:
-            return None
-        return Path(spec.origin) if spec is not None and spec.origin else None
 
-    seen: set[str] = set()
+def _imports(tree: ast.Module) -> tuple[list[str], list[tuple[str, str]]]:
+    """The ``nnbook`` modules a module's code imports (inside functions too), and the names it
+    takes from them (``from M import a`` gives M and (M, a))."""
+    modules: list[str] = []
+    names: list[tuple[str, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("nnbook"):
+            modules.append(node.module)
+            names += [(node.module, alias.name) for alias in node.names]
+        elif isinstance(node, ast.Import):
+            modules += [a.name for a in node.names if a.name.startswith("nnbook")]
+    return modules, names
+
+
+def training_code(module: str = TRAINING_MODULE) -> tuple[set[str], set[tuple[str, str]]]:
+    """The modules whose code trains: ``module`` and every ``nnbook`` module it imports, directly
+    or through another, except ``NOT_TRAINING_CODE``; and the names they import from those."""
+    modules: set[str] = set()
+    borrowed: set[tuple[str, str]] = set()
     waiting = [module]
     while waiting:
         name = waiting.pop()
-        if name in seen or source(name) is None:
+        if name in modules or name in NOT_TRAINING_CODE or _module_file(name) is None:
             continue
-        seen.add(name)
-        parts = name.split(".")
-        waiting += [".".join(parts[:k]) for k in range(1, len(parts))]  # packages run first
-        tree = ast.parse(source(name).read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("nnbook"):
-                waiting.append(node.module)
-                waiting += [f"{node.module}.{alias.name}" for alias in node.names]
-            elif isinstance(node, ast.Import):
-                waiting += [a.name for a in node.names if a.name.startswith("nnbook")]
-    return seen
+        modules.add(name)
+        found, names = _imports(ast.parse(_module_file(name).read_text(encoding="utf-8")))
+        for origin, attribute in names:
+            if _module_file(f"{origin}.{attribute}") is not None:
+                found.append(f"{origin}.{attribute}")  # ``from package import module``
+            elif origin in NOT_TRAINING_CODE:
+                borrowed.add((origin, attribute))
+        waiting += found
+    return modules, borrowed
+
+
+def normalised_code(source: str) -> str:
+    """``source`` (a module, or one class or function) as the code it runs: its syntax tree
+    without docstrings, comments and layout, and without the name of a class or function it
+    defines at its top (the registry's name of a network is part of a run's key already)."""
+    tree = ast.parse(textwrap.dedent(source))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            first = node.body[0] if node.body else None
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                node.body = node.body[1:] or [ast.Pass()]
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            node.name = ""
+    return ast.dump(tree)
 
 
 def source_digest() -> str:
-    """SHA-256 of the source of ``trainer`` and every module it imports: a change to any of them
-    is a new run; a change to a module training never runs (a plot, the page export) is not."""
+    """SHA-256 of the code that trains (``training_code``): what it computes, not its comments,
+    docstrings or layout; a module training never runs (a plot, a report, a target's wording,
+    another network) is not part of it."""
+    modules, borrowed = training_code()
     digest = hashlib.sha256()
-    for name in sorted(_imported_modules(TRAINING_MODULE)):
-        digest.update(name.encode() + b"\0" + Path(find_spec(name).origin).read_bytes())
+    for name in sorted(modules):
+        code = normalised_code(_module_file(name).read_text(encoding="utf-8"))
+        digest.update(name.encode() + b"\0" + code.encode() + b"\0")
+    for origin, attribute in sorted(borrowed):
+        value = getattr(import_module(origin), attribute)
+        if inspect.isfunction(value) or inspect.isclass(value):
+            code = normalised_code(inspect.getsource(value))
+            digest.update(f"{origin}.{attribute}".encode() + b"\0" + code.encode() + b"\0")
     return digest.hexdigest()
+
+
+def network_digest(network: nn.Module) -> str:
+    """SHA-256 of a network's own definition: each layer's place, kind and settings (PyTorch's
+    ``extra_repr``: channels, kernel, padding, bias, …), the memory format it trains in, and the
+    code of the package's classes it is made of and derives from (``normalised_code``)."""
+
+    def kind(module: nn.Module) -> str:  # the package's classes count by their code, below
+        cls = type(module)
+        ours = cls.__module__.startswith("nnbook")
+        return "" if ours else f"{cls.__module__}.{cls.__qualname__}"
+
+    layers = [f"{name}: {kind(m)}({m.extra_repr()})" for name, m in network.named_modules()]
+    classes = {
+        cls
+        for module in network.modules()
+        for cls in type(module).__mro__
+        if cls.__module__.startswith("nnbook")
+    }
+    codes = sorted(normalised_code(inspect.getsource(cls)) for cls in classes)
+    memory_format = str(getattr(network, "memory_format", torch.contiguous_format))
+    return hashlib.sha256("\0".join([*layers, memory_format, *codes]).encode()).hexdigest()
 
 
 def run_folder(
@@ -112,6 +194,7 @@ def run_folder(
         "device": device.type,
         "sizes": list(sizes),
         "torch": torch.__version__,
+        "network": network_digest(build_model(model)),
         "source": source_digest(),
     }
     key = hashlib.sha256(json.dumps(decided_by, sort_keys=True).encode()).hexdigest()[:16]

@@ -38,3 +38,26 @@ def test_buttons_come_from_the_one_repository_url():
     assert f"https://mybinder.org/v2/gh/{owner_repo}/main" in page  # launch: Binder
     assert f"https://colab.research.google.com/github/{owner_repo}/blob/main/" in page  # Colab
     assert "_sources/book/part1/derivatives.ipynb" in page  # download: the notebook
+
+
+#: The longest code cell a reader is shown, in lines: a call or two, a network, a plot.
+LONGEST_VISIBLE_CELL = 25
+BOOKKEEPING = re.compile(r"(glue\(|assert )")
+
+
+@pytest.mark.parametrize("page", html_pages(), ids=lambda p: str(p.relative_to(HTML)))
+def test_the_code_a_reader_sees_teaches(page):
+    """No visible code cell is longer than ``LONGEST_VISIBLE_CELL`` lines, and none is mostly
+    bookkeeping (``glue(`` and ``assert`` statements): those cells run, their input hidden."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    for shown in soup.select("div.cell div.cell_input pre"):
+        code = shown.get_text().rstrip("\n")
+        lines = code.splitlines()
+        statements = [line for line in lines if line.strip() and not line[0].isspace()]
+        statements = [line for line in statements if not line.startswith((")", "]", "}"))]
+        kept = [line for line in statements if BOOKKEEPING.match(line)]
+        where = f"{page.relative_to(HTML)}: a cell beginning {lines[0]!r}"
+        assert len(lines) <= LONGEST_VISIBLE_CELL, f"{where} shows {len(lines)} lines"
+        assert len(statements) < 4 or 2 * len(kept) < len(statements), f"{where} is bookkeeping"

@@ -18,7 +18,6 @@
 
   function trainInWorker() {
     const L = self.nnbookLayers;
-    const EVALUATE_EVERY = 50; // steps between two measurements of the test accuracy
     const EVALUATE_CHUNK = 100; // test digits per task
     const VIEW_EVERY = 10; // steps between two pictures of the kernels and maps
     let job = null;
@@ -119,7 +118,9 @@
         else if (job.pass.step < job.pass.total) {
           trainStep();
           if (job.steps % VIEW_EVERY === 0) postView();
-          if (job.steps % EVALUATE_EVERY === 0 || job.pass.step === job.pass.total) job.evaluation = { next: 0, correct: 0 };
+          // the test accuracy every recipe.evaluateEvery steps (page_training.EVALUATE_EVERY)
+          const evaluate = job.steps % job.recipe.evaluateEvery === 0 || job.pass.step === job.pass.total;
+          if (evaluate) job.evaluation = { next: 0, correct: 0 };
         } else {
           job.passes += 1;
           job.running = false;

@@ -41,6 +41,8 @@ PAGE_BATCH_SIZE = 32
 TRAIN_DIGITS = 10_000
 #: Test digits the page measures its accuracy on: the first 1,000 of the test set.
 TEST_DIGITS = 1_000
+#: Training steps between two measurements of the accuracy on the test digits in the page.
+EVALUATE_EVERY = 50
 #: The network the page offers first: the smallest, whose step takes tens of milliseconds.
 FIRST_MODEL = "tiny"
 START_SCRIPT = "nnbook-train-start.js"
@@ -80,6 +82,7 @@ def page_recipe(name: str) -> dict[str, object]:
         "weightDecay": recipe.weight_decay,
         "nesterov": recipe.nesterov,
         "stepsPerPass": math.ceil(TRAIN_DIGITS / recipe.batch_size),
+        "evaluateEvery": EVALUATE_EVERY,
         "batchNormMomentum": momenta.pop() if momenta else None,
         **one_cycle_defaults(),
     }

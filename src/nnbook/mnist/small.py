@@ -97,8 +97,9 @@ class Normalised(SequentialClassifier):
 
 
 class Tiny(SequentialClassifier):
-    """The last step: ten channels throughout, three 3×3 convolutions on each side of the pool,
-    the first padded so that the maps stay larger (no parameter more)."""
+    """The last step: ``first`` channels in the first 3×3 convolution, ``width`` in every later
+    one, three 3×3 convolutions on each side of the pool, the first padded so that the maps stay
+    larger (no parameter more)."""
 
     memory_format = SMALL_MEMORY_FORMAT
     first = 8  #: channels of the first 3×3 convolution

@@ -93,10 +93,11 @@ class EpochResult:
     seconds: float
 
     def summary(self) -> str:
-        """One short line for a log: loss and accuracy (%) on the training and the test set, s."""
-        train = f"{self.train_loss:.4f} {100 * self.train_accuracy:5.2f} %"
-        test = f"{self.test_loss:.4f} {100 * self.test_accuracy:5.2f} %"
-        return f"epoch {self.epoch:2d}: train {train}, test {test}, {self.seconds:5.1f} s"
+        """One line for a log, each figure named: the loss and the accuracy on the training
+        batches and on the test set, and the epoch's seconds."""
+        train = f"loss {self.train_loss:.4f} accuracy {100 * self.train_accuracy:5.2f} %"
+        test = f"loss {self.test_loss:.4f} accuracy {100 * self.test_accuracy:5.2f} %"
+        return f"epoch {self.epoch:2d}: train {train}; test {test}; {self.seconds:5.1f} s"
 
 
 def make_optimizer(model: nn.Module, recipe: Recipe, steps_per_epoch: int) -> tuple:

@@ -1,5 +1,6 @@
 """The small networks of "How small can it go", the model registry, kept runs and the CLI."""
 
+import ast
 import inspect
 import json
 import re
@@ -479,9 +480,13 @@ def test_the_digest_covers_what_the_trainer_imports_and_nothing_else():
     assert not modules & {"nnbook.mnist.summaries", "nnbook.mnist.export", "nnbook.mnist.plots"}
     assert not modules & runs.NOT_TRAINING_CODE
     # what the trainer takes by name from the modules left out is covered
-    trainer_source = inspect.getsource(trainer)
-    for origin, name in borrowed:
-        assert re.search(rf"from {re.escape(origin)} import [^\n]*\b{name}\b", trainer_source)
+    taken = {
+        (node.module, alias.name)
+        for node in ast.walk(ast.parse(inspect.getsource(trainer)))
+        if isinstance(node, ast.ImportFrom) and node.module in runs.NOT_TRAINING_CODE
+        for alias in node.names
+    }
+    assert taken <= borrowed
     assert {("nnbook.mnist.model", "set_dropout"), ("nnbook.mnist.recipes", "Recipe")} <= borrowed
 
 
@@ -491,7 +496,9 @@ def test_comments_docstrings_and_layout_are_not_code_but_arithmetic_is():
     commented = source.replace("\ndef ", "\n# a remark\n\n\ndef ")
     reworded = source.replace('"""', '"""Reworded. ', 1)  # the module's docstring
     assert runs.normalised_code(commented) == code and runs.normalised_code(reworded) == code
-    first_product = re.search(r"\w \* \w", source).start() + 2
+    product = re.search(r"\w \* \w", source)
+    assert product, "the trainer has no product to change"
+    first_product = product.start() + 2
     changed = source[:first_product] + "/" + source[first_product + 1 :]
     assert runs.normalised_code(changed) != code
     # a class's code, its docstring and its name aside
@@ -532,9 +539,39 @@ def test_a_runs_key_holds_its_own_network_and_no_other():
     channels_last = build_model("tiny")
     channels_last.memory_format = torch.channels_last  # the same numbers, other round-off
     assert runs.network_digest(channels_last) != tiny
-    # every network has a key of its own, and the folder changes with it
+    # every network has a key of its own
     digests = {name: runs.network_digest(build_model(name)) for name in MODELS}
     assert len(set(digests.values())) == len(MODELS)
+
+
+def test_a_runs_key_covers_the_helpers_its_network_is_built_with(monkeypatch):
+    """``conv_bn`` is a function of ``small.py``, not a class: a change to it (here, the
+    BatchNorm scales initialised otherwise) changes the key of every network built with it."""
+    from nnbook.mnist import small
+
+    before = runs.network_digest(build_model("tiny"))
+    built_with = small.conv_bn
+
+    def conv_bn_scaled(*args, **kwargs):
+        block = built_with(*args, **kwargs)
+        torch.nn.init.constant_(block[1].weight, 0.5)
+        return block
+
+    monkeypatch.setattr(small, "conv_bn", conv_bn_scaled)
+    assert runs.network_digest(build_model("tiny")) != before
+
+
+def test_a_runs_key_leaves_the_callers_random_numbers_alone(tmp_path):
+    torch.manual_seed(3)
+    expected = torch.rand(3)
+    torch.manual_seed(3)
+    run_folder("tiny", QUICK, 1, torch.device("cpu"), (512, 256), tmp_path)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_the_digest_refuses_relative_imports_it_cannot_follow():
+    with pytest.raises(ValueError, match="relative import of 'graphed'"):
+        runs._imports(ast.parse("from .graphed import CapturedStep"))
 
 
 @pytest.mark.filterwarnings("ignore:.*to a meta parameter:UserWarning")  # loading onto meta

@@ -20,6 +20,7 @@ import inspect
 import json
 import os
 import shutil
+import sys
 import textwrap
 import warnings
 from collections.abc import Callable, Mapping
@@ -90,6 +91,10 @@ def _imports(tree: ast.Module) -> tuple[list[str], list[tuple[str, str]]]:
     modules: list[str] = []
     names: list[tuple[str, str]] = []
     for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            raise ValueError(
+                f"relative import of {node.module!r}: the digest follows absolute ones"
+            )
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("nnbook"):
             modules.append(node.module)
             names += [(node.module, alias.name) for alias in node.names]
@@ -121,8 +126,8 @@ def training_code(module: str = TRAINING_MODULE) -> tuple[set[str], set[tuple[st
 
 def normalised_code(source: str) -> str:
     """``source`` (a module, or one class or function) as the code it runs: its syntax tree
-    without docstrings, comments and layout, and without the name of a class or function it
-    defines at its top (the registry's name of a network is part of a run's key already)."""
+    without docstrings, comments and layout; the source of one class or function also without
+    its name (the registry's name of a network is part of a run's key already)."""
     tree = ast.parse(textwrap.dedent(source))
     for node in ast.walk(tree):
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
@@ -133,10 +138,33 @@ def normalised_code(source: str) -> str:
                 and isinstance(first.value.value, str)
             ):
                 node.body = node.body[1:] or [ast.Pass()]
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-            node.name = ""
+    if len(tree.body) == 1 and isinstance(
+        tree.body[0], ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef
+    ):
+        tree.body[0].name = ""
     return ast.dump(tree)
+
+
+def _referenced_code(value: object, seen: set[object]) -> list[str]:
+    """The code of ``value`` (a class or function of the package) and of every module-level
+    function, class or constant of the package its code names, followed through those in turn:
+    a network's ``conv_bn``, ``set_dropout``'s checks, ``Recipe``'s methods."""
+    if value in seen:
+        return []
+    seen.add(value)
+    code = normalised_code(inspect.getsource(value))
+    found = [f"{value.__module__}: {code}"]
+    scope = vars(inspect.getmodule(value))
+    for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(value)))):
+        named = scope.get(node.id) if isinstance(node, ast.Name) else None
+        if named is None or named is value:
+            continue
+        if inspect.isfunction(named) or inspect.isclass(named):
+            if named.__module__.startswith("nnbook"):
+                found += _referenced_code(named, seen)
+        elif not inspect.ismodule(named) and node.id.isupper():  # a constant: DROPOUT
+            found.append(f"{node.id} = {named!r}")
+    return found
 
 
 def source_digest() -> str:
@@ -148,34 +176,72 @@ def source_digest() -> str:
     for name in sorted(modules):
         code = normalised_code(_module_file(name).read_text(encoding="utf-8"))
         digest.update(name.encode() + b"\0" + code.encode() + b"\0")
+    seen: set[object] = set()
     for origin, attribute in sorted(borrowed):
         value = getattr(import_module(origin), attribute)
         if inspect.isfunction(value) or inspect.isclass(value):
-            code = normalised_code(inspect.getsource(value))
-            digest.update(f"{origin}.{attribute}".encode() + b"\0" + code.encode() + b"\0")
+            codes = _referenced_code(value, seen)
+        else:  # a constant the trainer uses
+            codes = [repr(value)]
+        digest.update(f"{origin}.{attribute}".encode() + b"\0" + "\0".join(codes).encode())
     return digest.hexdigest()
 
 
+def _settings(module: nn.Module) -> str:
+    """A layer's settings: every public attribute PyTorch keeps on it (channels, kernel,
+    padding, groups, ``eps``, ``momentum``, ``ceil_mode``, ``inplace``, ``p``, …)."""
+    public = {
+        key: value
+        for key, value in vars(module).items()
+        if not key.startswith("_") and key != "training"
+    }
+    return repr(sorted(public.items()))
+
+
+def _initial_state(network: nn.Module) -> bytes:
+    """Every parameter and buffer of ``network`` freshly initialised from a fixed seed, with
+    its name, dtype, shape and ``requires_grad``: the initialisation, its order and precision."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        fresh = type(network)()
+    parts = []
+    for name, tensor in [*fresh.named_parameters(), *fresh.named_buffers()]:
+        parts.append(f"{name} {tensor.dtype} {tuple(tensor.shape)} {tensor.requires_grad}")
+        parts.append(tensor.detach().cpu().contiguous().numpy().tobytes().hex())
+    return "\n".join(parts).encode()
+
+
 def network_digest(network: nn.Module) -> str:
-    """SHA-256 of a network's own definition: each layer's place, kind and settings (PyTorch's
-    ``extra_repr``: channels, kernel, padding, bias, …), the memory format it trains in, and the
-    code of the package's classes it is made of and derives from (``normalised_code``)."""
+    """SHA-256 of a network's own definition: each layer's place, kind and settings
+    (``_settings``), the memory format it trains in, its initial weights for a fixed seed
+    (``_initial_state``), and the code of the package's classes it is made of and derives from
+    with the package's functions, classes and constants they name (``_referenced_code``)."""
 
-    def kind(module: nn.Module) -> str:  # the package's classes count by their code, below
+    def kind(module: nn.Module) -> str:  # the package's classes: by their code
         cls = type(module)
-        ours = cls.__module__.startswith("nnbook")
-        return "" if ours else f"{cls.__module__}.{cls.__qualname__}"
+        if cls.__module__.startswith("nnbook"):
+            return hashlib.sha256(normalised_code(inspect.getsource(cls)).encode()).hexdigest()
+        return f"{cls.__module__}.{cls.__qualname__}"
 
-    layers = [f"{name}: {kind(m)}({m.extra_repr()})" for name, m in network.named_modules()]
-    classes = {
-        cls
+    layers = [f"{name}: {kind(m)} {_settings(m)}" for name, m in network.named_modules()]
+    seen: set[object] = set()
+    codes = sorted(
+        code
         for module in network.modules()
         for cls in type(module).__mro__
         if cls.__module__.startswith("nnbook")
-    }
-    codes = sorted(normalised_code(inspect.getsource(cls)) for cls in classes)
+        for code in _referenced_code(cls, seen)
+    )
     memory_format = str(getattr(network, "memory_format", torch.contiguous_format))
-    return hashlib.sha256("\0".join([*layers, memory_format, *codes]).encode()).hexdigest()
+    digest = hashlib.sha256("\0".join([*layers, memory_format, *codes]).encode())
+    digest.update(_initial_state(network))
+    return digest.hexdigest()
+
+
+def _unseeded(model: str) -> nn.Module:
+    """``model`` built without touching the caller's random numbers."""
+    with torch.random.fork_rng(devices=[]):
+        return build_model(model)
 
 
 def run_folder(
@@ -194,7 +260,8 @@ def run_folder(
         "device": device.type,
         "sizes": list(sizes),
         "torch": torch.__version__,
-        "network": network_digest(build_model(model)),
+        "python": list(sys.version_info[:2]),  # the syntax trees of the code differ between them
+        "network": network_digest(_unseeded(model)),
         "source": source_digest(),
     }
     key = hashlib.sha256(json.dumps(decided_by, sort_keys=True).encode()).hexdigest()[:16]

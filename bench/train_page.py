@@ -30,6 +30,7 @@ from speed import best_seconds
 from nnbook.browser import allow_files_only, chromium
 from nnbook.mnist.data import read_raw
 from nnbook.mnist.page_training import PAGE_BATCH_SIZE, TRAIN_DIGITS, initial_network
+from nnbook.mnist.summaries import model_summaries
 from nnbook.mnist.trainer import seed_from_environment
 
 PAGE = ROOT / "_build" / "html" / "book" / "part2" / "digits.html"
@@ -132,6 +133,8 @@ def main() -> None:
         raise RuntimeError(f"the page asked for {blocked}")
     record = {
         "network": args.model,
+        # the network's version: a chapter quotes only lines of today's network
+        "multiply-adds per image": int(model_summaries().loc[args.model, "MACs per image"]),
         "batch": PAGE_BATCH_SIZE,
         "chromium": version,
         "page ms per step": in_page,

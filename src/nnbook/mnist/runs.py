@@ -1,10 +1,11 @@
 """Training runs kept on disk: a chapter executed twice (the build, then nbval) trains once.
 
 A run's folder is named by everything that decides its result: the model, the recipe, the seed,
-the device type, the sizes of the data, the version of PyTorch, the network's own definition
-(its layers and its classes' code) and the code that trains (``trainer`` and the modules it
-imports; not the other networks, the recipes' catalogue or the book's targets), comments and
-docstrings aside. Change any of them and the next call trains afresh; leave them alone and it
+the device type, the sizes of the data, the versions of PyTorch and Python, the network's own
+definition (its layers' settings, its initial weights for a fixed seed, the code of its classes
+and of the helpers they name) and the code that trains (``trainer`` and the modules it imports;
+not the other networks, the recipes' catalogue or the book's targets), comments and docstrings
+aside. Change any of them and the next call trains afresh; leave them alone and it
 loads the finished run (or resumes an interrupted one from its checkpoint). A kept file that
 cannot be read (a half-copied folder, a full disk) is not trusted: the run is trained afresh,
 with a ``RunFileWarning``. The folder is ``$NNBOOK_RUNS``, else ``~/.cache/nnbook/runs``;

@@ -108,3 +108,74 @@ def test_the_readmes_mutation_table_is_the_records():
     lines = (ROOT / "bench" / "results" / "mutation.jsonl").read_text().splitlines()
     printed = table(lines, equivalent_mutants(EQUIVALENT.read_text(encoding="utf-8")))
     assert printed in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+# nnbook.records: the one place the chapters read records from
+
+
+def test_the_package_knows_every_record_and_the_script_that_writes_it():
+    from nnbook import records
+
+    assert set(records.RECORDS) == {path.stem for path in RECORDS}
+    for name, scripts in records.RECORDS.items():
+        for script in scripts.split(" and "):
+            assert (ROOT / script).is_file(), (name, script)
+
+
+@pytest.mark.parametrize("path", RECORDS, ids=lambda path: path.name)
+def test_a_record_read_through_the_package_is_the_file_in_bench(path):
+    from nnbook import records
+
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert records.read(path.stem) == lines
+    assert records.latest(path.stem) == lines[-1]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"command": "x"}\n{"command": \n', r"broken\.jsonl, line 2: not JSON"),
+        ('{"command": "x"}\n[1, 2]\n', r"broken\.jsonl, line 2: not a JSON object"),
+        ("", r"broken\.jsonl holds no line: bench/seeds\.py"),
+    ],
+)
+def test_a_broken_record_is_an_error_naming_its_line(tmp_path, monkeypatch, text, message):
+    from nnbook import records
+
+    (tmp_path / "broken.jsonl").write_text(text, encoding="utf-8")
+    monkeypatch.setitem(records.RECORDS, "broken", "bench/seeds.py")
+    monkeypatch.setattr(records, "record_file", lambda name: tmp_path / f"{name}.jsonl")
+    with pytest.raises(ValueError, match=message):
+        records.read("broken")
+
+
+def test_a_missing_or_unknown_record_is_an_error_naming_what_to_do(tmp_path, monkeypatch):
+    from nnbook import records
+
+    with pytest.raises(ValueError, match=r"no record 'seed': the records are backprop, "):
+        records.read("seed")
+    monkeypatch.setattr(records, "files", lambda package: tmp_path)
+    with pytest.raises(ValueError, match=r"seeds\.jsonl is missing: bench/seeds\.py and "):
+        records.latest("seeds")
+
+
+def test_the_records_ship_in_the_package_a_colab_install_gets(tmp_path):
+    """``pip install`` of the repository (Colab's first cell) builds this wheel: the chapters'
+    records must be inside it, byte for byte."""
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+         "--quiet", "--wheel-dir", str(tmp_path)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    (wheel,) = tmp_path.glob("nnbook-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = {
+            name.removeprefix("nnbook/records/"): archive.read(name)
+            for name in archive.namelist()
+            if name.startswith("nnbook/records/")
+        }
+    assert shipped == {path.name: path.read_bytes() for path in RECORDS}

@@ -81,18 +81,18 @@ def conv2d_by_definition(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, padding: int
 ) -> np.ndarray:
     """The convolution as its definition writes it, one sum per output number:
-    y[n,o,i,j] = Σ_c Σ_p Σ_q w[o,c,p,q] · x[n,c,i+p−pad,j+q−pad] + b[o], x = 0 outside."""
-    n, c, height, width = x.shape
+    y[n,o,i,j] = b[o] + Σ_c Σ_Δi Σ_Δj w[o,c,Δi,Δj] · x[n,c,i+Δi−P,j+Δj−P], x = 0 outside."""
+    images, channels, height, width = x.shape
     out_channels, _, k, _ = weight.shape
     out_h, out_w = height + 2 * padding - k + 1, width + 2 * padding - k + 1
-    y = np.zeros((n, out_channels, out_h, out_w), dtype=np.result_type(x, weight))
+    y = np.zeros((images, out_channels, out_h, out_w), dtype=np.result_type(x, weight))
     for index in np.ndindex(y.shape):
-        b, o, i, j = index
+        n, o, i, j = index
         total = bias[o] if bias is not None else 0
-        for ci, p, q in np.ndindex(c, k, k):
-            row, col = i + p - padding, j + q - padding
-            if 0 <= row < height and 0 <= col < width:
-                total = total + weight[o, ci, p, q] * x[b, ci, row, col]
+        for c, di, dj in np.ndindex(channels, k, k):
+            row, column = i + di - padding, j + dj - padding
+            if 0 <= row < height and 0 <= column < width:  # the zero padding adds nothing
+                total = total + weight[o, c, di, dj] * x[n, c, row, column]
         y[index] = total
     return y
 
@@ -114,3 +114,51 @@ def conv2d_proof(
     inputs = np.concatenate([x.ravel(), weight.ravel(), bias])
     formulas = np.concatenate([grad_x.ravel(), grad_w.ravel(), grad_b])
     return _proof("Conv2d", loss, inputs, formulas)
+
+
+@dataclass
+class ScoreGradient:
+    """∂L/∂z_k of one image's loss L = −log p_label: what SymPy derives from the definition,
+    and the short form p_k − t_k it equals (t the one-hot target: 1 for the label, else 0)."""
+
+    score: sp.Symbol  #: z_k
+    derived: sp.Expr  #: sp.diff(L, z_k), simplified: in the exponentials of the scores
+    short: sp.Expr  #: p_k − t_k, with p_k a symbol
+    equal: bool  #: derived − (softmax_k − t_k) simplifies to 0
+
+    def latex(self) -> str:
+        """The equation ∂L/∂z_k = (derived) = p_k − t_k, in LaTeX."""
+        derivative = rf"\frac{{\partial L}}{{\partial {sp.latex(self.score)}}}"
+        return f"{derivative} = {sp.latex(self.derived)} = {sp.latex(self.short)}"
+
+
+def score_gradients(classes: int = 3, label: int = 0) -> list[ScoreGradient]:
+    """Log-softmax and the negative log-likelihood for one image with ``classes`` scores
+    z_1 … z_K whose correct class is ``label`` (counted from 0: 0 is z_1's class),
+    p_k = e^(z_k) / Σ_j e^(z_j),
+    L = −log p_label. SymPy differentiates L by every score, and each derivative is checked to be
+    p_k − t_k — the counterpart of Part 1's ∂E/∂net_o = (a_o − t)·σ′(net_o)."""
+    if not (isinstance(classes, int) and classes >= 2):
+        raise ValueError(f"need at least 2 classes, got {classes!r}")
+    if not (isinstance(label, int) and 0 <= label < classes):
+        raise ValueError(f"the label must be one of 0 … {classes - 1}, got {label!r}")
+    scores = sp.symbols(f"z_1:{classes + 1}", real=True)
+    probabilities = sp.symbols(f"p_1:{classes + 1}", positive=True)
+    total = sum(sp.exp(z) for z in scores)
+    loss = -sp.log(sp.exp(scores[label]) / total)
+    gradients = []
+    for k, z in enumerate(scores):
+        target = 1 if k == label else 0  # t_k, one-hot
+        derived = sp.simplify(sp.diff(loss, z))
+        equal = sp.simplify(derived - (sp.exp(z) / total - target)) == 0
+        gradients.append(ScoreGradient(z, derived, probabilities[k] - target, equal))
+    return gradients
+
+
+def squared_error_gradient() -> sp.Expr:
+    """Part 1's output neuron, E = ½(t − σ(z))², differentiated by its net input z:
+    −(t − σ(z))·σ(z)(1 − σ(z)), i.e. (a − t)·σ′(z) — small wherever σ is flat."""
+    from nnbook.symbolic import sigmoid
+
+    t, z = sp.symbols("t z", real=True)
+    return sp.diff(sp.Rational(1, 2) * (t - sigmoid(z)) ** 2, z)

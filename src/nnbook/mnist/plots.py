@@ -1,4 +1,5 @@
-"""Figures of Part 2: digit grids, class counts, training curves, confusion matrix, frontier."""
+"""Figures of Part 2: digit grids, class counts, the activations and the losses' gradients,
+training curves, confusion matrix, frontier."""
 
 from __future__ import annotations
 
@@ -47,6 +48,43 @@ def class_counts(train_labels: torch.Tensor, test_labels: torch.Tensor) -> Figur
     ax.set_xlabel("digit")
     ax.set_ylabel("examples")
     ax.legend()
+    figure.tight_layout()
+    return figure
+
+
+def activations(scores: np.ndarray | None = None) -> Figure:
+    """σ beside ReLU (left) and their slopes (right): σ′ = σ(1 − σ) is at most ¼ and vanishes
+    on both sides; ReLU′ is 1 wherever the unit is on."""
+    z = np.linspace(-6, 6, 601) if scores is None else np.asarray(scores, dtype=float)
+    sigma = 1 / (1 + np.exp(-z))
+    figure, (value_ax, slope_ax) = plt.subplots(1, 2, figsize=(9, 3.2))
+    value_ax.plot(z, sigma, label="σ(x)")
+    value_ax.plot(z, np.maximum(z, 0), label="ReLU(x) = max(x, 0)")
+    value_ax.set_ylim(-0.5, 3)
+    slope_ax.plot(z, sigma * (1 - sigma), label="σ′(x) = σ(x)(1 − σ(x))")
+    slope_ax.plot(z, (z > 0).astype(float), label="ReLU′(x)")
+    for ax, title in ((value_ax, "the function"), (slope_ax, "its slope")):
+        ax.set_xlabel("x")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def output_gradients(scores: np.ndarray | None = None) -> Figure:
+    """The gradient an output's score z receives when its target is 1, for every z: Part 1's
+    squared error of σ(z), (σ(z) − 1)·σ′(z), and the negative log-likelihood of σ(z) (softmax over
+    two classes), σ(z) − 1. Far to the left the network is sure and wrong."""
+    z = np.linspace(-8, 8, 801) if scores is None else np.asarray(scores, dtype=float)
+    sigma = 1 / (1 + np.exp(-z))
+    figure, ax = plt.subplots(figsize=(6.5, 3.2))
+    ax.plot(z, (sigma - 1) * sigma * (1 - sigma), label="squared error: (σ(z) − 1)·σ′(z)")
+    ax.plot(z, sigma - 1, label="log-likelihood: p − t = σ(z) − 1")
+    ax.set_xlabel("score z of the correct class (the other's 0)")
+    ax.set_ylabel("∂(loss)/∂z")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     figure.tight_layout()
     return figure
 

@@ -1,0 +1,108 @@
+"""The curves of the bridge chapter's figures are the functions they name: σ, ReLU and their
+slopes against torch.autograd, the losses' gradients against SymPy's derivatives."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+
+from nnbook.mnist import derivations, plots
+
+SCORES = np.array([-7.5, -3.0, -0.4, 0.3, 2.0, 6.5])  # away from ReLU's kink at 0
+
+
+def _curves(figure):
+    return {line.get_label(): line.get_ydata() for ax in figure.axes for line in ax.lines}
+
+
+def test_the_activations_and_their_slopes_are_autograds():
+    x = torch.tensor(SCORES, requires_grad=True)
+    sigma = torch.sigmoid(x)
+    (sigma_slope,) = torch.autograd.grad(sigma.sum(), x)
+    relu = torch.relu(x)
+    (relu_slope,) = torch.autograd.grad(relu.sum(), x)
+    curves = _curves(plots.activations(SCORES))
+    assert list(curves) == [
+        "σ(x)", "ReLU(x) = max(x, 0)", "σ′(x) = σ(x)(1 − σ(x))", "ReLU′(x)"
+    ]  # fmt: skip
+    expected = [sigma, relu, sigma_slope, relu_slope]
+    for (label, curve), reference in zip(curves.items(), expected, strict=True):
+        np.testing.assert_allclose(curve, reference.detach().numpy(), rtol=1e-12, err_msg=label)
+
+
+def test_the_gradients_of_the_losses_are_sympys():
+    t, z = sp.symbols("t z", real=True)
+    squared = sp.lambdify(z, derivations.squared_error_gradient().subs(t, 1).rewrite(sp.exp))
+    two_classes = derivations.score_gradients(classes=2, label=0)[0]
+    z_1, z_2 = sp.symbols("z_1 z_2", real=True)
+    log_likelihood = sp.lambdify(z_1, two_classes.derived.subs(z_2, 0))
+    squared_curve, nll_curve = _curves(plots.output_gradients(SCORES)).values()
+    np.testing.assert_allclose(squared_curve, squared(SCORES), rtol=1e-12)
+    np.testing.assert_allclose(nll_curve, log_likelihood(SCORES), rtol=1e-12)
+
+
+def test_the_figures_cover_a_default_range_of_scores():
+    (sigma, *_) = _curves(plots.activations()).values()
+    (squared, *_) = _curves(plots.output_gradients()).values()
+    assert len(sigma) == 601 and len(squared) == 801
+
+
+def test_sympy_derives_p_minus_t_for_every_score():
+    for classes, label in [(2, 1), (3, 0), (4, 2)]:
+        gradients = derivations.score_gradients(classes, label)
+        assert len(gradients) == classes and all(g.equal for g in gradients)
+        p = sp.symbols(f"p_1:{classes + 1}", positive=True)
+        assert [g.short for g in gradients] == [
+            p[k] - (1 if k == label else 0) for k in range(classes)
+        ]
+        assert [g.score.name for g in gradients] == [f"z_{k + 1}" for k in range(classes)]
+        # at numbers: the derived expression is torch's gradient of −log softmax
+        scores = torch.tensor(
+            [0.3 * k - 0.5 for k in range(classes)], dtype=torch.float64, requires_grad=True
+        )
+        loss = -torch.log_softmax(scores, dim=0)[label]
+        (expected,) = torch.autograd.grad(loss, scores)
+        values = dict(zip([g.score for g in gradients], scores.tolist(), strict=True))
+        derived = [float(g.derived.subs(values)) for g in gradients]
+        np.testing.assert_allclose(derived, expected.numpy(), rtol=1e-12)
+
+
+def test_a_wrong_formula_is_not_equal():
+    gradient = derivations.score_gradients(3, 0)[1]
+    total = sum(sp.exp(z) for z in sp.symbols("z_1:4", real=True))
+    assert sp.simplify(gradient.derived - sp.exp(gradient.score) / total) == 0
+    assert sp.simplify(gradient.derived - (sp.exp(gradient.score) / total - 1)) != 0
+
+
+@pytest.mark.parametrize(
+    ("classes", "label", "message"),
+    [
+        (1, 0, "at least 2 classes, got 1"),
+        (3.0, 0, "at least 2 classes, got 3.0"),
+        (3, 3, r"the label must be one of 0 … 2, got 3"),
+        (3, -1, r"one of 0 … 2, got -1"),
+        (3, 1.0, r"one of 0 … 2, got 1.0"),
+    ],
+)
+def test_score_gradients_refuse_bad_input(classes, label, message):
+    with pytest.raises(ValueError, match=message):
+        derivations.score_gradients(classes, label)
+
+
+def test_the_squared_errors_gradient_carries_the_slope_of_sigma():
+    t, z = sp.symbols("t z", real=True)
+    a = 1 / (1 + sp.exp(-z))
+    expected = (a - t) * a * (1 - a)
+    assert sp.simplify(derivations.squared_error_gradient().rewrite(sp.exp) - expected) == 0
+
+
+def test_a_score_gradient_writes_its_equation():
+    first, second = derivations.score_gradients(classes=2, label=0)
+    assert first.latex() == (
+        r"\frac{\partial L}{\partial z_{1}} = - \frac{e^{z_{2}}}{e^{z_{1}} + e^{z_{2}}} = p_{1} - 1"
+    )
+    assert second.latex().endswith(r"= p_{2}")

@@ -11,7 +11,10 @@ from nnbook.mnist import recipes, targets
 from nnbook.mnist.models import ANSWER, build_model, parameter_count
 from nnbook.mnist.summaries import (
     evaluation_report,
+    evaluation_table,
+    evaluations_by_kernels,
     held_rate_interval,
+    kernels_of,
     model_summaries,
     role_of,
     seeds_table,
@@ -135,3 +138,59 @@ def test_the_evaluation_seeds_serve_no_choice():
     chosen = {*targets.HOLD_SEEDS, *targets.FINAL_SEEDS}
     assert len(targets.EVALUATION_SEEDS) >= 10
     assert not chosen & set(targets.EVALUATION_SEEDS)
+
+
+AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+
+
+def test_a_network_is_judged_once_per_set_of_kernels_the_record_has():
+    good, short = run(0.9941, 0.9950, 0.9945), run(0.9950, 0.9939, 0.9960)
+    own = {"vector instructions": "AVX512"}
+    limited = {"vector instructions": "AVX2", "instruction limits": AVX2}
+    records = [
+        line([101, 102], [short, short], **limited),  # the limited runs, recorded first
+        line([101, 102, 103], [good, short, good], **own),
+        line([101], [good], recipe=recipes.FINAL_RECIPE, **{"vector instructions": "AVX2"},
+             **{"instruction limits": {"MKL_ENABLE_INSTRUCTIONS": "AVX2"}}),  # other recipe
+        line([101, 102], [good, good], model="separable-19", **own),  # another network
+        line([101, 102], [good, short], **limited),  # supersedes the first
+    ]  # fmt: skip
+    judged = evaluations_by_kernels(records, ANSWER, RECIPE)
+    assert list(judged) == ["AVX512", "AVX2, limited"]  # the CPU's own first, one per limits
+    assert judged["AVX512"].line is records[1] and judged["AVX2, limited"].line is records[4]
+    assert [j.held for j in judged.values()] == [2, 1]
+    assert judged["AVX2, limited"].missed == [102]
+    assert (
+        evaluations_by_kernels(records, ANSWER, RECIPE, target=0.9930)["AVX2, limited"].held == 2
+    )
+    with pytest.raises(ValueError, match="no run of separable-31 on evaluation seeds"):
+        evaluations_by_kernels(records[3:4], ANSWER, RECIPE)
+
+
+def test_the_kernels_name_the_instructions_and_whether_they_were_limited():
+    assert kernels_of({"vector instructions": "AVX512"}) == "AVX512"
+    assert kernels_of({"vector instructions": "AVX2", "instruction limits": AVX2}) == (
+        "AVX2, limited"
+    )
+    assert kernels_of({"vector instructions": "AVX2", "instruction limits": {}}) == "AVX2"
+
+
+def test_the_evaluation_table_has_a_row_per_set_of_kernels():
+    good, short = run(0.9941, 0.9950, 0.9945), run(0.9950, 0.9939, 0.9960)
+    records = [
+        line([101, 102, 103], [good, short, good], **{"vector instructions": "AVX512"}),
+        line(
+            [101, 102], [good, good], **{"vector instructions": "AVX2", "instruction limits": AVX2}
+        ),
+    ]
+    table = evaluation_table(evaluations_by_kernels(records, ANSWER, RECIPE))
+    assert list(table.index) == ["AVX512", "AVX2, limited"] and table.index.name == "kernels"
+    own, limited = table.loc["AVX512"], table.loc["AVX2, limited"]
+    low, high = held_rate_interval(2, 3)
+    assert own["held"] == "2 of 3"
+    assert own["95 % interval (%)"] == f"{100 * low:.0f}–{100 * high:.0f}"
+    assert own["lowest of last 3 (%)"] == pytest.approx(99.39)
+    assert own["spread (points)"] == pytest.approx(0.02)
+    assert own["mean final (%)"] == pytest.approx((99.45 + 99.60 + 99.45) / 3)
+    assert own["seeds that missed"] == "102" and limited["seeds that missed"] == "none"
+    assert limited["held"] == "2 of 2" and limited["95 % interval (%)"] == "16–100"

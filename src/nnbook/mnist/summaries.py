@@ -249,6 +249,20 @@ def held_rate_interval(held: int, runs: int, confidence: float = 0.95) -> tuple[
     return float(interval.low), float(interval.high)
 
 
+def _evaluation_lines(records: Sequence[dict], model: str, recipe: Recipe) -> list[dict]:
+    """The seeds record's lines of evaluation seeds of today's ``model`` with ``recipe``."""
+    check_model(model)
+    macs = int(model_summaries()["MACs per image"][model])
+    return [
+        line
+        for line in records
+        if line["model"] == model
+        and role_of(line) == "evaluation"
+        and Recipe(**line["recipe"]) == recipe
+        and _is_version(line, macs, "today")
+    ]
+
+
 def evaluation_report(
     records: Sequence[dict],
     model: str,
@@ -263,17 +277,11 @@ def evaluation_report(
     seeds was also a selection seed of some line of the record (it served a choice), or when the
     line is malformed (runs and seeds that do not pair, a run shorter than ``HELD_EPOCHS``, an
     accuracy outside 0 to 1)."""
-    costs = model_summaries()["MACs per image"]
-    check_model(model)
     wanted = dict(limits) if limits else None
     lines = [
         line
-        for line in records
-        if line["model"] == model
-        and role_of(line) == "evaluation"
-        and Recipe(**line["recipe"]) == recipe
-        and _is_version(line, int(costs[model]), "today")
-        and line.get("instruction limits") == wanted
+        for line in _evaluation_lines(records, model, recipe)
+        if line.get("instruction limits") == wanted
     ]
     if not lines:
         under = f" under {wanted}" if wanted else ""
@@ -305,6 +313,50 @@ def evaluation_report(
         target=target, confidence=confidence,
         interval=held_rate_interval(held, len(seeds), confidence),
     )  # fmt: skip
+
+
+def kernels_of(line: Mapping) -> str:
+    """Which vector instructions a line's runs computed with: the CPU's own (``AVX512``), or
+    those its instruction limits allowed, marked as such (``AVX2, limited``)."""
+    return line["vector instructions"] + (", limited" if line.get("instruction limits") else "")
+
+
+def evaluations_by_kernels(
+    records: Sequence[dict], model: str, recipe: Recipe, target: float = TARGET_ACCURACY
+) -> dict[str, Evaluation]:
+    """``model`` with ``recipe`` judged on evaluation seeds once for every set of instruction
+    limits the seeds record has runs under (none first), keyed by ``kernels_of``: the latest
+    line of each, as ``evaluation_report`` reads it."""
+    limits: list[dict | None] = []
+    for line in _evaluation_lines(records, model, recipe):
+        if line.get("instruction limits") not in limits:
+            limits.append(line.get("instruction limits"))
+    limits.sort(key=lambda wanted: wanted is not None)  # the CPU's own instructions first
+    judged = [evaluation_report(records, model, recipe, target, wanted) for wanted in limits]
+    if not judged:  # no line at all: evaluation_report's error says what to run
+        evaluation_report(records, model, recipe, target)
+    return {kernels_of(evaluation.line): evaluation for evaluation in judged}
+
+
+def evaluation_table(evaluations: Mapping[str, Evaluation]) -> pd.DataFrame:
+    """One row per set of kernels: how many evaluation seeds held the target in each of their
+    last ``HELD_EPOCHS`` epochs, that rate's interval, the lowest of those epochs, the spread of
+    the seeds' lowest epochs, the mean final accuracy and the seeds that missed."""
+    rows = {}
+    for kernels, judged in evaluations.items():
+        low, high = judged.interval
+        finals = [run[-1] for run in judged.line["accuracy per epoch"]]
+        rows[kernels] = {
+            "held": f"{judged.held} of {judged.runs}",
+            f"{100 * judged.confidence:.0f} % interval (%)": f"{100 * low:.0f}–{100 * high:.0f}",
+            f"lowest of last {HELD_EPOCHS} (%)": judged.lowest,
+            "spread (points)": judged.spread,
+            "mean final (%)": 100 * sum(finals) / len(finals),
+            "seeds that missed": ", ".join(map(str, judged.missed)) or "none",
+        }
+    table = pd.DataFrame(rows).T
+    table.index.name = "kernels"
+    return table
 
 
 def _last_epochs(line: Mapping, seeds: Sequence[int]) -> pd.DataFrame:

@@ -52,10 +52,10 @@ def sgd_update_(
     """
     with torch.no_grad():
         for p, g, buf in zip(params, grads, momenta, strict=True):
-            d = g.add(p, alpha=weight_decay)  # d = ∂L/∂w + λ·w
-            buf.mul_(momentum).add_(d)  # b ← μ·b + d
-            d = d.add(buf * momentum) if nesterov else buf  # Nesterov: d + μ·b
-            p.sub_(d * lr)  # w ← w − η·d
+            d = g.add(p, alpha=weight_decay)  # eq-sgd-step's g = ∂L/∂w + λ·w
+            buf.mul_(momentum).add_(d)  # its velocity: u ← α·u + g
+            d = d.add(buf * momentum) if nesterov else buf  # Nesterov: g + α·u
+            p.sub_(d * lr)  # w ← w − η·(g + α·u)
 
 
 class CapturedStep:

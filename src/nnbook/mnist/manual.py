@@ -150,7 +150,7 @@ BATCH_AXES = (0, 2, 3)  #: a channel's statistics are taken over the batch and t
 
 @dataclass
 class BatchNormCache:
-    x_hat: np.ndarray  #: the normalised input (x − μ)/σ
+    x_hat: np.ndarray  #: the normalised input (x − μ_c)/√(v_c + ε)
     inv_std: np.ndarray  #: 1/σ = 1/√(var + ε), one per channel (biased variance)
     gamma: np.ndarray
 
@@ -158,7 +158,8 @@ class BatchNormCache:
 def batchnorm_forward(
     x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float
 ) -> tuple[np.ndarray, BatchNormCache]:
-    """x̂ = (x − μ)/√(var + ε) with the batch's mean and biased variance; y = γ·x̂ + β."""
+    """x̂ = (x − μ_c)/√(v_c + ε) with the batch's mean μ_c and (biased) variance v_c per channel;
+    y = γ_c·x̂ + β_c."""
     mean = x.mean(axis=BATCH_AXES, keepdims=True)
     inv_std = 1 / np.sqrt(x.var(axis=BATCH_AXES, keepdims=True) + eps)
     x_hat = (x - mean) * inv_std
@@ -617,10 +618,10 @@ def sgd_step(
     momenta. ``momenta`` None: the first step, whose buffer is the gradient itself."""
     new_params, new_momenta = {}, {}
     for name, w in params.items():
-        d = grads[name] + weight_decay * w  # d = ∂L/∂w + λ·w
-        b = d if momenta is None else momentum * momenta[name] + d  # b ← μ·b + d
-        step = d + momentum * b if nesterov else b  # Nesterov looks ahead: d + μ·b
-        new_params[name], new_momenta[name] = w - lr * step, b  # w ← w − η·step
+        g = grads[name] + weight_decay * w  # g = ∂L/∂w + λ·w
+        u = g if momenta is None else momentum * momenta[name] + g  # u ← α·u + g
+        step = g + momentum * u if nesterov else u  # Nesterov looks ahead: g + α·u
+        new_params[name], new_momenta[name] = w - lr * step, u  # w ← w − η·step
     return new_params, new_momenta
 
 

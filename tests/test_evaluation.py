@@ -15,6 +15,7 @@ from nnbook.mnist.summaries import (
     evaluations_by_kernels,
     held_rate_interval,
     kernels_of,
+    provenance_of,
     model_summaries,
     role_of,
     seeds_table,
@@ -194,3 +195,12 @@ def test_the_evaluation_table_has_a_row_per_set_of_kernels():
     assert own["mean final (%)"] == pytest.approx((99.45 + 99.60 + 99.45) / 3)
     assert own["seeds that missed"] == "102" and limited["seeds that missed"] == "none"
     assert limited["held"] == "2 of 2" and limited["95 % interval (%)"] == "16–100"
+
+
+def test_a_lines_provenance_names_its_command_host_and_commit():
+    one = line([101], [run(0.995, 0.995, 0.995)], **{"vector instructions": "AVX2"})
+    assert provenance_of(one) == (
+        "`python bench/seeds.py` on an CPU (AVX2, 1 thread a run, 2026-12-06, commit `aaaaaaa`)"
+    )
+    two = one | {"threads": 2, "instruction limits": AVX2}
+    assert "(AVX2, limited, 2 threads a run," in provenance_of(two)

@@ -315,6 +315,16 @@ def evaluation_report(
     )  # fmt: skip
 
 
+def provenance_of(line: Mapping) -> str:
+    """Where a line of a record comes from, for the prose (Markdown): its command, and the CPU,
+    its vector instructions (and limits), threads, date and commit it ran with."""
+    threads = f"{line['threads']} thread" + ("s" if line["threads"] != 1 else "")
+    return (
+        f"`{line['command']}` on an {line['cpu']} ({kernels_of(line)}, {threads} a run, "
+        f"{line['date']}, commit `{line['commit'][:7]}`)"
+    )
+
+
 def kernels_of(line: Mapping) -> str:
     """Which vector instructions a line's runs computed with: the CPU's own (``AVX512``), or
     those its instruction limits allowed, marked as such (``AVX2, limited``)."""

@@ -15,8 +15,8 @@ from nnbook.mnist.summaries import (
     evaluations_by_kernels,
     held_rate_interval,
     kernels_of,
-    provenance_of,
     model_summaries,
+    provenance_of,
     role_of,
     seeds_table,
 )

@@ -103,6 +103,30 @@ def test_the_squared_errors_gradient_carries_the_slope_of_sigma():
 def test_a_score_gradient_writes_its_equation():
     first, second = derivations.score_gradients(classes=2, label=0)
     assert first.latex() == (
-        r"\frac{\partial L}{\partial z_{1}} = - \frac{e^{z_{2}}}{e^{z_{1}} + e^{z_{2}}} = p_{1} - 1"
+        r"\frac{\partial L}{\partial z_{1}} = "
+        r"- \frac{e^{z_{2}}}{e^{z_{1}} + e^{z_{2}}} = p_{1} - 1"
     )
     assert second.latex().endswith(r"= p_{2}")
+
+
+def test_the_training_curves_draw_every_epoch_as_loss_and_error_on_log_scales():
+    from nnbook.mnist.trainer import EpochResult
+
+    accuracies = [(0.80, 0.098), (0.97, 0.51), (0.99, 0.9941)]  # the first: an average near chance
+    history = [
+        EpochResult(epoch=k + 1, train_loss=1.0 / (k + 1), train_accuracy=train,
+                    test_loss=2.0 / (k + 1), test_accuracy=test, seconds=1.0, lr=0.1)
+        for k, (train, test) in enumerate(accuracies)
+    ]  # fmt: skip
+    figure = plots.training_curves(history, target=0.994)
+    loss_ax, error_ax = figure.axes
+    assert loss_ax.get_yscale() == error_ax.get_yscale() == "log"
+    curves = _curves(figure)
+    np.testing.assert_allclose(curves["train"], [20.0, 3.0, 1.0], rtol=1e-12)  # error, %
+    np.testing.assert_allclose(curves["test"], [90.2, 49.0, 0.59], rtol=1e-12)
+    np.testing.assert_allclose(curves["target: 0.6 % error"], [0.6, 0.6], rtol=1e-12)
+    low, high = error_ax.get_ylim()
+    assert low < 0.59 and high > 90.2  # every point inside the frame
+    np.testing.assert_allclose(
+        [line.get_ydata() for line in loss_ax.lines], [[1, 0.5, 1 / 3], [2, 1, 2 / 3]]
+    )

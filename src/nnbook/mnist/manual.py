@@ -270,7 +270,7 @@ def log_softmax_nll_forward(scores: np.ndarray, labels: np.ndarray) -> tuple[flo
 
 
 def log_softmax_nll_backward(cache: LossCache) -> np.ndarray:
-    """∂L/∂z = (softmax(z) − onehot(y)) / N."""
+    """∂L/∂z = (softmax(z) − onehot(labels)) / N: (p − t)/N."""
     grad = cache.probabilities.copy()
     grad[np.arange(len(cache.labels)), cache.labels] -= 1
     return grad / len(cache.labels)

@@ -320,17 +320,11 @@
     return { element: choice, refresh };
   }
 
-  function setUp(root) {
-    if (!Object.keys(window.nnbookDigitModels || {}).length) {
-      root.append(element("p", {}, "This build exported no network for the page."));
-      return;
-    }
-    let pixels = null;
+  // The page's parts, appended to root: the controls, the pad and the input beside it, the
+  // prediction, the ten bars and the maps; onInk(ink, width, height) after each stroke
+  function makeParts(root, onInk) {
     const choice = networkChoice();
-    const pad = makePad((ink, width, height) => {
-      pixels = toMnist(ink, width, height, layers.exported(choice.element.value).form);
-      show();
-    });
+    const pad = makePad(onInk);
     const clear = element("button", { type: "button", "data-action": "clear" }, "Clear");
     const sample = element("button", { type: "button", "data-action": "sample" }, "Pick a test digit");
     const label = element("label", { for: "nnbook-digit-model" }, "Network ");
@@ -347,27 +341,54 @@
       bars.element,
       maps,
     );
+    return { choice, pad, clear, sample, inputView, prediction, status, bars, maps };
+  }
+
+  // What the chosen network makes of 784 ink values (null: nothing drawn): its answer, the bars
+  // of p = exp(log p), the heat map of ∂ log p / ∂ ink for its answer, and every stage's maps
+  function showReading(root, parts, pixels, keepStatus) {
+    const { choice, inputView, prediction, status, bars, maps } = parts;
+    if (!keepStatus) status.textContent = "";
+    inputView.hideField();
+    if (!pixels) {
+      prediction.textContent = "";
+      status.textContent = "(draw a digit)";
+      inputView.show(null);
+      bars.show(null);
+      maps.replaceChildren();
+      return;
+    }
+    const name = choice.element.value;
+    const started = performance.now();
+    const { outputs, logProbabilities: logP } = run(name, pixels);
+    root.dataset.milliseconds = (performance.now() - started).toFixed(2);
+    const best = logP.indexOf(Math.max(...logP));
+    inputView.show(pixels, window.nnbookTraining.inputGradient(name, pixels, best));
+    prediction.textContent = String(best);
+    bars.show(logP);
+    showMaps(maps, layers.exported(name), outputs, inputView.showField);
+  }
+
+  // Test digit k of the build's samples (window.nnbookDigitSamples) as ink in [0, 1]
+  function sampleDigit(samples, k) {
+    const bytes = Uint8Array.from(atob(samples.pixels), (c) => c.charCodeAt(0));
+    return Float64Array.from(bytes.subarray(k * SIDE * SIDE, (k + 1) * SIDE * SIDE), (b) => b / 255);
+  }
+
+  function setUp(root) {
+    if (!Object.keys(window.nnbookDigitModels || {}).length) {
+      root.append(element("p", {}, "This build exported no network for the page."));
+      return;
+    }
+    let pixels = null;
+    const parts = makeParts(root, (ink, width, height) => {
+      pixels = toMnist(ink, width, height, layers.exported(parts.choice.element.value).form);
+      show();
+    });
+    const { choice, pad, clear, sample, status } = parts;
 
     function show(keepStatus) {
-      if (!keepStatus) status.textContent = "";
-      inputView.hideField();
-      if (!pixels) {
-        prediction.textContent = "";
-        status.textContent = "(draw a digit)";
-        inputView.show(null);
-        bars.show(null);
-        maps.replaceChildren();
-        return;
-      }
-      const name = choice.element.value;
-      const started = performance.now();
-      const { outputs, logProbabilities: logP } = run(name, pixels);
-      root.dataset.milliseconds = (performance.now() - started).toFixed(2);
-      const best = logP.indexOf(Math.max(...logP));
-      inputView.show(pixels, window.nnbookTraining.inputGradient(name, pixels, best));
-      prediction.textContent = String(best);
-      bars.show(logP);
-      showMaps(maps, layers.exported(name), outputs, inputView.showField);
+      showReading(root, parts, pixels, keepStatus);
     }
 
     clear.addEventListener("click", () => {
@@ -379,11 +400,10 @@
     sample.addEventListener("click", () => {
       const samples = window.nnbookDigitSamples;
       if (!samples) return;
-      const bytes = Uint8Array.from(atob(samples.pixels), (c) => c.charCodeAt(0));
       const count = samples.labels.length;
       const k = sampleIndex++ % count;
       pad.clear();
-      pixels = Float64Array.from(bytes.subarray(k * SIDE * SIDE, (k + 1) * SIDE * SIDE), (b) => b / 255);
+      pixels = sampleDigit(samples, k);
       status.textContent = `(test digit ${k + 1} of ${count}, labelled ${samples.labels[k]})`;
       show(true);
     });

@@ -206,6 +206,62 @@
   const { element, paint: paintGrey, paintSigned } = window.nnbookDigits.drawing;
 
 
+  // The chart's box and its scales: x(step), yLoss(loss) for losses in [0, most], yAccuracy(a)
+  // for accuracies in [0.8, 1]
+  function chartScales(canvas, losses) {
+    const { width, height } = canvas;
+    const [left, right, top, bottom] = [40, width - 40, 10, height - 24];
+    const steps = Math.max(losses.length, 1);
+    const most = Math.max(2.5, ...losses.slice(0, 20));
+    return {
+      box: { left, right, top, bottom },
+      most,
+      x: (step) => left + ((right - left) * step) / steps,
+      yLoss: (loss) => bottom - ((bottom - top) * Math.min(loss, most)) / most,
+      yAccuracy: (a) => bottom - ((bottom - top) * Math.max(0, a - 0.8)) / 0.2,
+    };
+  }
+
+  // white, the frame, and the labels of both scales and of the count of steps
+  function drawFrame(context, canvas, scales, stepCount) {
+    const { width, height } = canvas;
+    const { left, right, top, bottom } = scales.box;
+    context.fillStyle = "#fff";
+    context.fillRect(0, 0, width, height);
+    context.strokeStyle = "#888";
+    context.strokeRect(left, top, right - left, bottom - top);
+    context.fillStyle = "#222";
+    context.font = "11px sans-serif";
+    context.fillText("loss", 4, top + 10);
+    context.fillText(scales.most.toFixed(1), 4, top + 24);
+    context.fillText("0", 4, bottom);
+    context.fillText("100 %", right + 4, top + 10);
+    context.fillText("80 %", right + 4, bottom);
+    context.fillText(`steps: ${stepCount}`, left, height - 6);
+  }
+
+  // the losses as a line, or (smooth) their running mean m ← 0.9 m + 0.1 loss
+  function drawLosses(context, scales, values, colour, smooth) {
+    context.strokeStyle = colour;
+    context.beginPath();
+    let mean = values[0];
+    values.forEach((value, k) => {
+      mean = smooth ? 0.9 * mean + 0.1 * value : value;
+      context[k ? "lineTo" : "moveTo"](scales.x(k + 1), scales.yLoss(mean));
+    });
+    context.stroke();
+  }
+
+  // a red dot for each test accuracy, at the step it was measured after
+  function drawAccuracies(context, scales, accuracies) {
+    context.fillStyle = "#c0392b";
+    for (const { steps: at, accuracy } of accuracies) {
+      context.beginPath();
+      context.arc(scales.x(at), scales.yAccuracy(accuracy), 3, 0, 2 * Math.PI);
+      context.fill();
+    }
+  }
+
   // The loss of every step (grey) and its running mean (dark), the test accuracy (red dots,
   // right-hand scale 0.8 to 1), on white so that it reads the same in dark mode
   function makeChart() {
@@ -220,45 +276,13 @@
     const accuracies = [];
     function draw() {
       const context = canvas.getContext("2d");
-      const { width, height } = canvas;
-      const [left, right, top, bottom] = [40, width - 40, 10, height - 24];
-      context.fillStyle = "#fff";
-      context.fillRect(0, 0, width, height);
-      const steps = Math.max(losses.length, 1);
-      const most = Math.max(2.5, ...losses.slice(0, 20));
-      const x = (step) => left + ((right - left) * step) / steps;
-      const yLoss = (loss) => bottom - ((bottom - top) * Math.min(loss, most)) / most;
-      const yAccuracy = (a) => bottom - ((bottom - top) * Math.max(0, a - 0.8)) / 0.2;
-      context.strokeStyle = "#888";
-      context.strokeRect(left, top, right - left, bottom - top);
-      context.fillStyle = "#222";
-      context.font = "11px sans-serif";
-      context.fillText("loss", 4, top + 10);
-      context.fillText(most.toFixed(1), 4, top + 24);
-      context.fillText("0", 4, bottom);
-      context.fillText("100 %", right + 4, top + 10);
-      context.fillText("80 %", right + 4, bottom);
-      context.fillText(`steps: ${losses.length}`, left, height - 6);
-      const line = (values, colour, smooth) => {
-        context.strokeStyle = colour;
-        context.beginPath();
-        let mean = values[0];
-        values.forEach((value, k) => {
-          mean = smooth ? 0.9 * mean + 0.1 * value : value;
-          context[k ? "lineTo" : "moveTo"](x(k + 1), yLoss(mean));
-        });
-        context.stroke();
-      };
+      const scales = chartScales(canvas, losses);
+      drawFrame(context, canvas, scales, losses.length);
       if (losses.length) {
-        line(losses, "#bbb", false);
-        line(losses, "#1a1a1a", true);
+        drawLosses(context, scales, losses, "#bbb", false);
+        drawLosses(context, scales, losses, "#1a1a1a", true);
       }
-      context.fillStyle = "#c0392b";
-      for (const { steps: at, accuracy } of accuracies) {
-        context.beginPath();
-        context.arc(x(at), yAccuracy(accuracy), 3, 0, 2 * Math.PI);
-        context.fill();
-      }
+      drawAccuracies(context, scales, accuracies);
     }
     draw();
     return {
@@ -396,9 +420,37 @@
     };
   }
 
+  // A Worker for the chosen network, sent its layers, its starting weights, its recipe and the digits
+  function startWorker(parts, start, handlers, settings, digits) {
+    const name = parts.controls.choice.value;
+    const worker = makeWorker();
+    worker.onmessage = ({ data: message }) => handlers[message.type](message);
+    const model = window.nnbookDigitModels[name];
+    worker.postMessage({
+      type: "setUp",
+      model: { layers: model.layers, mean: model.mean, std: model.std },
+      start: start.networks[name].state,
+      recipe: start.networks[name].recipe,
+      seed: start.seed,
+      settings,
+      digits,
+    });
+    return worker;
+  }
+
+  // The readout and the chart as they are before the first step
+  function clearReadout({ readout, chart }) {
+    chart.clear();
+    readout.steps.dataset.trainingSteps = "0";
+    readout.steps.textContent = "0";
+    readout.accuracy.dataset.trainingAccuracy = "";
+    for (const output of [readout.accuracy, readout.loss, readout.speed]) output.textContent = "–";
+    readout.use.setAttribute("aria-disabled", "true");
+  }
+
   // One network trained in one Worker: started on the first Train, ended on a change of network
   function makeSession(parts, start) {
-    const { controls, readout, chart } = parts;
+    const { controls, readout } = parts;
     const session = { worker: null, latestAccuracy: null };
     const network = () => start.networks[controls.choice.value];
     const settings = () => ({ lr: Number(controls.rate.value) || network().recipe.lr, batchSize: Number(controls.batch.value) });
@@ -418,18 +470,7 @@
       session.running(true);
       readout.status.textContent = "Loading the digits…";
       const digits = await loadDigits();
-      session.worker = makeWorker();
-      session.worker.onmessage = ({ data: message }) => handlers[message.type](message);
-      const model = window.nnbookDigitModels[controls.choice.value];
-      session.worker.postMessage({
-        type: "setUp",
-        model: { layers: model.layers, mean: model.mean, std: model.std },
-        start: network().state,
-        recipe: network().recipe,
-        seed: start.seed,
-        settings: settings(),
-        digits,
-      });
+      session.worker = startWorker(parts, start, handlers, settings(), digits);
     };
     session.pause = () => {
       session.worker.postMessage({ type: "pause" });
@@ -437,13 +478,8 @@
       readout.status.textContent = "Pausing…";
     };
     session.reset = () => {
-      chart.clear();
+      clearReadout(parts);
       session.latestAccuracy = null;
-      readout.steps.dataset.trainingSteps = "0";
-      readout.steps.textContent = "0";
-      readout.accuracy.dataset.trainingAccuracy = "";
-      for (const output of [readout.accuracy, readout.loss, readout.speed]) output.textContent = "–";
-      readout.use.setAttribute("aria-disabled", "true");
       session.running(false);
       delete readout.steps.dataset.trainingPaused;
       if (session.worker) session.worker.postMessage({ type: "reset", settings: settings() });

@@ -18,13 +18,20 @@ HTML = ROOT / "_build" / "html"
 SKIPPED_FOLDERS = {"_static", "_sources", "_downloads", "_images"}
 
 
+#: What a test of the built book says when there is none (conftest fails those tests with it).
+NO_BUILD = f"no built book at {HTML}: run `jupyter-book build . -n -W --keep-going` first"
+
+
+def book_is_built() -> bool:
+    return (HTML / "index.html").is_file()
+
+
 def html_pages() -> list[Path]:
-    """Every HTML page of the built book (not the assets)."""
-    if not (HTML / "index.html").is_file():
-        pytest.fail(
-            f"no built book at {HTML}: run `jupyter-book build . -n -W --keep-going` first",
-            pytrace=False,
-        )
+    """Every HTML page of the built book (not the assets). Without a build, the front page
+    alone, so that collection never fails: the tests marked ``book`` then fail with
+    ``NO_BUILD`` (conftest), and ``-m "not book"`` leaves them out."""
+    if not book_is_built():
+        return [HTML / "index.html"]
     return sorted(
         page
         for page in HTML.rglob("*.html")

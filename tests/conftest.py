@@ -1,5 +1,9 @@
 """Shared fixtures: the MNIST root (``$MNIST_ROOT``, as CI sets it) and the loaded data.
 
+Tests come in two tiers: those marked ``book`` read the built book (its HTML, the PDF, the pages
+in Chromium) and fail plainly, naming the build command, when there is none; the others need
+only the package and MNIST (``pytest -m "not book"`` runs them alone, before any build).
+
 The tests run in two worker processes (pytest-xdist) on the two cores of the CI machines: each
 worker, and every process it starts (the chapters' kernels, the command line, the benchmarks),
 then computes with one thread, so that the two never wait on each other's threads (a third of
@@ -42,3 +46,11 @@ def mnist_root():
 @pytest.fixture(scope="session")
 def mnist(mnist_root):
     return mnist_data.load(mnist_root, download=False)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test of the built book fails before it starts, with the build command, without one."""
+    from built_book import NO_BUILD, book_is_built
+
+    if item.get_closest_marker("book") and not book_is_built():
+        pytest.fail(NO_BUILD, pytrace=False)

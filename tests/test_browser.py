@@ -18,6 +18,8 @@ import shutil
 import pytest
 from built_book import HTML, ROOT, chromium, html_pages, only_the_book, serve_book
 
+pytestmark = pytest.mark.book  # reads the built book
+
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 TAKE_SCREENSHOTS = os.environ.get("NNBOOK_SCREENSHOTS") == "1"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"

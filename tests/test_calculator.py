@@ -29,6 +29,8 @@ from nnbook.network import (
     WEIGHT_NAMES,
 )
 
+pytestmark = pytest.mark.book  # reads the built book
+
 PARAMETER_NAMES = (*WEIGHT_NAMES, *BIAS_NAMES)
 
 PAGE = "book/part1/calculator.html"

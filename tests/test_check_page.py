@@ -17,6 +17,8 @@ from typed_formulas import right_forms, sympy_says_equal, typed
 from nnbook import browser
 from nnbook import derivative_check as check
 
+pytestmark = pytest.mark.book  # reads the built book
+
 PAGES = {
     "book/part1/derivatives.html": [f"dE_total/dw{k}" for k in range(1, 9)],
     "book/part1/walk.html": ["dE_total/do1", "dE_total/do2", "dE_total/da_h1", "dE_total/da_h2"],

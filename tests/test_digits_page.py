@@ -24,6 +24,8 @@ from nnbook.mnist.recipes import recipe_for
 from nnbook.mnist.runs import run_folder, runs_root
 from nnbook.mnist.trainer import MODEL, seed_from_environment
 
+pytestmark = pytest.mark.book  # reads the built book
+
 PAGE = HTML / "book" / "part2" / "digits.html"
 #: Which chapter reports each network's final test accuracy, and in which sentence.
 REPORTED = {"net": "book/part2/training.html", "tiny": "book/part2/small.html"}

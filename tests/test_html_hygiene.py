@@ -5,6 +5,8 @@ import re
 import pytest
 from built_book import HTML, ROOT, html_pages
 
+pytestmark = pytest.mark.book  # reads the built book
+
 FORBIDDEN = [
     "/root/", "/home/", "/tmp/", "site-packages", str(ROOT),
     "Traceback (most recent call last)", 'class="output stderr"',

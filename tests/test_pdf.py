@@ -22,6 +22,8 @@ from built_book import HTML, ROOT
 
 from nnbook.pdf import PDF_NAME, chapters
 
+pytestmark = pytest.mark.book  # reads the built book
+
 PDF = HTML / PDF_NAME
 A4 = (595.28, 841.89)  # points
 EXECUTED = ROOT / "_build" / "jupyter_execute"

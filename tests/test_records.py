@@ -36,6 +36,7 @@ def test_a_record_names_the_instruction_limits_it_ran_under(monkeypatch):
     assert provenance()["instruction limits"] == {"ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 
+@pytest.mark.book
 def test_the_page_training_figures_the_book_states_are_the_records():
     """The digit page quotes the last line of train_page.jsonl: the same numbers, as glued."""
     from built_book import HTML

@@ -19,6 +19,8 @@ from nnbook.mnist.page_training import initial_network, one_cycle_defaults, page
 from nnbook.mnist.recipes import recipe_for
 from nnbook.mnist.trainer import BOOK_HOOKS, start_run
 
+pytestmark = pytest.mark.book  # reads the built book
+
 PAGE = HTML / "book" / "part2" / "digits.html"
 TOLERANCE = 1e-9  # float64 in both; the same sums in another order differ by ~1e-15
 #: Steps within which a click on Train must lift the page's test accuracy above 90 %: one pass

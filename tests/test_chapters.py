@@ -84,24 +84,36 @@ def test_the_training_seed_comes_from_the_environment():
     assert not re.search(r"SEED = \d", text)
 
 
-def install_cell() -> str:
-    """The first cell every chapter starts with, from the repository of ``_config.yml``."""
+def install_cell(libreoffice: bool = False) -> str:
+    """The first cell every chapter starts with, from the repository of ``_config.yml``; a
+    chapter that recalculates a workbook also installs LibreOffice where it runs in Colab."""
     import yaml
 
     repository = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
-    return (
+    cell = (
         "# Colab, Binder or a downloaded notebook: install the book's package if it is missing.\n"
         "import importlib.util\n"
         "\n"
         'if importlib.util.find_spec("nnbook") is None:\n'
         f'    %pip install --quiet "nnbook @ git+{repository["url"]}@{repository["branch"]}"'
     )
+    if libreoffice:
+        cell += (
+            "\n\n# LibreOffice recalculates this chapter's workbook; in Colab, install it when"
+            " it is missing.\n"
+            "import shutil\nimport sys\n\n"
+            'if "google.colab" in sys.modules and shutil.which("soffice") is None:\n'
+            "    !apt-get -qq update && apt-get -qq install -y libreoffice-calc-nogui > /dev/null"
+        )
+    return cell
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_chapter_installs_the_package_where_it_is_missing(chapter):
     first = code_cells(chapter)[0]
-    assert source(first) == install_cell(), f"the first cell should be:\n{install_cell()}"
+    recalculates = any("recalculate(" in source(cell) for cell in code_cells(chapter)[1:])
+    expected = install_cell(libreoffice=recalculates)
+    assert source(first) == expected, f"the first cell should be:\n{expected}"
     assert "remove-cell" in tags(first)  # hidden in the HTML
     assert first["outputs"] == []  # where nnbook is installed (the build, nbval), a no-op
 

@@ -173,3 +173,44 @@ def test_the_derivatives_chapter_shows_the_class_network_without_biases():
     formulas = [text for text in shown if text]
     assert any(text.startswith("$\\displaystyle E_{total} =") for text in formulas), formulas[:1]
     assert not [text for text in formulas if re.search(r"b_\{?[12]", text)]
+
+
+#: Chapters that read a file of the repository outside the package, and why they may.
+READS_THE_REPOSITORY = {
+    "book/appendix/performance.ipynb": "runs bench/allocator.py in fresh processes on this CPU",
+}
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_a_chapter_reads_nothing_of_the_repository_but_the_package(chapter):
+    """Opened alone (Colab, a downloaded notebook), a chapter has the installed package and
+    MNIST: its records come through ``nnbook.records``, never a path into the repository."""
+    name = str(chapter.relative_to(ROOT))
+    reaching = [
+        line.strip()
+        for cell in code_cells(chapter)
+        for line in source(cell).splitlines()
+        # a path into the repository (the chapters run in book/part*/), not a message naming one
+        if re.search(r"""["']\.\./|Path\(\s*["'](?:bench|src|book)/""", line.split("#")[0])
+    ]
+    if name in READS_THE_REPOSITORY:
+        assert reaching, f"{name} reads no file of the repository now: take it off the list"
+    else:
+        assert reaching == [], f"{name} reads the repository: {reaching}"
+
+
+@pytest.mark.parametrize("name", ["book/part2/layers.ipynb", "book/part1/forward.ipynb"])
+def test_a_chapter_copied_alone_into_an_empty_folder_runs(name, tmp_path, mnist_root):
+    """As Colab runs it: the notebook by itself, with the installed package (and MNIST)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    alone = tmp_path / "alone.ipynb"
+    alone.write_bytes((ROOT / name).read_bytes())
+    notebook = nbformat.read(alone, as_version=4)
+    NotebookClient(
+        notebook, timeout=300, resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert errors == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alone.ipynb"]  # and wrote nothing

@@ -189,12 +189,12 @@ def test_the_evaluation_table_has_a_row_per_set_of_kernels():
     own, limited = table.loc["AVX512"], table.loc["AVX2, limited"]
     low, high = held_rate_interval(2, 3)
     assert own["held"] == "2 of 3"
-    assert own["95 % interval (%)"] == f"{100 * low:.0f}–{100 * high:.0f}"
+    assert own["95 % interval (%)"] == f"{100 * low:.1f}–{100 * high:.1f}"
     assert own["lowest of last 3 (%)"] == pytest.approx(99.39)
     assert own["spread (points)"] == pytest.approx(0.02)
     assert own["mean final (%)"] == pytest.approx((99.45 + 99.60 + 99.45) / 3)
     assert own["seeds that missed"] == "102" and limited["seeds that missed"] == "none"
-    assert limited["held"] == "2 of 2" and limited["95 % interval (%)"] == "16–100"
+    assert limited["held"] == "2 of 2" and limited["95 % interval (%)"] == "15.8–100.0"
 
 
 def test_a_lines_provenance_names_its_command_host_and_commit():

@@ -358,7 +358,7 @@ def evaluation_table(evaluations: Mapping[str, Evaluation]) -> pd.DataFrame:
         finals = [run[-1] for run in judged.line["accuracy per epoch"]]
         rows[kernels] = {
             "held": f"{judged.held} of {judged.runs}",
-            f"{100 * judged.confidence:.0f} % interval (%)": f"{100 * low:.0f}–{100 * high:.0f}",
+            f"{100 * judged.confidence:.0f} % interval (%)": f"{100 * low:.1f}–{100 * high:.1f}",
             f"lowest of last {HELD_EPOCHS} (%)": judged.lowest,
             "spread (points)": judged.spread,
             "mean final (%)": 100 * sum(finals) / len(finals),

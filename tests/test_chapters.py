@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from built_book import ROOT
 
+from nnbook.sphinxext import NEEDS_THE_REPOSITORY
+
 CHAPTERS = sorted(
     p for p in (ROOT / "book").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
 )
@@ -175,10 +177,9 @@ def test_the_derivatives_chapter_shows_the_class_network_without_biases():
     assert not [text for text in formulas if re.search(r"b_\{?[12]", text)]
 
 
-#: Chapters that read a file of the repository outside the package, and why they may.
-READS_THE_REPOSITORY = {
-    "book/appendix/performance.ipynb": "runs bench/allocator.py in fresh processes on this CPU",
-}
+#: Chapters that read a file of the repository outside the package (their pages offer no
+#: launch button: ``nnbook.sphinxext``).
+READS_THE_REPOSITORY = {f"{page}.ipynb" for page in NEEDS_THE_REPOSITORY}
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: str(p.relative_to(ROOT)))

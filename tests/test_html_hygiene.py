@@ -63,3 +63,16 @@ def test_the_code_a_reader_sees_teaches(page):
         where = f"{page.relative_to(HTML)}: a cell beginning {lines[0]!r}"
         assert len(lines) <= LONGEST_VISIBLE_CELL, f"{where} shows {len(lines)} lines"
         assert len(statements) < 4 or 2 * len(kept) < len(statements), f"{where} is bookkeeping"
+
+
+def test_only_pages_that_need_the_repository_offer_no_launch_button():
+    """A chapter opened alone in Colab or Binder must run there; those that cannot offer no
+    launch button (``nnbook.sphinxext.NEEDS_THE_REPOSITORY``)."""
+    from nnbook.sphinxext import NEEDS_THE_REPOSITORY
+
+    chapters = [p.relative_to(ROOT).with_suffix("") for p in (ROOT / "book").rglob("*.ipynb")]
+    assert {str(page) for page in chapters} >= set(NEEDS_THE_REPOSITORY)
+    for chapter in chapters:
+        html = (HTML / chapter).with_suffix(".html").read_text(encoding="utf-8")
+        offers = "dropdown-launch-buttons" in html
+        assert offers == (str(chapter) not in NEEDS_THE_REPOSITORY), chapter

@@ -200,6 +200,22 @@ def _link_the_book_pdf(
             )
 
 
+#: Chapters that run a script of the repository (not of the package), and why: opened alone in
+#: Colab or Binder they could not run, so their pages offer no launch button.
+NEEDS_THE_REPOSITORY = {
+    "book/appendix/performance": "runs bench/allocator.py in fresh processes on the reader's CPU",
+}
+
+
+def _no_launch_where_the_repository_is_needed(
+    app: Sphinx, pagename: str, templatename: str, context: dict, doctree: object
+) -> None:
+    """Drop the theme's launch buttons from the pages of ``NEEDS_THE_REPOSITORY``."""
+    if pagename in NEEDS_THE_REPOSITORY:
+        buttons = context.get("header_buttons", [])
+        buttons[:] = [group for group in buttons if group.get("label") != "launch-buttons"]
+
+
 def _fix_citation_roles(app: Sphinx, exception: Exception | None) -> None:
     """Drop the ARIA roles docutils gives a bibliography: ``role="list"`` on a list whose items
     have no ``listitem`` role, and the deprecated ``doc-biblioentry`` (axe-core flags both)."""
@@ -222,6 +238,7 @@ def setup(app: Sphinx) -> dict[str, object]:
     app.connect("html-page-context", _digit_page_scripts)
     app.connect("html-page-context", _check_page_scripts)
     app.connect("html-page-context", _link_the_book_pdf, priority=600)  # after the theme's
+    app.connect("html-page-context", _no_launch_where_the_repository_is_needed, priority=600)
     app.connect("build-finished", _check_digit_scripts)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)  # after the rest
     app.connect("build-finished", _copy_mathjax)

@@ -137,7 +137,7 @@ def score_gradients(classes: int = 3, label: int = 0) -> list[ScoreGradient]:
     z_1 … z_K whose correct class is ``label`` (counted from 0: 0 is z_1's class),
     p_k = e^(z_k) / Σ_j e^(z_j),
     L = −log p_label. SymPy differentiates L by every score, and each derivative is checked to be
-    p_k − t_k — the counterpart of Part 1's ∂E/∂net_o = (a_o − t)·σ′(net_o)."""
+    p_k − t_k — the counterpart of Part 1's δ_o1 = ∂E_total/∂o_1 = (a_o1 − t_1)·σ′(o_1)."""
     if not (isinstance(classes, int) and classes >= 2):
         raise ValueError(f"need at least 2 classes, got {classes!r}")
     if not (isinstance(label, int) and 0 <= label < classes):
@@ -156,8 +156,8 @@ def score_gradients(classes: int = 3, label: int = 0) -> list[ScoreGradient]:
 
 
 def squared_error_gradient() -> sp.Expr:
-    """Part 1's output neuron, E = ½(t − σ(z))², differentiated by its net input z:
-    −(t − σ(z))·σ(z)(1 − σ(z)), i.e. (a − t)·σ′(z) — small wherever σ is flat."""
+    """Part 1's output unit, E = ½(t − σ(z))², differentiated by its net input z:
+    −(t − σ(z))·σ(z)(1 − σ(z)), i.e. (σ(z) − t)·σ′(z) — small wherever σ is flat."""
     from nnbook.symbolic import sigmoid
 
     t, z = sp.symbols("t z", real=True)

@@ -15,11 +15,14 @@ is measured alone before they are combined:
         --record bench/results/halve.jsonl
 
 ``--build`` measures the book's build as a whole the same way: every network its chapters train,
-with the recipe and the seed the build trains it with (``BUILD``: ``net`` and the three steps of
-"How small can it go"), and ``net`` with the recipe it had before (``NET_BEFORE``), each once;
-the build before is the same networks with that ``net``. ``--first-steps-epochs N`` also trains
-the first two steps in N epochs instead of theirs, on each seed given, with what their chapter
-asserts of them (the accuracy of the first epoch, the final one on the training set):
+with the recipe and the seed the build trains it with (``BUILD``: ``net``, the first two steps of
+"How small can it go" and its answer), ``net`` with the recipe it had before (``NET_BEFORE``)
+and the steps the build trained before it trained the answer (``STEPS_BEFORE_ANSWER``: ``Tiny``
+in its place), each once. The record compares two builds with today's: the same networks with
+the ``net`` of before (``build``), and the build before the answer (``answer``).
+``--first-steps-epochs N`` also trains the first two steps in N epochs instead of theirs, on
+each seed given, with what their chapter asserts of them (the accuracy of the first epoch, the
+final one on the training set):
 
     MNIST_ROOT=../shared/mnist python bench/halve.py --build --first-steps-epochs 6 \\
         --seeds 1 2 --record bench/results/halve.jsonl
@@ -32,7 +35,7 @@ and not with two: the round-off differs):
         --threads 1 --record bench/results/halve.jsonl
 
 Run it on an otherwise idle machine: the two recipes on three seeds take about 12 minutes with
-two threads of a 2-core AMD EPYC with AVX-512, the build about 14. The appendix on performance
+two threads of a 2-core AMD EPYC with AVX-512, the build about 15. The appendix on performance
 reads the record.
 """
 
@@ -49,7 +52,13 @@ from provenance import append_record, provenance
 from nnbook.mnist import load
 from nnbook.mnist.data import MNIST
 from nnbook.mnist.hardware import bfloat16_in_hardware
-from nnbook.mnist.recipes import DEFAULT_RECIPE, STEPS, TWELVE_EPOCH_RECIPE, Recipe
+from nnbook.mnist.recipes import (
+    BUILT_STEPS,
+    DEFAULT_RECIPE,
+    STEPS,
+    TWELVE_EPOCH_RECIPE,
+    Recipe,
+)
 from nnbook.mnist.targets import HALVED_TARGET_ACCURACY
 from nnbook.mnist.trainer import DEFAULT_SEED, fit
 
@@ -72,11 +81,17 @@ BEFORE, AFTER = f"{TWELVE_EPOCH_RECIPE.epochs} epochs", "default"
 #: What the book's build trains, by name: each network its chapters train, with its recipe.
 BUILD: dict[str, tuple[str, Recipe]] = {
     MODEL: (MODEL, DEFAULT_RECIPE),
-    **{step.model: (step.model, step.recipe) for step in STEPS},
+    **{step.model: (step.model, step.recipe) for step in BUILT_STEPS},
 }
 #: ``net`` as the build trained it before its recipe was halved; the steps are as they are.
 NET_BEFORE = f"{MODEL}, {BEFORE}"
 BUILD_BEFORE = BUILD | {MODEL: (MODEL, TWELVE_EPOCH_RECIPE)}
+#: What the build trained before it trained the chapter's answer: ``net`` and the steps up to
+#: ``Tiny``, whose runs the chapter now reads from the seeds record.
+STEPS_BEFORE_ANSWER: dict[str, tuple[str, Recipe]] = {
+    MODEL: (MODEL, DEFAULT_RECIPE),
+    **{step.model: (step.model, step.recipe) for step in STEPS if step.model != STEPS[-1].model},
+}
 #: The first two steps, which share a recipe: the lever of fewer epochs for them.
 FIRST_STEPS = STEPS[:2]
 
@@ -104,6 +119,7 @@ def timed_fit(data: MNIST, recipe: Recipe, seed: int, model: str = MODEL) -> dic
         "final accuracy": result.final_test_accuracy,
         "accuracy per epoch": [row.test_accuracy for row in result.history],
         "final train accuracy": result.history[-1].train_accuracy,
+        "train accuracy per epoch": [row.train_accuracy for row in result.history],
     }
 
 
@@ -117,6 +133,8 @@ def build_runs(
     if build:
         runs = {name: (model, recipe, False) for name, (model, recipe) in BUILD.items()}
         runs[NET_BEFORE] = (*BUILD_BEFORE[MODEL], False)
+        for name, (model, recipe) in STEPS_BEFORE_ANSWER.items():
+            runs.setdefault(name, (model, recipe, False))
     if first_steps_epochs is not None:
         lever = first_steps_in(first_steps_epochs)
         runs |= {name: (model, recipe, True) for name, (model, recipe) in lever.items()}
@@ -217,6 +235,11 @@ def measure_build(
         share = 100 * after / before
         print(f"the build: {before:.1f} CPU s before, {after:.1f} after ({share:.0f} %)")
         line["build"] = {"after": list(BUILD), "before": [NET_BEFORE, *list(BUILD)[1:]]}
+        line["answer"] = {"after": list(BUILD), "before": list(STEPS_BEFORE_ANSWER)}
+        answer_before = sum(runs[n][0]["cpu seconds"] for n in STEPS_BEFORE_ANSWER)
+        share = 100 * after / answer_before
+        print(f"the answer in the build: {answer_before:.1f} CPU s before, {after:.1f} after "
+              f"({share:.0f} %)")  # fmt: skip
     if record:
         line |= {
             "bfloat16 in hardware": bfloat16_in_hardware(),

@@ -62,9 +62,17 @@ def test_a_timed_run_reports_its_seconds_and_every_epochs_accuracy(halve, mnist)
 
 def test_the_build_is_what_the_chapters_train(halve):
     """Every network the book's chapters train, with the recipe the book trains it with."""
-    from nnbook.mnist.recipes import STEPS, recipe_for
+    from nnbook.mnist.recipes import BUILT_STEPS, STEPS, recipe_for
 
-    assert list(halve.BUILD) == [halve.MODEL, *(step.model for step in STEPS)]
+    assert list(halve.BUILD) == [halve.MODEL, *(step.model for step in BUILT_STEPS)]
+    # before the answer was trained, the build trained the steps up to Tiny in its place
+    assert list(halve.STEPS_BEFORE_ANSWER) == [halve.MODEL, *(step.model for step in STEPS[:3])]
+    assert all(
+        halve.STEPS_BEFORE_ANSWER[n] == (n, recipe_for(n)) for n in halve.STEPS_BEFORE_ANSWER
+    )
+    planned = halve.build_runs(None)
+    assert set(planned) == {*halve.BUILD, halve.NET_BEFORE, *halve.STEPS_BEFORE_ANSWER}
+    assert not any(every_seed for _, _, every_seed in planned.values())  # the build's seed only
     assert all(halve.BUILD[name] == (name, recipe_for(name)) for name in halve.BUILD)
     assert halve.BUILD_BEFORE[halve.MODEL] == (halve.MODEL, TWELVE_EPOCH_RECIPE)
     assert {k: v for k, v in halve.BUILD_BEFORE.items() if k != halve.MODEL} == {
@@ -79,9 +87,14 @@ def test_the_first_steps_lever_changes_their_epochs_only(halve):
         assert changed(recipe, halve.BUILD[model][1]) == {"epochs"} and recipe.epochs == 6
     plan = halve.build_runs(6)
     assert [name for name, (_, _, every) in plan.items() if every] == list(lever)
-    assert set(plan) == {*halve.BUILD, halve.NET_BEFORE, *lever}
-    assert set(halve.build_runs(None)) == {*halve.BUILD, halve.NET_BEFORE}
+    assert set(plan) == {*halve.BUILD, halve.NET_BEFORE, *halve.STEPS_BEFORE_ANSWER, *lever}
     assert halve.build_runs(6, build=False) == {n: plan[n] for n in lever}  # the lever alone
+
+
+def one_epoch_of(recipe):
+    """``recipe`` cut to one epoch (its clean last epochs, if any, to that one)."""
+    clean = min(recipe.clean_last_epochs, 1)
+    return dataclasses.replace(recipe, epochs=1, cpu_bfloat16=False, clean_last_epochs=clean)
 
 
 def test_the_build_is_measured_and_recorded_as_one_line(halve, mnist, tmp_path, monkeypatch):
@@ -92,7 +105,7 @@ def test_the_build_is_measured_and_recorded_as_one_line(halve, mnist, tmp_path, 
     from provenance import provenance
 
     one_epoch = {
-        name: (model, dataclasses.replace(recipe, epochs=1, cpu_bfloat16=False), every)
+        name: (model, one_epoch_of(recipe), every)
         for name, (model, recipe, every) in halve.build_runs(2).items()
     }
     monkeypatch.setattr(halve, "build_runs", lambda epochs, build: one_epoch)
@@ -102,6 +115,12 @@ def test_the_build_is_measured_and_recorded_as_one_line(halve, mnist, tmp_path, 
     (line,) = [json.loads(text) for text in record.read_text().splitlines()]
     assert line["build"]["after"] == list(halve.BUILD)
     assert line["build"]["before"] == [halve.NET_BEFORE, *list(halve.BUILD)[1:]]
+    assert line["answer"] == {
+        "after": list(halve.BUILD),
+        "before": list(halve.STEPS_BEFORE_ANSWER),
+    }
+    for runs in line["runs"].values():  # the chapters' claims on the training set, every epoch
+        assert all(len(run["train accuracy per epoch"]) == 1 for run in runs)
     assert set(line["runs"]) == set(one_epoch) == set(line["recipes"]) == set(line["models"])
     for name, (model, _, every) in one_epoch.items():
         assert [run["seed"] for run in line["runs"][name]] == ([1, 3] if every else [1])

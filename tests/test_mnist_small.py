@@ -79,6 +79,13 @@ def test_the_last_step_is_below_the_smallest_published_network():
     assert all(step.recipe.epochs <= targets.COURSE_MAX_EPOCHS for step in recipes.STEPS)
 
 
+def test_the_build_trains_the_first_steps_and_the_answer_and_reads_tinys_runs():
+    built = [step.model for step in recipes.BUILT_STEPS]
+    assert built == [recipes.STEPS[0].model, recipes.STEPS[1].model, ANSWER]
+    assert [step.model for step in recipes.STEPS if not step.trained_by_build] == ["tiny"]
+    assert all(step.recipe == recipes.recipe_for(step.model) for step in recipes.STEPS)
+
+
 def test_the_frontier_is_tinys_shape_narrower_and_narrower():
     """Each network of the frontier has Tiny's layers, their shapes (but the channels) and its
     receptive fields, fewer parameters than the one before (torchinfo counts them too), and the
@@ -313,7 +320,7 @@ def test_an_unknown_model_is_named():
 def test_every_model_trains_with_the_recipe_of_its_step():
     families = {"net", *FRONTIER, *SEPARABLE_FRONTIER, *CANDIDATES}
     steps = [m for m in MODELS if m not in families]
-    assert [step.model for step in recipes.STEPS] == steps
+    assert [step.model for step in recipes.STEPS] == [*steps, ANSWER]  # the answer is step 4
     assert recipes.recipe_for("net") == recipes.DEFAULT_RECIPE
     others = {*FRONTIER, *CANDIDATES} - {ANSWER}
     assert {recipes.recipe_for(name) for name in others} == {recipes.FINAL_RECIPE}

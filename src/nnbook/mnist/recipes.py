@@ -182,6 +182,8 @@ class Step:
     model: str  #: a name of ``nnbook.mnist.models.MODELS``
     recipe: Recipe
     target: str  #: what this step sets out to show, in a sentence
+    #: whether the book's build trains it; else its chapter reads its runs from the seeds record
+    trained_by_build: bool = True
 
 
 STEPS = (
@@ -202,8 +204,17 @@ STEPS = (
         "tiny",
         FINAL_RECIPE,
         "at most the chapter's final parameter budget, trained on augmented digits",
+        trained_by_build=False,  # the answer's run takes its place in the build
+    ),
+    Step(
+        "The answer",
+        ANSWER,
+        ANSWER_RECIPE,
+        "the course's target held in each of the last epochs of every run, within the same budget",
     ),
 )
+#: The steps the book's build trains, with the book's seed: the first two and the answer.
+BUILT_STEPS = tuple(step for step in STEPS if step.trained_by_build)
 
 
 def recipe_for(model: str, gpu: bool = False) -> Recipe:

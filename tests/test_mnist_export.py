@@ -12,7 +12,7 @@ import torch
 
 from nnbook.mnist import export
 from nnbook.mnist.manual import network_layers
-from nnbook.mnist.models import build_model
+from nnbook.mnist.models import ANSWER, build_model
 
 
 def decoded(entry: dict) -> np.ndarray:
@@ -92,6 +92,33 @@ def test_each_layer_carries_the_receptive_field_autograd_finds(name):
         assert seen_by_middle_unit(network, layer["name"]) == expected, layer["name"]
 
 
+@pytest.mark.parametrize("name", export.PAGE_MODELS)
+def test_each_convolution_carries_its_padding_and_groups(name):
+    """The page computes a grouped (depthwise) convolution from its ``groups``; the answer's
+    3 × 3 convolutions after the first have one group per channel."""
+    network = build_model(name)
+    modules = dict(network.named_modules())
+    convolutions = [layer for layer in export.layer_plan(network) if layer["kind"] == "conv"]
+    for layer in convolutions:
+        module = modules[layer["name"]]
+        assert (layer["padding"], layer["groups"]) == (module.padding[0], module.groups)
+    depthwise = [layer for layer in convolutions if layer["groups"] > 1]
+    assert bool(depthwise) == (name == ANSWER)
+    assert all(modules[layer["name"]].in_channels == layer["groups"] for layer in depthwise)
+
+
+def test_the_page_shows_the_networks_the_build_exports_and_names_the_answer(monkeypatch, tmp_path):
+    assert set(export.DRAWN_MODELS) <= set(export.PAGE_MODELS)
+    assert ANSWER in export.DRAWN_MODELS
+    monkeypatch.setenv(export.STATIC_VARIABLE, str(tmp_path))
+    labels = {}
+    for name in (ANSWER, "tiny"):
+        path = export.write_for_page(build_model(name), name, 0.1, 0.3, 0.99)
+        text = path.read_text()
+        labels[name] = json.loads(text[text.index("] = ") + 4 : -2])["label"]
+    assert labels == {ANSWER: "the chapter's answer", "tiny": None}
+
+
 def test_nothing_is_written_outside_a_build(monkeypatch):
     monkeypatch.delenv(export.STATIC_VARIABLE, raising=False)
     assert export.write_for_page(build_model("tiny"), "tiny", 0.1, 0.3, 0.99) is None
@@ -164,5 +191,5 @@ def test_a_build_writes_the_networks_script_into_a_new_folder(monkeypatch, tmp_p
     assert path.parent == folder and (value["mean"], value["std"], value["testAccuracy"]) == (
         0.1, 0.3, 0.99,
     )  # fmt: skip
-    with pytest.raises(ValueError, match=r"^the page shows net, tiny, not 'skeleton'$"):
+    with pytest.raises(ValueError, match=r"^the page shows net, tiny, separable-31, not 'skel"):
         export.write_for_page(build_model("skeleton"), "skeleton", 0.1, 0.3, 0.99)

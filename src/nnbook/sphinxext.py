@@ -155,10 +155,10 @@ def _digit_page_scripts(
 def _written_scripts() -> tuple[str, ...]:
     """The scripts the chapters write while they execute, which the page loads with it (the
     digits to train on are loaded by the page itself, when the reader asks to train)."""
-    from nnbook.mnist.export import PAGE_MODELS, SAMPLES_SCRIPT, script_name
+    from nnbook.mnist.export import DRAWN_MODELS, SAMPLES_SCRIPT, script_name
     from nnbook.mnist.page_training import START_SCRIPT
 
-    return (*map(script_name, PAGE_MODELS), SAMPLES_SCRIPT, START_SCRIPT)
+    return (*map(script_name, DRAWN_MODELS), SAMPLES_SCRIPT, START_SCRIPT)
 
 
 def _check_digit_scripts(app: Sphinx, exception: Exception | None) -> None:

@@ -11,7 +11,11 @@ plain ``<script>`` tag loads: it registers ``window.nnbookDigitModels[name]`` wi
 - ``mean`` and ``std``: the normalisation of the training set, which the page applies to ink
   values in [0, 1] as ``nnbook.mnist.data.load`` does;
 - ``testAccuracy``: the final test accuracy of the run the weights come from;
-- ``form``: how MNIST made its digits (``FIELD``, ``BOX``), which the page repeats.
+- ``form``: how MNIST made its digits (``FIELD``, ``BOX``), which the page repeats;
+- ``label``: what the page says of it beside its name (``PAGE_LABELS``), or null.
+
+A convolution's layer carries its ``padding`` and ``groups`` (a depthwise convolution has one
+group per channel; its weight is O × C/groups × k × k, as PyTorch keeps it).
 
 The chapters that train the networks call ``write_for_page`` while the book is built: the files
 go to the built book's ``_static/`` (``$NNBOOK_STATIC``, set by ``nnbook.sphinxext``), never into
@@ -33,11 +37,18 @@ from nnbook.files import atomic_write
 from nnbook.mnist.data import MNIST
 from nnbook.mnist.manual import LAYER_KINDS, network_layers
 from nnbook.mnist.model import receptive_fields
+from nnbook.mnist.models import ANSWER
 
 #: Where a build wants the page's files: the Sphinx extension points it at ``_static/``.
 STATIC_VARIABLE = "NNBOOK_STATIC"
-#: The networks the page offers, by their names in ``nnbook.mnist.models.MODELS``.
-PAGE_MODELS = ("net", "tiny")
+#: The networks the page can show, by their names in ``nnbook.mnist.models.MODELS``: the
+#: training chapter's ``net``, ``tiny`` and the small networks chapter's answer.
+PAGE_MODELS = ("net", "tiny", ANSWER)
+#: The networks the build's chapters export for drawing, which the page loads (a subset of
+#: ``PAGE_MODELS``; the page's choice lists whatever was exported).
+DRAWN_MODELS = ("net", ANSWER)
+#: What the page says of a network beside its name, where it says more than the name.
+PAGE_LABELS = {ANSWER: "the chapter's answer"}
 #: Test digits the page can pick from (the keyboard's way in), written with the first network.
 SAMPLE_DIGITS = 100
 #: How MNIST made its digits, which the page repeats with a drawing: the ink's bounding box
@@ -141,7 +152,7 @@ def write_for_page(
         return None
     if name not in PAGE_MODELS:
         raise ValueError(f"the page shows {', '.join(PAGE_MODELS)}, not {name!r}")
-    exported = model_export(model, mean, std, test_accuracy)
+    exported = model_export(model, mean, std, test_accuracy) | {"label": PAGE_LABELS.get(name)}
     return write_static_script(script_name(name), javascript("nnbookDigitModels", name, exported))
 
 

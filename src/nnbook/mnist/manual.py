@@ -355,7 +355,7 @@ LAYER_KINDS: dict[type[nn.Module], LayerKind] = {
     nn.Conv2d: LayerKind(
         "y = w ⋆ x + b (im2col · W)", "∂x = δ ⋆ flip(w) (col2im), ∂w = Σ δ·x, ∂b = Σ δ",
         _conv_forward, _conv_backward,
-        "conv", lambda m: {"padding": square_size(m.padding)},
+        "conv", lambda m: {"padding": square_size(m.padding), "groups": m.groups},
     ),
     nn.ReLU: LayerKind(
         "y = max(x, 0)", "∂x = δ · 1[x > 0]",

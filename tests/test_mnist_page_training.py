@@ -13,12 +13,12 @@ import pytest
 import torch
 
 from nnbook.mnist import page_training
-from nnbook.mnist.export import PAGE_MODELS, STATIC_VARIABLE
+from nnbook.mnist.export import STATIC_VARIABLE, layer_plan
 from nnbook.mnist.recipes import recipe_for
 
 
 def test_the_page_recipe_scales_the_books_rate_by_the_square_root_of_the_batches():
-    for name in PAGE_MODELS:
+    for name in page_training.TRAINED_MODELS:
         book = recipe_for(name)
         page = page_training.page_recipe(name)
         assert page["batchSize"] == page_training.PAGE_BATCH_SIZE
@@ -77,14 +77,17 @@ def test_nothing_is_written_outside_a_build(monkeypatch, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_build_gets_the_start_as_a_script(monkeypatch, tmp_path):
+def test_a_build_gets_the_start_as_a_script(monkeypatch, tmp_path, mnist):
     monkeypatch.setenv(STATIC_VARIABLE, str(tmp_path / "_static"))
     path = page_training.write_training_start(3)
     prefix = "window.nnbookTrainStart = "
     text = path.read_text(encoding="utf-8")
     assert path.name == page_training.START_SCRIPT and text.startswith(prefix)
     value = json.loads(text[len(prefix) :].rstrip().rstrip(";"))
-    assert value["seed"] == 3 and set(value["networks"]) == set(PAGE_MODELS)
+    assert value["seed"] == 3 and list(value["networks"]) == list(page_training.TRAINED_MODELS)
+    for name, network in value["networks"].items():  # what the page needs to train it
+        assert network["layers"] == layer_plan(page_training.initial_network(name, 3))
+        assert (network["mean"], network["std"]) == (mnist.mean, mnist.std)
     state = page_training.initial_network("tiny", 3).state_dict()
     entry = value["networks"]["tiny"]["state"]["features.1.0.weight"]
     weights = torch.frombuffer(bytearray(base64.b64decode(entry["data"])), dtype=torch.float32)
@@ -131,8 +134,8 @@ def test_a_build_gets_the_digits_as_a_script_in_a_new_folder(monkeypatch, tmp_pa
 
 def test_the_start_names_each_networks_recipe_and_the_first_network():
     value = page_training.start_value(1)
-    assert value["first"] == page_training.FIRST_MODEL in PAGE_MODELS
-    for name in PAGE_MODELS:
+    assert value["first"] == page_training.FIRST_MODEL in page_training.TRAINED_MODELS
+    for name in page_training.TRAINED_MODELS:
         assert value["networks"][name]["recipe"] == page_training.page_recipe(name)
 
 
@@ -157,3 +160,16 @@ def test_only_a_one_cycle_recipe_is_scaled_for_the_page(monkeypatch):
     monkeypatch.setattr(page_training, "recipe_for", lambda name: CLASS_RECIPE)
     with pytest.raises(ValueError, match="one-cycle schedule, not 'constant'"):
         page_training.page_recipe("tiny")
+
+
+def test_the_page_trains_tiny_the_answer_and_its_frontier_whether_drawn_or_not():
+    from nnbook.mnist.export import DRAWN_MODELS
+    from nnbook.mnist.models import ANSWER, SEPARABLE_FRONTIER
+
+    trained = page_training.TRAINED_MODELS
+    assert {"tiny", ANSWER, SEPARABLE_FRONTIER[0]} <= set(trained)
+    assert set(trained) - set(DRAWN_MODELS)  # some are trained here without a drawn export
+
+
+def test_the_normalisation_is_the_loaded_datas(mnist, mnist_root):
+    assert page_training.normalisation(mnist_root) == (mnist.mean, mnist.std)

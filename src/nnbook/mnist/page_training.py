@@ -8,8 +8,10 @@ writes two scripts into the built ``_static/`` (``$NNBOOK_STATIC``, as ``nnbook.
 does):
 
 - ``START_SCRIPT`` registers ``window.nnbookTrainStart = {seed, first, networks}``: for each
-  network of the page its initial state dict (encoded as the export encodes it) and its recipe,
-  and which one the page offers first;
+  network the page trains (``TRAINED_MODELS``) what ``nnbook.mnist.export`` writes of a trained
+  one — its layers, its initial state dict, the training set's normalisation — and its recipe,
+  and which one the page offers first. The page trains a network whether or not the build
+  exported it for drawing;
 - ``DIGITS_SCRIPT`` registers ``window.nnbookTrainDigits = {train, test}``, each
   ``{count, pixels, labels}``: MNIST's ink bytes (0-255, N × 28 × 28) gzip-compressed, then
   base64, and the labels as base64 bytes. The page loads it only when the reader asks to train.
@@ -28,8 +30,8 @@ import torch
 from torch import nn
 
 from nnbook.mnist.data import read_raw
-from nnbook.mnist.export import PAGE_MODELS, encode_tensor, static_folder, write_static_script
-from nnbook.mnist.models import build_model
+from nnbook.mnist.export import model_export, static_folder, write_static_script
+from nnbook.mnist.models import ANSWER, SEPARABLE_FRONTIER, build_model
 from nnbook.mnist.recipes import for_gpu, recipe_for
 from nnbook.mnist.trainer import seed_everything
 
@@ -43,6 +45,9 @@ TRAIN_DIGITS = 10_000
 TEST_DIGITS = 1_000
 #: Training steps between two measurements of the accuracy on the test digits in the page.
 EVALUATE_EVERY = 50
+#: The networks the page trains: ``tiny``, the chapter's answer and its frontier's first network
+#: (depthwise-separable, a step a few times ``tiny``'s), and ``net`` (with dropout, slower).
+TRAINED_MODELS = ("tiny", ANSWER, SEPARABLE_FRONTIER[0], "net")
 #: The network the page offers first: the smallest, whose step takes tens of milliseconds.
 FIRST_MODEL = "tiny"
 START_SCRIPT = "nnbook-train-start.js"
@@ -88,21 +93,33 @@ def page_recipe(name: str) -> dict[str, object]:
     }
 
 
-def start_value(seed: int) -> dict[str, object]:
-    """Every page network's initial state dict and recipe for ``seed``."""
-    networks = {}
-    for name in PAGE_MODELS:
-        state = initial_network(name, seed).state_dict()
-        networks[name] = {
-            "state": {key: encode_tensor(value) for key, value in state.items()},
+def normalisation(root: str | Path | None = None) -> tuple[float, float]:
+    """The training set's mean and standard deviation of ink in [0, 1], as
+    ``nnbook.mnist.data.load`` computes them (the same operations, so the same floats)."""
+    train_x = read_raw(root, download=False)[0]
+    images = train_x.float().div_(255).unsqueeze(1)
+    return images.mean().item(), images.std().item()
+
+
+def start_value(seed: int, root: str | Path | None = None) -> dict[str, object]:
+    """For each network of ``TRAINED_MODELS``: its layers and initial state dict for ``seed``
+    (``model_export``, no test accuracy), the normalisation, and its recipe."""
+    mean, std = normalisation(root)
+    networks = {
+        name: {
+            **model_export(initial_network(name, seed), mean, std, None),
             "recipe": page_recipe(name),
         }
+        for name in TRAINED_MODELS
+    }
     return {"seed": seed, "first": FIRST_MODEL, "networks": networks}
 
 
-def write_training_start(seed: int) -> Path | None:
-    """``START_SCRIPT`` in the built book; None outside a build."""
-    text = f"window.nnbookTrainStart = {json.dumps(start_value(seed))};\n"
+def write_training_start(seed: int, root: str | Path | None = None) -> Path | None:
+    """``START_SCRIPT`` in the built book; None outside a build (nothing is read then)."""
+    if static_folder() is None:
+        return None
+    text = f"window.nnbookTrainStart = {json.dumps(start_value(seed, root))};\n"
     return write_static_script(START_SCRIPT, text)
 
 

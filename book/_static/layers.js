@@ -35,56 +35,89 @@ function nnbookLayersModule(scope) {
     return { padded, H, W };
   }
 
-  // y[n,o,i,j] = b[o] + Σ_c Σ_p Σ_q w[o,c,p,q] · x_pad[n, c, i+p, j+q]
-  function convForward(x, weight, bias, padding) {
-    const [out, inC, k] = weight.shape;
+  // A grouped convolution: the C input and O output channels split into G equal groups, and
+  // output channel o sees only the C/G input channels of its own group, from
+  //   first(o) = ⌊o / (O/G)⌋ · C/G;
+  // the weight is O × C/G × k × k, as PyTorch keeps it. G = 1 is the ordinary convolution
+  // (first(o) = 0, every output sees every input); G = C is a depthwise one (a k × k kernel
+  // per channel). The layer's numbers are checked here, once, before any is used.
+  function convGeometry(layer, x, weight) {
+    const { name, groups } = layer;
+    check(Number.isInteger(groups) && groups >= 1, `layer ${name}: groups must be a whole number ≥ 1, not ${groups}`);
+    check(weight && weight.shape && weight.shape.length === 4, `layer ${name}: the weight must be O × C/groups × k × k`);
+    const [out, perGroup, k, k2] = weight.shape;
+    check(k === k2, `layer ${name}: the kernel must be square, not ${k} × ${k2}`);
+    check(x.c % groups === 0, `layer ${name}: groups = ${groups} does not divide its ${x.c} input channels`);
+    check(out % groups === 0, `layer ${name}: groups = ${groups} does not divide its ${out} output channels`);
+    check(
+      perGroup === x.c / groups,
+      `layer ${name}: its weight sees ${perGroup} input channels per output, but ${x.c} channels in ${groups} groups are ${x.c / groups}`,
+    );
+    check(x.h + 2 * layer.padding >= k && x.w + 2 * layer.padding >= k, `layer ${name}: a ${k} × ${k} kernel is larger than its padded ${x.h} × ${x.w} input`);
+    return { out, perGroup, k, outPerGroup: out / groups };
+  }
+
+  // the channel of x that input c of output o's group is: first(o) + c
+  const firstInput = (o, geometry) => Math.floor(o / geometry.outPerGroup) * geometry.perGroup;
+
+  // y[n,o,i,j] = b[o] + Σ_{c < C/G} Σ_p Σ_q w[o,c,p,q] · x_pad[n, first(o) + c, i+p, j+q]
+  function convForward(x, weight, bias, padding, geometry) {
+    const { out, perGroup, k } = geometry;
     const { padded, H, W } = pad(x, padding);
     const h = H - k + 1;
     const w = W - k + 1;
     const span = (h - 1) * W + w; // every t = i·W + j with i < h, j < w, and the gaps
     const y = tensor(x.n, out, h, w);
     const wide = new Float64Array(h * W);
-    const kernel = weight.data;
     for (let n = 0; n < x.n; n++) {
       for (let o = 0; o < out; o++) {
         wide.fill(bias ? bias.data[o] : 0);
-        for (let c = 0; c < inC; c++) {
-          const at = (o * inC + c) * k * k; // w[o, c, 0, 0]
-          const r0 = (n * inC + c) * H * W; // x_pad[n, c, 0, 0]
-          if (k === 3) {
-            const [w0, w1, w2, w3, w4, w5, w6, w7, w8] = kernel.subarray(at, at + 9);
-            const r1 = r0 + W;
-            const r2 = r1 + W;
-            for (let t = 0; t < span; t++) {
-              wide[t] +=
-                w0 * padded[r0 + t] + w1 * padded[r0 + t + 1] + w2 * padded[r0 + t + 2] +
-                w3 * padded[r1 + t] + w4 * padded[r1 + t + 1] + w5 * padded[r1 + t + 2] +
-                w6 * padded[r2 + t] + w7 * padded[r2 + t + 1] + w8 * padded[r2 + t + 2];
-            }
-          } else {
-            for (let p = 0; p < k; p++) {
-              for (let q = 0; q < k; q++) {
-                const value = kernel[at + p * k + q];
-                const shift = r0 + p * W + q;
-                for (let t = 0; t < span; t++) wide[t] += value * padded[shift + t];
-              }
-            }
-          }
+        const first = firstInput(o, geometry);
+        for (let c = 0; c < perGroup; c++) {
+          const at = (o * perGroup + c) * k * k; // w[o, c, 0, 0]
+          const r0 = (n * x.c + first + c) * H * W; // x_pad[n, first(o) + c, 0, 0]
+          addCorrelation(wide, weight.data, at, k, padded, r0, W, span);
         }
         const base = (n * out + o) * h * w;
         for (let i = 0; i < h; i++) y.data.set(wide.subarray(i * W, i * W + w), base + i * w);
       }
     }
-    return { y, cache: { padded, H, W, x, weight, padding, hasBias: Boolean(bias) } };
+    return { y, cache: { padded, H, W, x, weight, padding, geometry, hasBias: Boolean(bias) } };
   }
 
-  // ∂L/∂w[o,c,p,q] = Σ_n Σ_t δ'[n,o,t] · x_pad[n,c,t + p·W + q]   (δ' = δ laid over width W)
+  // y'[t] += Σ_p,q w[o,c,p,q] · x_pad[c, t + p·W + q], the nine products of a 3 × 3 kernel
+  // written out
+  function addCorrelation(wide, kernel, at, k, padded, r0, W, span) {
+    if (k !== 3) {
+      for (let p = 0; p < k; p++) {
+        for (let q = 0; q < k; q++) {
+          const value = kernel[at + p * k + q];
+          const shift = r0 + p * W + q;
+          for (let t = 0; t < span; t++) wide[t] += value * padded[shift + t];
+        }
+      }
+      return;
+    }
+    const [w0, w1, w2, w3, w4, w5, w6, w7, w8] = kernel.subarray(at, at + 9);
+    const r1 = r0 + W;
+    const r2 = r1 + W;
+    for (let t = 0; t < span; t++) {
+      wide[t] +=
+        w0 * padded[r0 + t] + w1 * padded[r0 + t + 1] + w2 * padded[r0 + t + 2] +
+        w3 * padded[r1 + t] + w4 * padded[r1 + t + 1] + w5 * padded[r1 + t + 2] +
+        w6 * padded[r2 + t] + w7 * padded[r2 + t + 1] + w8 * padded[r2 + t + 2];
+    }
+  }
+
+  // ∂L/∂w[o,c,p,q] = Σ_n Σ_t δ'[n,o,t] · x_pad[n, first(o) + c, t + p·W + q]
+  //   (δ' = δ laid over width W; c < C/G)
   // ∂L/∂b[o] = Σ δ[n,o,·,·]
-  // ∂L/∂x_pad[n,c,s] = Σ_o Σ_p,q w[o,c,p,q] · δ'[n,o,s − p·W − q]: the correlation of the
-  // zero-padded δ with the kernel flipped in both directions; x's gradient is its middle.
+  // ∂L/∂x_pad[n, first(o) + c, s] = Σ_{o of the group} Σ_p,q w[o,c,p,q] · δ'[n,o,s − p·W − q]:
+  // the correlation of the zero-padded δ with the kernel flipped in both directions, over the
+  // outputs of the input's group only; x's gradient is its middle.
   function convBackward(delta, cache, needInput) {
-    const { padded, H, W, x, weight } = cache;
-    const [out, inC, k] = weight.shape;
+    const { padded, H, W, x, weight, geometry } = cache;
+    const { out, perGroup, k } = geometry;
     const offset = (k - 1) * (W + 1); // δ' is read at s − p·W − q ≥ −offset
     const wide = new Float64Array(offset + H * W); // δ'[t] at wide[offset + t], zeros around
     const span = (delta.h - 1) * W + delta.w;
@@ -94,9 +127,10 @@ function nnbookLayersModule(scope) {
     for (let n = 0; n < x.n; n++) {
       for (let o = 0; o < out; o++) {
         gradB[o] += layOver(delta, n, o, wide, offset, W); // δ' of image n, channel o
-        for (let c = 0; c < inC; c++) {
-          const at = (o * inC + c) * k * k; // w[o, c, 0, 0]
-          const r0 = (n * inC + c) * H * W; // x_pad[n, c, 0, 0]
+        const first = firstInput(o, geometry);
+        for (let c = 0; c < perGroup; c++) {
+          const at = (o * perGroup + c) * k * k; // w[o, c, 0, 0]
+          const r0 = (n * x.c + first + c) * H * W; // x_pad[n, first(o) + c, 0, 0]
           addWeightGradient(gradW, at, k, wide, offset, padded, r0, W, span);
           if (needInput) addInputGradient(gradPad, r0, H * W, weight.data, at, k, wide, offset, W);
         }
@@ -363,7 +397,10 @@ function nnbookLayersModule(scope) {
 
   const KINDS = {
     conv: {
-      forward: (layer, x, at) => convForward(x, at(layer.weight), at(layer.bias), layer.padding),
+      forward: (layer, x, at) => {
+        const weight = at(layer.weight);
+        return convForward(x, weight, at(layer.bias), layer.padding, convGeometry(layer, x, weight));
+      },
       backward: (delta, cache, needInput) => convBackward(delta, cache, needInput),
     },
     relu: { forward: (layer, x) => reluForward(x), backward: reluBackward },
@@ -658,10 +695,14 @@ function nnbookLayersModule(scope) {
     return Object.fromEntries(Object.entries(model.state).map(([key, entry]) => [key, entry.shape]));
   }
 
+  // A network the page knows by name: one exported for drawing (its trained weights), else one
+  // "Train it here" starts from (window.nnbookTrainStart: the same layers, its first weights)
   function exported(name) {
-    const model = (scope.nnbookDigitModels || {})[name];
-    if (!model) {
-      const known = Object.keys(scope.nnbookDigitModels || {}).join(", ");
+    const drawn = scope.nnbookDigitModels || {};
+    const started = (scope.nnbookTrainStart || {}).networks || {};
+    const model = Object.hasOwn(drawn, name) ? drawn[name] : Object.hasOwn(started, name) ? started[name] : null;
+    if (!model || !model.layers) {
+      const known = [...new Set([...Object.keys(drawn), ...Object.keys(started)])].join(", ");
       throw new Error(`no network named ${name} was exported to this page (it has ${known})`);
     }
     return model;

@@ -130,3 +130,22 @@ def test_the_training_curves_draw_every_epoch_as_loss_and_error_on_log_scales():
     np.testing.assert_allclose(
         [line.get_ydata() for line in loss_ax.lines], [[1, 0.5, 1 / 3], [2, 1, 2 / 3]]
     )
+
+
+def test_the_seed_curves_draw_each_runs_test_error_on_a_log_scale():
+    import pandas as pd
+
+    epochs = pd.DataFrame(
+        {"epoch 1": [9.8, 11.35], "epoch 2": [99.0, 98.5], "epoch 3": [99.41, 99.5]},
+        index=["seed 1", "seed 2"],
+    )
+    figure = plots.seed_curves(epochs, target=0.994)
+    (ax,) = figure.axes
+    assert ax.get_yscale() == "log"
+    curves = _curves(figure)
+    np.testing.assert_allclose(curves["seed 1"], [90.2, 1.0, 0.59], rtol=1e-12)  # error, %
+    np.testing.assert_allclose(curves["seed 2"], [88.65, 1.5, 0.5], rtol=1e-12)
+    np.testing.assert_allclose(curves["target: 0.6 % error"], [0.6, 0.6], rtol=1e-12)
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3])
+    low, high = ax.get_ylim()
+    assert low < 0.5 and high > 90.2  # every point inside the frame

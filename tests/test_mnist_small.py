@@ -27,6 +27,7 @@ from nnbook.mnist.models import (
 from nnbook.mnist.runs import RunFileWarning, run_folder, runs_root, trained
 from nnbook.mnist.small import Separable, Tiny, conv_bn, separable_bn
 from nnbook.mnist.summaries import (
+    epochs_table,
     frontier_table,
     last_epochs_table,
     model_summaries,
@@ -218,6 +219,24 @@ def test_frontier_table_says_what_each_narrowing_bought_and_cost():
     assert table["parameters saved"].tolist()[1:] == [sizes[0] - sizes[1], sizes[1] - sizes[2]]
     assert table["points lost"].tolist()[1:] == pytest.approx([0.2, 0.3])
     assert table[["parameters saved", "points lost"]].iloc[0].isna().all()
+
+
+def test_epochs_table_shows_every_epoch_of_each_seeds_latest_run():
+    early, late = [0.098, 0.990, 0.994], [0.101, 0.991, 0.9939]
+    records = [
+        seeds_line("tiny", [1, 2], [late, late], commit="b" * 40),  # superseded
+        seeds_line("tiny", [2, 1], [late, early]),
+        seeds_line("tiny", [1, 2], [early, early], macs=1),  # an earlier network
+    ]
+    table = epochs_table(records, "tiny", recipes.FINAL_RECIPE, (1, 2))
+    assert list(table.columns) == ["epoch 1", "epoch 2", "epoch 3"]
+    assert list(table.index) == ["seed 1", "seed 2"]
+    assert table.loc["seed 1"].tolist() == pytest.approx([9.8, 99.0, 99.4])
+    assert table.loc["seed 2"].tolist() == pytest.approx([10.1, 99.1, 99.39])
+    with pytest.raises(ValueError, match=r"no run of tiny on seeds \[1, 3\]"):
+        epochs_table(records, "tiny", recipes.FINAL_RECIPE, (1, 3))
+    with pytest.raises(ValueError, match="unknown model 'huge'"):
+        epochs_table(records, "huge", recipes.FINAL_RECIPE, (1,))
 
 
 def test_last_epochs_table_shows_each_seeds_last_epochs_of_the_latest_run():

@@ -113,6 +113,26 @@ def training_curves(history: Sequence[EpochResult], target: float | None = None)
     return figure
 
 
+def seed_curves(epochs: pd.DataFrame, target: float | None = None) -> Figure:
+    """Test error (100 − accuracy, %) per epoch of several runs, one line per row of ``epochs``
+    (a run's test accuracy in % per epoch, as ``summaries.epochs_table`` gives it), on a log
+    scale so that every epoch is drawn; an optional target, drawn as the error it allows."""
+    figure, ax = plt.subplots(figsize=(6.5, 3.6))
+    numbers = range(1, epochs.shape[1] + 1)
+    for name, accuracies in epochs.iterrows():
+        ax.plot(numbers, 100 - accuracies.to_numpy(dtype=float), "o-", ms=3, label=str(name))
+    if target is not None:
+        allowed = 100 * (1 - target)
+        ax.axhline(allowed, color="0.5", ls="--", label=f"target: {allowed:.2g} % error")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test error (%) = 100 − accuracy (log scale)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
 def confusion_matrix(labels: torch.Tensor, predictions: torch.Tensor) -> tuple[Figure, np.ndarray]:
     """The 10×10 counts (rows: true digit, columns: predicted) and a figure of them."""
     counts = torch.bincount(labels * 10 + predictions, minlength=100).reshape(10, 10).numpy()

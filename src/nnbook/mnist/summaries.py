@@ -140,6 +140,27 @@ def last_epochs_table(
     return _last_epochs(line, seeds)
 
 
+def epochs_table(
+    records: Sequence[dict], model: str, recipe: Recipe, seeds: Sequence[int]
+) -> pd.DataFrame:
+    """The test accuracy (%) after every epoch (columns ``epoch 1`` …) of each seed's run (rows)
+    of today's ``model`` with ``recipe``: the seeds record's latest line of them on selection
+    seeds, as ``seeds_table`` reads it."""
+    costs = model_summaries()["MACs per image"]
+    line = _latest_line(
+        records, check_model(model), recipe, seeds, int(costs[model]), "today", None
+    )
+    runs = {
+        f"seed {seed}": line["accuracy per epoch"][line["seeds"].index(seed)] for seed in seeds
+    }
+    return pd.DataFrame(
+        {
+            name: {f"epoch {k}": 100 * accuracy for k, accuracy in enumerate(run, start=1)}
+            for name, run in runs.items()
+        }
+    ).T
+
+
 def _latest_line(
     records: Sequence[dict],
     model: str,

@@ -112,13 +112,18 @@ def test_input_gradient_is_autograds(tab, name):
     assert difference <= TOLERANCE
 
 
+MISSING = object()  #: a number the layer is exported without
+
+
 def altered(name: str, layer_name: str, **numbers: object) -> str:
     """A script that registers ``name``'s export again as ``bad``, layer ``layer_name`` given
-    ``numbers``."""
+    ``numbers`` (or without those that are ``MISSING``)."""
     value = export.model_export(exported_network(name), MEAN, STD, 0)
     for layer in value["layers"]:
         if layer["name"] == layer_name:
             layer.update(numbers)
+            for key in [key for key, number in numbers.items() if number is MISSING]:
+                del layer[key]
     return f"nnbookDigitModels.bad = {json.dumps(value)};"
 
 
@@ -138,6 +143,10 @@ BAD_LAYERS = {
     "no groups at all": (
         ("tiny", "features.0.0", {"groups": 0}),
         "groups must be a whole number ≥ 1, not 0",
+    ),
+    "a depthwise convolution exported without its groups (one group, as before groups were)": (
+        (ANSWER, "features.1.0", {"groups": MISSING}),
+        "layer features.1.0: its weight sees 1 input channels per output, but 12 channels in 1",
     ),
 }
 

@@ -42,7 +42,9 @@ function nnbookLayersModule(scope) {
   // (first(o) = 0, every output sees every input); G = C is a depthwise one (a k × k kernel
   // per channel). The layer's numbers are checked here, once, before any is used.
   function convGeometry(layer, x, weight) {
-    const { name, groups } = layer;
+    const { name } = layer;
+    // an export written before layers carried their groups has none: every one was ordinary
+    const groups = layer.groups === undefined ? 1 : layer.groups;
     check(Number.isInteger(groups) && groups >= 1, `layer ${name}: groups must be a whole number ≥ 1, not ${groups}`);
     check(weight && weight.shape && weight.shape.length === 4, `layer ${name}: the weight must be O × C/groups × k × k`);
     const [out, perGroup, k, k2] = weight.shape;

@@ -15,11 +15,12 @@ import pytest
 import torch
 from bs4 import BeautifulSoup
 from built_book import HTML, page_from_file
+from page_gradients import normalisation
 
 from nnbook.mnist.data import read_raw
-from nnbook.mnist.export import PAGE_MODELS
+from nnbook.mnist.export import DRAWN_MODELS
 from nnbook.mnist.model import receptive_fields
-from nnbook.mnist.models import build_model
+from nnbook.mnist.models import ANSWER, build_model
 from nnbook.mnist.recipes import recipe_for
 from nnbook.mnist.runs import run_folder, runs_root
 from nnbook.mnist.trainer import MODEL, seed_from_environment
@@ -28,10 +29,10 @@ pytestmark = pytest.mark.book  # reads the built book
 
 PAGE = HTML / "book" / "part2" / "digits.html"
 #: Which chapter reports each network's final test accuracy, and in which sentence.
-REPORTED = {"net": "book/part2/training.html", "tiny": "book/part2/small.html"}
+REPORTED = {"net": "book/part2/training.html", ANSWER: "book/part2/small.html"}
 STATED = {
     "net": r"After the last epoch the network classifies {} % of the test",
-    "tiny": r"parameters; final test accuracy {} %",
+    ANSWER: r"parameters; final test accuracy {} %",
 }
 AGREEMENT_DIGITS = 200
 PREDICTION_DIGITS = 1000
@@ -74,7 +75,7 @@ def page_log_probabilities(tab, name: str, pixels: np.ndarray) -> np.ndarray:
     return np.array(values)
 
 
-@pytest.mark.parametrize("name", PAGE_MODELS)
+@pytest.mark.parametrize("name", DRAWN_MODELS)
 def test_the_page_holds_the_weights_the_build_trained(tab, mnist, name):
     """The page's state dict is the kept run's, value for value (float32, as exported)."""
     folder = run_folder(
@@ -85,20 +86,20 @@ def test_the_page_holds_the_weights_the_build_trained(tab, mnist, name):
         pytest.fail(f"no finished run in {folder}: build the book first", pytrace=False)
     trained = torch.load(folder / MODEL, map_location="cpu")
     ours = state_dict(tab, name)
-    assert set(PAGE_MODELS) <= set(tab.evaluate("nnbookDigits.models"))
+    assert list(tab.evaluate("nnbookDigits.models")) == list(DRAWN_MODELS)  # what was exported
     assert ours.keys() == trained.keys()
     for key, value in trained.items():
         assert torch.equal(ours[key].to(value.dtype), value), key
 
 
-@pytest.mark.parametrize("name", PAGE_MODELS)
+@pytest.mark.parametrize("name", DRAWN_MODELS)
 def test_the_pages_log_probabilities_are_pytorchs(tab, test_set, name):
     network = build_model(name).double().eval()
     network.load_state_dict(state_dict(tab, name))
     images, _ = test_set
     pixels = images[:AGREEMENT_DIGITS].reshape(AGREEMENT_DIGITS, -1) / 255
     ours = page_log_probabilities(tab, name, pixels)
-    mean, std = tab.evaluate(f"[nnbookDigitModels.{name}.mean, nnbookDigitModels.{name}.std]")
+    mean, std = normalisation(tab, name)
     batch = torch.tensor((pixels - mean) / std).reshape(-1, 1, 28, 28)
     with torch.no_grad():
         theirs = network(batch).numpy()
@@ -114,13 +115,13 @@ def pytorch_predictions(tab, name: str, images: np.ndarray, dtype: torch.dtype) 
     normalisation, in ``dtype``."""
     network = build_model(name).to(dtype).eval()
     network.load_state_dict(state_dict(tab, name))
-    mean, std = tab.evaluate(f"[nnbookDigitModels.{name}.mean, nnbookDigitModels.{name}.std]")
+    mean, std = normalisation(tab, name)
     batch = ((torch.tensor(images, dtype=torch.float64) / 255 - mean) / std).to(dtype)
     with torch.no_grad():
         return network(batch.unsqueeze(1)).argmax(dim=1).numpy()
 
 
-@pytest.mark.parametrize("name", PAGE_MODELS)
+@pytest.mark.parametrize("name", DRAWN_MODELS)
 def test_the_page_reads_the_test_set_as_the_chapters_report(tab, test_set, name):
     """The page's network reads the whole test set as the chapter reports. PyTorch reads all
     10,000 digits with the page's weights, in float32 as in training; the page's own predictions
@@ -185,14 +186,14 @@ STROKES = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("name", PAGE_MODELS)
+@pytest.mark.parametrize("name", DRAWN_MODELS)
 @pytest.mark.parametrize("digit", list(STROKES))
 def test_strokes_drawn_with_the_mouse_are_read(tab, name, digit):
     tab.select_option("#nnbook-digit-model", name)
     assert draw(tab, STROKES[digit]) == digit
 
 
-@pytest.mark.parametrize("name", PAGE_MODELS)
+@pytest.mark.parametrize("name", DRAWN_MODELS)
 def test_the_highlight_covers_the_receptive_field_the_model_chapter_computes(tab, name):
     tab.select_option("#nnbook-digit-model", name)
     draw(tab, STROKES["0"])
@@ -216,6 +217,25 @@ def test_the_highlight_covers_the_receptive_field_the_model_chapter_computes(tab
     assert field.is_visible()
     shown = (int(field.get_attribute("data-rows")), int(field.get_attribute("data-columns")))
     assert shown == (last.receptive_field, last.receptive_field)
+
+
+def test_the_answer_is_labelled_and_its_depthwise_maps_are_shown_channel_by_channel(tab):
+    option = tab.locator(f'#nnbook-digit-model option[value="{ANSWER}"]')
+    assert option.inner_text() == f"{ANSWER} (the chapter's answer)"
+    tab.select_option("#nnbook-digit-model", ANSWER)
+    draw(tab, STROKES["7"])
+    depthwise = [
+        (name, module)
+        for name, module in build_model(ANSWER).named_modules()
+        if isinstance(module, torch.nn.Conv2d) and module.groups > 1
+    ]
+    assert depthwise
+    for name, module in depthwise:
+        group = tab.locator(
+            ".nnbook-digit-map-group", has_text=re.compile(rf"^{re.escape(name)} ")
+        )
+        assert "depthwise" in group.locator(".nnbook-digit-map-title").inner_text()
+        assert group.locator("canvas").count() == module.out_channels == module.groups
 
 
 def test_a_blank_pad_predicts_nothing(tab):

@@ -8,25 +8,40 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from built_book import HTML, page_from_file
+from page_gradients import (
+    TOLERANCE,
+    autograd_loss_and_gradients,
+    input_gradients,
+    largest_gradient_difference,
+    normalisation,
+    page_loss_and_gradients,
+    random_masks,
+    randomised,
+)
 from torch import nn
 
-from nnbook.mnist.export import PAGE_MODELS
+from nnbook.mnist.export import DRAWN_MODELS
 from nnbook.mnist.manual import largest_relative_difference
 from nnbook.mnist.models import build_model
-from nnbook.mnist.page_training import initial_network, one_cycle_defaults, page_recipe
+from nnbook.mnist.page_training import (
+    TRAINED_MODELS,
+    initial_network,
+    one_cycle_defaults,
+    page_recipe,
+)
 from nnbook.mnist.recipes import recipe_for
 from nnbook.mnist.trainer import BOOK_HOOKS, start_run
 
 pytestmark = pytest.mark.book  # reads the built book
 
 PAGE = HTML / "book" / "part2" / "digits.html"
-TOLERANCE = 1e-9  # float64 in both; the same sums in another order differ by ~1e-15
 #: Steps within which a click on Train must lift the page's test accuracy above 90 %: one pass
 #: over the page's training digits (Tiny with its first convolution padded took 250 steps in a
 #: CI run, the unpadded one under 200).
 STEPS_TO_NINETY = page_recipe("tiny")["stepsPerPass"]
+#: Every network the page knows: those it trains and those the build exported for drawing.
+KNOWN = tuple(dict.fromkeys((*TRAINED_MODELS, *DRAWN_MODELS)))
 
 
 @pytest.fixture(scope="module")
@@ -35,109 +50,15 @@ def tab():
         yield page
 
 
-def as_page_state(network: nn.Module) -> dict[str, dict]:
-    return {
-        key: {"shape": list(value.shape), "data": value.double().flatten().tolist()}
-        for key, value in network.state_dict().items()
-        if value.is_floating_point()
-    }
-
-
 def random_network(name: str, seed: int) -> nn.Module:
     """``name`` with random weights and running statistics, float64."""
-    generator = torch.Generator().manual_seed(seed)
-    network = build_model(name).double()
-    with torch.no_grad():
-        for key, value in network.state_dict().items():
-            if key.endswith("running_var"):
-                value.copy_(torch.rand(value.shape, generator=generator, dtype=value.dtype) + 0.5)
-            elif value.is_floating_point():
-                value.copy_(0.4 * torch.randn(value.shape, generator=generator, dtype=value.dtype))
-    return network
+    return randomised(build_model(name), seed)
 
 
-def random_masks(network: nn.Module, count: int, seed: int) -> list[torch.Tensor]:
-    """One mask per Dropout (0 or 1/(1 − p)) of its output's shape for ``count`` images."""
-    shapes = []
-    hooks = [
-        m.register_forward_hook(lambda m, i, o: shapes.append((m.p, o.shape)))
-        for m in network.modules()
-        if isinstance(m, nn.Dropout)
-    ]
-    with torch.no_grad():
-        network.eval()(torch.zeros(count, 1, 28, 28, dtype=torch.float64))
-    for hook in hooks:
-        hook.remove()
-    generator = torch.Generator().manual_seed(seed)
-    return [
-        (torch.rand(shape, generator=generator, dtype=torch.float64) >= p).double() / (1 - p)
-        for p, shape in shapes
-    ]
-
-
-def autograd_loss_and_gradients(network, pixels, labels, masks, mean, std):
-    """PyTorch's loss and gradients in training mode, each Dropout's output its input × mask."""
-    dropouts = [m for m in network.modules() if isinstance(m, nn.Dropout)]
-    hooks = [
-        layer.register_forward_hook(lambda m, inputs, output, mask=mask: inputs[0] * mask)
-        for layer, mask in zip(dropouts, masks, strict=True)
-    ]
-    network.train()
-    images = ((torch.tensor(pixels) - mean) / std).reshape(-1, 1, 28, 28)
-    loss = F.nll_loss(network(images), torch.tensor(labels))
-    network.zero_grad()
-    loss.backward()
-    for hook in hooks:
-        hook.remove()
-    return loss.item(), {k: p.grad.numpy() for k, p in network.named_parameters()}
-
-
-def page_loss_and_gradients(tab, name, network, pixels, labels, masks):
-    result = tab.evaluate(
-        """([name, state, pixels, labels, masks]) => {
-             const {loss, gradients} = nnbookTraining.lossAndGradients(
-               name, state, pixels, labels, masks);
-             return {loss, gradients: Object.fromEntries(Object.entries(gradients)
-               .map(([k, g]) => [k, {shape: g.shape, data: Array.from(g.data)}]))};
-           }""",
-        [
-            name,
-            as_page_state(network),
-            pixels.flatten().tolist(),
-            labels.tolist(),
-            None if masks is None else [m.flatten().tolist() for m in masks],
-        ],
-    )
-    gradients = {
-        key: np.array(value["data"]).reshape(value["shape"])
-        for key, value in result["gradients"].items()
-    }
-    return result["loss"], gradients
-
-
-def normalisation(tab, name):
-    return tab.evaluate(f"[nnbookDigitModels.{name}.mean, nnbookDigitModels.{name}.std]")
-
-
-@pytest.mark.parametrize("name", PAGE_MODELS)
+@pytest.mark.parametrize("name", KNOWN)
 @pytest.mark.parametrize("seed", [1, 2])
 def test_loss_and_gradients_are_autograds(tab, name, seed):
-    network = random_network(name, seed)
-    rng = np.random.default_rng(seed)
-    count = 3
-    pixels = rng.random((count, 784))
-    labels = rng.integers(0, 10, count)
-    masks = random_masks(network, count, seed)
-    mean, std = normalisation(tab, name)
-    loss, ours = page_loss_and_gradients(
-        tab, name, network, pixels, labels, masks if masks else None
-    )
-    reference_loss, reference = autograd_loss_and_gradients(
-        network, pixels, labels, masks, mean, std
-    )
-    assert list(ours) == [key for key, _ in network.named_parameters()]
-    assert abs(loss - reference_loss) <= TOLERANCE * reference_loss
-    difference = largest_relative_difference(ours, reference)
+    difference = largest_gradient_difference(tab, name, build_model(name), seed)
     print(f"{name}, seed {seed}: largest relative difference from autograd {difference:.1e}")
     assert difference <= TOLERANCE
 
@@ -218,33 +139,15 @@ def test_sgd_step_leaves_its_arguments_unchanged(tab):
     assert unchanged
 
 
-@pytest.mark.parametrize("name", PAGE_MODELS)
+@pytest.mark.parametrize("name", DRAWN_MODELS)
 def test_input_gradient_is_autograds(tab, mnist, name):
-    network = build_model(name).double().eval()
-    state = tab.evaluate(
-        """name => Object.fromEntries(Object.entries(nnbookDigits.stateDict(name))
-             .map(([key, value]) => [key, {shape: value.shape, data: Array.from(value.data)}]))""",
-        name,
-    )
-    network.load_state_dict(
-        {k: torch.tensor(v["data"]).reshape(v["shape"]) for k, v in state.items()}
-    )
-    mean, std = normalisation(tab, name)
+    """On the weights the build trained and a test digit."""
     digit_ink = (mnist.test.images[7, 0].double() * mnist.std + mnist.mean).clamp(0, 1)
     # a little noise: a blank region of a digit makes equal maxima in a pooling window, where
     # autograd's and the page's choices of one (both right) are decided by round-off
     noise = torch.rand(28, 28, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
     ink = (0.9 * digit_ink + 0.1 * noise).flatten()
-    pixels = ink.clone().requires_grad_(True)
-    log_p = network(((pixels - mean) / std).reshape(1, 1, 28, 28))[0]
-    digit = int(log_p.argmax())
-    log_p[digit].backward()
-    ours = np.array(
-        tab.evaluate(
-            "([n, p, d]) => nnbookTraining.inputGradient(n, p, d)", [name, ink.tolist(), digit]
-        )
-    )
-    reference = pixels.grad.numpy()
+    ours, reference = input_gradients(tab, name, build_model(name), ink)
     assert np.abs(ours - reference).max() <= TOLERANCE * np.abs(reference).max()
 
 
@@ -292,7 +195,7 @@ def test_bad_input_is_an_error_that_names_it(tab, case):
     assert message is not None and expected in message, message
 
 
-@pytest.mark.parametrize("name", PAGE_MODELS)
+@pytest.mark.parametrize("name", TRAINED_MODELS)
 def test_the_start_is_the_weights_fit_starts_from(tab, mnist, name):
     start = tab.evaluate(
         """name => Object.fromEntries(Object.entries(
@@ -304,7 +207,8 @@ def test_the_start_is_the_weights_fit_starts_from(tab, mnist, name):
     run = start_run(name, recipe_for(name), seed, mnist.train.subset(64), 1, BOOK_HOOKS)
     for key, value in run.network.state_dict().items():
         np.testing.assert_array_equal(np.float32(start[key]), value.flatten().float().numpy())
-    assert tab.evaluate(f"nnbookTrainStart.networks.{name}.recipe") == page_recipe(name)
+    recipe = tab.evaluate("name => nnbookTrainStart.networks[name].recipe", name)
+    assert recipe == page_recipe(name)
     assert initial_network(name, seed).state_dict().keys() == start.keys()
 
 

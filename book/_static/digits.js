@@ -23,7 +23,8 @@
     return run(name, pixels).logProbabilities;
   }
 
-  // A network trained elsewhere on the page: the layers of `base`, the weights of `state`
+  // A network trained elsewhere on the page: the layers of `base` (a network the page knows,
+  // drawn or trained here: nnbookLayers.exported), the weights of `state`
   function addNetwork(name, base, state, testAccuracy) {
     const model = layers.exported(base);
     window.nnbookDigitModels[name] = { ...model, state, decoded: state, testAccuracy, trainedHere: true };
@@ -294,12 +295,21 @@
     return canvas;
   }
 
+  // a layer's type, and for a grouped convolution its groups: a depthwise one (a group per
+  // input channel) has a kernel per channel, so each of its maps comes from one input map alone
+  function kindOf(layer, inputChannels) {
+    if (!(layer.groups > 1)) return layer.type;
+    if (layer.groups === inputChannels) return `${layer.type}, depthwise: one kernel per channel`;
+    return `${layer.type}, ${layer.groups} groups`;
+  }
+
   function showMaps(maps, model, outputs, showField) {
     maps.replaceChildren();
     for (const stage of stages(model)) {
       const out = outputs[stage.last];
       if (out.h * out.w === 1) continue; // the scores: the bars show them
-      const title = `${stage.layer.name} (${stage.layer.type}): ${out.c} × ${out.h} × ${out.w}`;
+      const inputChannels = stage.first > 0 ? outputs[stage.first - 1].c : 1; // the image: 1
+      const title = `${stage.layer.name} (${kindOf(stage.layer, inputChannels)}): ${out.c} × ${out.h} × ${out.w}`;
       const group = element("div", { class: "nnbook-digit-map-group" }, element("p", { class: "nnbook-digit-map-title" }, title));
       for (let c = 0; c < out.c; c++) group.append(mapCanvas(stage, out, c, showField));
       maps.append(group);
@@ -311,7 +321,9 @@
     const refresh = (selected) => {
       choice.replaceChildren();
       for (const [name, model] of Object.entries(window.nnbookDigitModels || {})) {
-        const label = model.trainedHere ? `${name} (trained in this page)` : name;
+        // the export's label (the chapter's answer), or where the network was trained
+        const note = model.trainedHere ? "trained in this page" : model.label;
+        const label = note ? `${name} (${note})` : name;
         choice.append(element("option", { value: name }, label));
       }
       if (selected) choice.value = selected;

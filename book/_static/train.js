@@ -425,7 +425,7 @@
     const name = parts.controls.choice.value;
     const worker = makeWorker();
     worker.onmessage = ({ data: message }) => handlers[message.type](message);
-    const model = window.nnbookDigitModels[name];
+    const model = start.networks[name]; // its layers and normalisation, as the export writes them
     worker.postMessage({
       type: "setUp",
       model: { layers: model.layers, mean: model.mean, std: model.std },
@@ -508,7 +508,7 @@
       root.append(element("p", {}, "This build wrote no starting weights for the page."));
       return;
     }
-    const names = Object.keys(start.networks).filter((name) => (window.nnbookDigitModels || {})[name]);
+    const names = Object.keys(start.networks);
     names.sort((a, b) => (b === start.first) - (a === start.first)); // the first one first
     const parts = { controls: makeControls(names), readout: makeReadout(), chart: makeChart(), view: makeView() };
     root.append(parts.controls.element, parts.readout.element, parts.chart.element, parts.view.element);

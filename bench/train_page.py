@@ -1,6 +1,8 @@
 """How fast "Train it here" trains: a step in headless Chromium against PyTorch, and one pass.
 
-Opens the built page from ``file://`` (build the book first) and measures
+Opens the built page from ``file://`` (build the book first) and measures, for each network
+asked for (``--model``, any of ``page_training.TRAINED_MODELS``; ``tiny`` unless told), one
+record line each, named by the network and its multiply-adds per image:
 
 - one training step of a network at the page's batch (``nnbookTraining.lossAndGradients`` then
   ``sgdStep``, from the starting weights, on shipped test digits): median of ``--steps`` after
@@ -14,6 +16,10 @@ Opens the built page from ``file://`` (build the book first) and measures
 
     python bench/train_page.py
     python bench/train_page.py --record bench/results/train_page.jsonl
+    python bench/train_page.py --model separable-31 separable-19
+
+The chapter quotes the latest line (``records.latest("train_page")``), which must be ``tiny``'s:
+record another network before ``tiny``, never after it.
 """
 
 from __future__ import annotations
@@ -29,13 +35,17 @@ from speed import best_seconds
 
 from nnbook.browser import allow_files_only, chromium
 from nnbook.mnist.data import read_raw
-from nnbook.mnist.page_training import PAGE_BATCH_SIZE, TRAIN_DIGITS, initial_network
+from nnbook.mnist.page_training import (
+    PAGE_BATCH_SIZE,
+    TRAIN_DIGITS,
+    TRAINED_MODELS,
+    initial_network,
+)
 from nnbook.mnist.summaries import model_summaries
 from nnbook.mnist.trainer import seed_from_environment
 
 PAGE = ROOT / "_build" / "html" / "book" / "part2" / "digits.html"
 STEP = """([name, rows, labels, steps]) => {
-  const model = nnbookDigitModels[name];
   const start = nnbookLayers.decodeState(nnbookTrainStart.networks[name].state);
   let state = start, buffers = null;
   const options = {lr: 0.01, momentum: 0.9, weightDecay: 0, nesterov: true};
@@ -107,55 +117,61 @@ def one_pass(page, name: str) -> dict[str, object]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="tiny")
-    parser.add_argument("--steps", type=int, default=20, help="timed steps in the page")
-    parser.add_argument("--record", type=Path, metavar="JSONL")
-    args = parser.parse_args()
-    if not PAGE.is_file():
-        parser.error(f"no {PAGE}: build the book first")
-    torch.set_num_threads(1)  # the page's Worker is one thread
-    origin = provenance("cpu")
-    _, _, images, labels = read_raw(download=False)
+def measure(page_path: Path, name: str, steps: int, images, labels) -> dict[str, object]:
+    """One record line of ``name``: its step in a fresh page and PyTorch's, and one pass."""
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         blocked = allow_files_only(page)
-        page.goto(PAGE.as_uri(), wait_until="load")
+        page.goto(page_path.as_uri(), wait_until="load")
         page.wait_for_function("() => window.nnbookTraining && window.nnbookTrainStart")
+        # the normalisation of the network the page trains (drawn or not)
         scale = page.evaluate(
-            f"[nnbookDigitModels.{args.model}.mean, nnbookDigitModels.{args.model}.std]"
+            "n => [nnbookLayers.exported(n).mean, nnbookLayers.exported(n).std]", name
         )
-        in_page = page_step_ms(page, args.model, images, labels, args.steps)
-        passed = one_pass(page, args.model)
+        in_page = page_step_ms(page, name, images, labels, steps)
+        passed = one_pass(page, name)
         version = browser.version
     if blocked:
         raise RuntimeError(f"the page asked for {blocked}")
-    record = {
-        "network": args.model,
+    return {
+        "network": name,
         # the network's version: a chapter quotes only lines of today's network
-        "multiply-adds per image": int(model_summaries().loc[args.model, "MACs per image"]),
+        "multiply-adds per image": int(model_summaries().loc[name, "MACs per image"]),
         "batch": PAGE_BATCH_SIZE,
         "chromium": version,
         "page ms per step": in_page,
-        "torch float64 ms per step": torch_step_ms(
-            args.model, images, labels, torch.float64, scale
-        ),
-        "torch float32 ms per step": torch_step_ms(
-            args.model, images, labels, torch.float32, scale
-        ),
+        "torch float64 ms per step": torch_step_ms(name, images, labels, torch.float64, scale),
+        "torch float32 ms per step": torch_step_ms(name, images, labels, torch.float32, scale),
         "pass": passed,
     }
-    print(
-        f"{args.model}, batch {PAGE_BATCH_SIZE}: {in_page:.1f} ms a step in the page, "
-        f"{record['torch float64 ms per step']:.1f} ms PyTorch float64, "
-        f"{record['torch float32 ms per step']:.1f} ms float32 (one thread); one pass: "
-        f"{passed['steps']} steps in {passed['seconds']:.0f} s, "
-        f"{100 * passed['test accuracy']:.1f} % of the shipped test digits; the page's longest "
-        f"task meanwhile {passed['longest page task ms']:.0f} ms"
-    )
-    if args.record:
-        append_record(args.record, origin | record)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", nargs="+", default=["tiny"], choices=TRAINED_MODELS)
+    parser.add_argument("--steps", type=int, default=20, help="timed steps in the page")
+    parser.add_argument("--page", type=Path, default=PAGE, help="the built digits page")
+    parser.add_argument("--record", type=Path, metavar="JSONL")
+    args = parser.parse_args()
+    if not args.page.is_file():
+        parser.error(f"no {args.page}: build the book first")
+    torch.set_num_threads(1)  # the page's Worker is one thread
+    origin = provenance("cpu")
+    _, _, images, labels = read_raw(download=False)
+    for name in args.model:
+        record = measure(args.page, name, args.steps, images, labels)
+        passed = record["pass"]
+        print(
+            f"{name}, batch {PAGE_BATCH_SIZE}, {record['multiply-adds per image']:,} "
+            f"multiply-adds per image: {record['page ms per step']:.1f} ms a step in the page, "
+            f"{record['torch float64 ms per step']:.1f} ms PyTorch float64, "
+            f"{record['torch float32 ms per step']:.1f} ms float32 (one thread); one pass: "
+            f"{passed['steps']} steps in {passed['seconds']:.0f} s, "
+            f"{100 * passed['test accuracy']:.1f} % of the shipped test digits; the page's "
+            f"longest task meanwhile {passed['longest page task ms']:.0f} ms"
+        )
+        if args.record:
+            append_record(args.record, origin | record)
 
 
 if __name__ == "__main__":

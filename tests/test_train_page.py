@@ -276,3 +276,24 @@ def test_clicking_train_teaches_the_network_and_pause_stops_it(tab):
     assert painted > 0
     tab.click('button[data-action="reset"]')
     assert tab.locator("[data-training-steps]").get_attribute("data-training-steps") == "0"
+
+
+@pytest.mark.parametrize("name", [n for n in TRAINED_MODELS if n not in ("tiny", "net")])
+def test_the_depthwise_networks_train_in_the_worker_with_their_recipe(tab, name):
+    """The answer and its frontier's network train in the page's Worker from their own start
+    (neither needs to be drawn), at their recipe's rate: ten steps, a finite loss, no error (a
+    whole pass is bench/train_page.py's; ten steps of the one-cycle warm-up move little)."""
+    tab.select_option("#nnbook-train-model", name)
+    assert float(tab.input_value("#nnbook-train-rate")) == page_recipe(name)["lr"]
+    tab.click('button[data-action="train"]')
+    tab.wait_for_function(
+        "() => Number(document.querySelector('[data-training-steps]').dataset"
+        ".trainingSteps || 0) >= 10",
+        timeout=120_000,
+    )
+    tab.click('button[data-action="pause"]')
+    tab.wait_for_selector("[data-training-paused]", state="attached")
+    loss = float(tab.locator("[data-training-loss]").inner_text())
+    assert np.isfinite(loss) and loss > 0
+    assert "stopped" not in tab.locator(".nnbook-train-status").inner_text()
+    tab.click('button[data-action="reset"]')

@@ -314,7 +314,8 @@ def step_seconds(
 def epoch_row(model: str, batch_size: int | None, device: torch.device) -> dict:
     """One real epoch of ``model`` with its recipe (at ``batch_size`` if given): its seconds and
     GFLOP/s, those of its convolutions alone (the ceiling), and a step's time by operator."""
-    recipe = dataclasses.replace(recipe_for(model), epochs=1)
+    # one epoch as most of a run's are: augmented, whatever the recipe's last epochs see
+    recipe = dataclasses.replace(recipe_for(model), epochs=1, clean_last_epochs=0)
     if batch_size:
         recipe = dataclasses.replace(recipe, batch_size=batch_size)
     data = load()

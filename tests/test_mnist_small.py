@@ -31,6 +31,7 @@ from nnbook.mnist.summaries import (
     frontier_table,
     last_epochs_table,
     model_summaries,
+    page_speed_table,
     seeds_table,
 )
 from nnbook.mnist.trainer import CHECKPOINT, HISTORY, MODEL, fit
@@ -622,3 +623,28 @@ def test_a_run_asked_for_on_the_cpu_trains_there_beside_a_gpu(small, tmp_path, m
     result = trained(*small, replace(QUICK, epochs=1), seed=10, device="cpu", model="tiny",
                      root=tmp_path)  # fmt: skip
     assert {p.device.type for p in result.model.parameters()} == {"cpu"}
+
+
+def test_page_speed_table_reads_each_networks_latest_line_of_today():
+    def line(network, page_ms, macs=None, accuracy=0.95):
+        today = int(model_summaries().loc[network, "MACs per image"])
+        return {
+            "network": network, "multiply-adds per image": today if macs is None else macs,
+            "page ms per step": page_ms, "torch float64 ms per step": page_ms / 4,
+            "torch float32 ms per step": page_ms / 8,
+            "pass": {"seconds": page_ms / 2, "test accuracy": accuracy},
+        }  # fmt: skip
+
+    lines = [
+        line("tiny", 100.0),  # superseded
+        line("separable-31", 240.0, macs=1),  # an earlier version of the network
+        line("tiny", 140.0, accuracy=0.952),
+    ]
+    table = page_speed_table(lines, ["tiny", "separable-31", "separable-19"])
+    assert list(table.index) == ["tiny"]  # no line of today's separable-31 or separable-19
+    row = table.loc["tiny"]
+    assert row["page ms per step"] == 140.0 and row["PyTorch float64 ms"] == 35.0
+    assert row["page ÷ float64"] == pytest.approx(4.0) and row["one pass (s)"] == 70.0
+    assert row["test accuracy after it (%)"] == pytest.approx(95.2)
+    with pytest.raises(ValueError, match="unknown model 'huge'"):
+        page_speed_table(lines, ["huge"])

@@ -161,6 +161,35 @@ def epochs_table(
     ).T
 
 
+def page_speed_table(lines: Sequence[dict], networks: Sequence[str]) -> pd.DataFrame:
+    """One row per network of ``networks`` that ``bench/train_page.py`` measured in its version
+    of today (the same multiply-adds per image), from its latest such line of ``lines``: ms per
+    step in the page and in PyTorch (float64, float32) and one pass over the page's digits
+    (seconds, test accuracy %). A network without such a line has no row."""
+    costs = model_summaries()["MACs per image"]
+    rows = {}
+    for name in networks:
+        today = int(costs[check_model(name)])
+        measured = [
+            line
+            for line in lines
+            if line["network"] == name and line.get("multiply-adds per image") == today
+        ]
+        if measured:
+            line = measured[-1]
+            rows[name] = {
+                "page ms per step": line["page ms per step"],
+                "PyTorch float64 ms": line["torch float64 ms per step"],
+                "PyTorch float32 ms": line["torch float32 ms per step"],
+                "page ÷ float64": line["page ms per step"] / line["torch float64 ms per step"],
+                "one pass (s)": line["pass"]["seconds"],
+                "test accuracy after it (%)": 100 * line["pass"]["test accuracy"],
+            }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "network"
+    return table
+
+
 def _latest_line(
     records: Sequence[dict],
     model: str,

@@ -23,7 +23,7 @@ from torch import nn
 
 from nnbook.mnist.export import DRAWN_MODELS
 from nnbook.mnist.manual import largest_relative_difference
-from nnbook.mnist.models import build_model
+from nnbook.mnist.models import ANSWER, build_model
 from nnbook.mnist.page_training import (
     TRAINED_MODELS,
     initial_network,
@@ -276,6 +276,26 @@ def test_clicking_train_teaches_the_network_and_pause_stops_it(tab):
     assert painted > 0
     tab.click('button[data-action="reset"]')
     assert tab.locator("[data-training-steps]").get_attribute("data-training-steps") == "0"
+
+
+def test_a_pass_teaches_the_answer_in_the_page(tab):
+    """The chapter's answer, trained in the page from its start, gets nine in ten of the shipped
+    test digits right within one pass over the training digits (bench/train_page.py: 96.4 %
+    after the whole pass)."""
+    tab.select_option("#nnbook-train-model", ANSWER)
+    tab.click('button[data-action="train"]')
+    tab.wait_for_function(
+        "() => Number(document.querySelector('[data-training-accuracy]').dataset"
+        ".trainingAccuracy || 0) > 0.9",
+        timeout=300_000,
+    )
+    steps = int(tab.get_attribute("[data-training-steps]", "data-training-steps"))
+    accuracy = float(tab.get_attribute("[data-training-accuracy]", "data-training-accuracy"))
+    print(f"{ANSWER} in the page: {100 * accuracy:.1f} % of the test digits after {steps} steps")
+    assert steps <= page_recipe(ANSWER)["stepsPerPass"]
+    tab.click('button[data-action="pause"]')
+    tab.wait_for_selector("[data-training-paused]", state="attached")
+    tab.click('button[data-action="reset"]')
 
 
 @pytest.mark.parametrize("name", [n for n in TRAINED_MODELS if n not in ("tiny", "net")])

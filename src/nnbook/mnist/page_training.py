@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from nnbook.mnist.data import read_raw
+from nnbook.mnist.data import load, read_raw
 from nnbook.mnist.export import model_export, static_folder, write_static_script
 from nnbook.mnist.models import ANSWER, SEPARABLE_FRONTIER, build_model
 from nnbook.mnist.recipes import for_gpu, recipe_for
@@ -94,11 +94,10 @@ def page_recipe(name: str) -> dict[str, object]:
 
 
 def normalisation(root: str | Path | None = None) -> tuple[float, float]:
-    """The training set's mean and standard deviation of ink in [0, 1], as
-    ``nnbook.mnist.data.load`` computes them (the same operations, so the same floats)."""
-    train_x = read_raw(root, download=False)[0]
-    images = train_x.float().div_(255).unsqueeze(1)
-    return images.mean().item(), images.std().item()
+    """The training set's mean and standard deviation of ink in [0, 1], those
+    ``nnbook.mnist.data.load`` normalises with."""
+    data = load(root, download=False)
+    return data.mean, data.std
 
 
 def start_value(seed: int, root: str | Path | None = None) -> dict[str, object]:

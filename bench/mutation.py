@@ -241,12 +241,6 @@ def listed_mutants(text: str) -> dict[str, dict[str, set[str]]]:
     return found
 
 
-def equivalent_mutants(text: str) -> dict[str, set[str]]:
-    """Module → the mutants ``mutation-equivalent.md`` lists as equivalent (left out of the
-    score; the accepted and the untested are survivors)."""
-    return {module: kinds["equivalent"] for module, kinds in listed_mutants(text).items()}
-
-
 def latest_records(lines: list[str]) -> dict[str, dict]:
     """Each module's last record, in the order the modules were first recorded."""
     latest: dict[str, dict] = {}
@@ -257,27 +251,42 @@ def latest_records(lines: list[str]) -> dict[str, dict]:
 
 
 def killed_share(record: dict, equivalent: int) -> float:
-    """Killed over the mutants that a test could kill: not untested, not equivalent."""
+    """Killed over the mutants that a test could kill: not untested, not ``equivalent`` of them
+    (0: the raw kill rate)."""
     return record["killed"] / max(record["mutants"] - record["no tests"] - equivalent, 1)
 
 
-def table(lines: list[str], equivalents: dict[str, set[str]]) -> str:
-    """The README's table: per module, its last record and how many of its survivors are
-    listed as equivalent."""
+def classified(record: dict, listed: dict[str, dict[str, set[str]]]) -> dict[str, list[str]]:
+    """``record``'s survivors by kind, as ``mutation-equivalent.md`` lists them now:
+    ``equivalent`` (left out of the score) and ``accepted``; the rest are untested behaviour."""
+    survivors = set(record["survivors"])
+    kinds = listed.get(record["module"], {})
+    return {
+        kind: sorted(survivors & kinds.get(kind, set())) for kind in ("equivalent", "accepted")
+    }
+
+
+def table(lines: list[str], listed: dict[str, dict[str, set[str]]]) -> str:
+    """The README's table: per module, its last record, its survivors by kind (the record's own
+    ``equivalent`` and ``accepted`` where it has them, else ``mutation-equivalent.md``'s), the
+    raw kill rate and the score (equivalents left out)."""
     rows = [
-        "| module | mutants | killed | equivalent | other survivors | timed out | untested "
-        "| killed of the rest | run |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| module | mutants | killed | equivalent | accepted | other survivors | timed out "
+        "| untested | raw kill rate | score | run |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for module, record in latest_records(lines).items():
-        survivors = set(record["survivors"])
-        equivalent = len(survivors & equivalents.get(module, set()))
-        share = killed_share(record, equivalent)
-        others = f"{len(survivors) - equivalent}" + (" unread" if module in NOT_YET_READ else "")
+        kinds = {kind: record.get(kind) for kind in ("equivalent", "accepted")}
+        if None in kinds.values():
+            kinds = classified(record, listed)
+        equivalent, accepted = len(kinds["equivalent"]), len(kinds["accepted"])
+        others = len(record["survivors"]) - equivalent - accepted
+        others_text = f"{others}" + (" unread" if module in NOT_YET_READ else "")
         rows.append(
             f"| `{module}` | {record['mutants']} | {record['killed']} | {equivalent} | "
-            f"{others} | {record['timeout']} | {record['no tests']} | "
-            f"{100 * share:.0f} % | {record['seconds']:.0f} s |"
+            f"{accepted} | {others_text} | {record['timeout']} | {record['no tests']} | "
+            f"{100 * killed_share(record, 0):.0f} % | "
+            f"{100 * killed_share(record, equivalent):.0f} % | {record['seconds']:.0f} s |"
         )
     return "\n".join(rows)
 
@@ -302,6 +311,11 @@ def rerun(module: str, names: list[str], children: int, last: dict) -> dict[str,
     }  # fmt: skip
 
 
+def listed() -> dict[str, dict[str, set[str]]]:
+    """``mutation-equivalent.md`` as it is now: module → kind → mutants."""
+    return listed_mutants(EQUIVALENT.read_text(encoding="utf-8"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modules", nargs="+", choices=list(TESTS), default=list(TESTS))
@@ -316,32 +330,41 @@ def main() -> None:
         help="run these survivors of one module's last --record again (after a test was "
         "sharpened) and record the last record with their new statuses",
     )  # fmt: skip
+    parser.add_argument(
+        "--classify", action="store_true",
+        help="after reading the survivors of --modules' last --record into "
+        "mutation-equivalent.md: record that record again, its survivors sorted by kind",
+    )  # fmt: skip
     args = parser.parse_args()
-    if args.rerun:
-        (module,) = args.modules
-        lines = args.record.read_text(encoding="utf-8").splitlines()
-        origin = provenance("cpu")
-        record = rerun(module, args.rerun, args.children, latest_records(lines)[module])
-        print(f"{module}: {record['rerun']['killed']} of {args.rerun} killed now")
-        append_record(args.record, origin | record)
-        return
     if args.table:
         lines = args.table.read_text(encoding="utf-8").splitlines()
-        print(table(lines, equivalent_mutants(EQUIVALENT.read_text(encoding="utf-8"))))
+        print(table(lines, listed()))
+        return
+    if args.rerun or args.classify:
+        lines = args.record.read_text(encoding="utf-8").splitlines()
+        for module in args.modules:
+            last = latest_records(lines)[module]
+            if args.rerun:
+                origin = provenance("cpu")
+                record = origin | rerun(module, args.rerun, args.children, last)
+                print(f"{module}: {record['rerun']['killed']} of {args.rerun} killed now")
+            else:
+                origin = provenance("cpu")  # the reading's command and date; the run's stay
+                record = last | {"classified": {k: origin[k] for k in ("command", "date")}}
+            append_record(args.record, record | classified(record, listed()))
         return
     for module in args.modules:
         origin = provenance("cpu")
         record = mutate(module, args.children, args.diffs)
-        share = killed_share(record, 0)
         print(
             f"{module}: {record['mutants']} mutants, {record['killed']} killed, "
             f"{record['survived']} survived, {record['timeout']} timed out, "
-            f"{record['no tests']} untested ({100 * share:.0f} % of the tested killed) "
-            f"in {record['seconds']:.0f} s",
+            f"{record['no tests']} untested (raw kill rate "
+            f"{100 * killed_share(record, 0):.0f} %) in {record['seconds']:.0f} s",
             flush=True,
         )
         if args.record:
-            append_record(args.record, origin | record)
+            append_record(args.record, origin | record | classified(record, listed()))
 
 
 if __name__ == "__main__":

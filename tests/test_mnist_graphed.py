@@ -16,7 +16,7 @@ from nnbook.mnist.recipes import (
     DEFAULT_RECIPE,
     GPU_RECIPE,
     TWELVE_EPOCH_RECIPE,
-    for_gpu,
+    at_batch_size,
     recipe_for,
 )
 from nnbook.mnist.trainer import HISTORY, fit, make_optimizer, seed_everything, train_epoch
@@ -138,24 +138,24 @@ def test_a_gpu_recipe_changes_the_batch_the_rate_and_the_averages_decay_alone(mo
 def test_a_four_times_larger_batch_doubles_the_rate_and_keeps_the_rest():
     """The square-root rule in numbers: 4 × the batch, 2 × the rate (to 4 decimals)."""
     recipe = replace(TWELVE_EPOCH_RECIPE, lr=0.123456)  # no average: its decay changes too
-    larger = for_gpu(recipe, 4 * recipe.batch_size)
+    larger = at_batch_size(recipe, 4 * recipe.batch_size)
     assert (larger.batch_size, larger.lr) == (4 * recipe.batch_size, 0.2469)
     assert replace(larger, batch_size=recipe.batch_size, lr=recipe.lr) == recipe
-    smaller = for_gpu(recipe, recipe.batch_size // 4)
+    smaller = at_batch_size(recipe, recipe.batch_size // 4)
     assert (smaller.batch_size, smaller.lr) == (recipe.batch_size // 4, 0.0617)
 
 
 def test_the_averages_decay_on_a_gpu_in_numbers():
     """Twice the batch: the decay squared, to six decimals (0.9993² = 0.99860049)."""
     recipe = replace(DEFAULT_RECIPE, ema_decay=0.9993)
-    assert for_gpu(recipe, 2 * recipe.batch_size).ema_decay == 0.9986
+    assert at_batch_size(recipe, 2 * recipe.batch_size).ema_decay == 0.9986
 
 
 def test_scaling_the_batch_in_two_steps_is_scaling_it_in_one():
     """Square-root scaling composes: 64 → 128 → 256 gives the rate of 64 → 256."""
-    two_steps = for_gpu(for_gpu(DEFAULT_RECIPE, 128), 256)
-    assert two_steps.lr == pytest.approx(for_gpu(DEFAULT_RECIPE, 256).lr, abs=1e-4)
-    assert for_gpu(DEFAULT_RECIPE, DEFAULT_RECIPE.batch_size) == DEFAULT_RECIPE
+    two_steps = at_batch_size(at_batch_size(DEFAULT_RECIPE, 128), 256)
+    assert two_steps.lr == pytest.approx(at_batch_size(DEFAULT_RECIPE, 256).lr, abs=1e-4)
+    assert at_batch_size(DEFAULT_RECIPE, DEFAULT_RECIPE.batch_size) == DEFAULT_RECIPE
 
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

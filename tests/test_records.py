@@ -78,10 +78,42 @@ def test_every_surviving_mutant_is_listed_as_equivalent_and_nothing_else():
     assert set(listed) <= set(latest_records(lines)), "a module listed but never measured"
 
 
+def test_a_records_kinds_are_the_lists_of_mutation_equivalent():
+    """Where a module's last record sorts its survivors by kind itself (``equivalent``,
+    ``accepted``), they are the lists of ``mutation-equivalent.md``: the record and the reading
+    say the same."""
+    from mutation import classified, latest_records, listed
+
+    lines = (ROOT / "bench" / "results" / "mutation.jsonl").read_text().splitlines()
+    for module, record in latest_records(lines).items():
+        if "equivalent" in record:
+            kinds = {kind: record[kind] for kind in ("equivalent", "accepted")}
+            assert kinds == classified(record, listed()), module
+
+
+def test_the_table_gives_the_raw_kill_rate_beside_the_score():
+    """Raw: killed over the tested mutants; score: the same without the equivalent ones. The
+    accepted and the other survivors count against both."""
+    from mutation import table
+
+    record = {
+        "module": "m", "mutants": 110, "killed": 80, "survived": 20, "timeout": 0,
+        "no tests": 10, "seconds": 5.0, "survivors": [f"m.x_f__mutmut_{n}" for n in range(20)],
+        "equivalent": [f"m.x_f__mutmut_{n}" for n in range(12)],
+        "accepted": ["m.x_f__mutmut_12"],
+    }  # fmt: skip
+    row = table([json.dumps(record)], {}).splitlines()[-1]
+    assert row == "| `m` | 110 | 80 | 12 | 1 | 7 | 0 | 10 | 80 % | 91 % | 5 s |"
+    del record["equivalent"], record["accepted"]  # an older record: the reading's lists
+    listed = {"m": {"equivalent": {"m.x_f__mutmut_0"}, "accepted": set()}}
+    row = table([json.dumps(record)], listed).splitlines()[-1]
+    assert row == "| `m` | 110 | 80 | 1 | 0 | 19 | 0 | 10 | 80 % | 81 % | 5 s |"
+
+
 def test_the_kinds_of_survivor_are_read_apart():
     """Only the first list under a module is equivalent (left out of the score); the accepted
     and the untested are survivors, each under its heading."""
-    from mutation import equivalent_mutants, listed_mutants
+    from mutation import listed_mutants
 
     text = (
         "# title\n\n## m\n\n- `x_f__mutmut_1`, `_2` — same.\n\n### Accepted\n\n"
@@ -96,18 +128,16 @@ def test_the_kinds_of_survivor_are_read_apart():
         },
         "n": {"equivalent": {"n.x_h__mutmut_6"}, "accepted": set(), "untested behaviour": set()},
     }
-    assert equivalent_mutants(text) == {"m": {"m.x_f__mutmut_1", "m.x_f__mutmut_2"},
-                                        "n": {"n.x_h__mutmut_6"}}  # fmt: skip
     with pytest.raises(ValueError, match="not a kind of survivor"):
         listed_mutants("## m\n\n### Maybe\n")
 
 
 def test_the_readmes_mutation_table_is_the_records():
     """README quotes the table ``bench/mutation.py --table`` prints from the record, as it is."""
-    from mutation import EQUIVALENT, equivalent_mutants, table
+    from mutation import listed, table
 
     lines = (ROOT / "bench" / "results" / "mutation.jsonl").read_text().splitlines()
-    printed = table(lines, equivalent_mutants(EQUIVALENT.read_text(encoding="utf-8")))
+    printed = table(lines, listed())
     assert printed in (ROOT / "README.md").read_text(encoding="utf-8")
 
 

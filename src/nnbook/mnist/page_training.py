@@ -32,7 +32,7 @@ from torch import nn
 from nnbook.mnist.data import load, read_raw
 from nnbook.mnist.export import model_export, static_folder, write_static_script
 from nnbook.mnist.models import ANSWER, SEPARABLE_FRONTIER, build_model
-from nnbook.mnist.recipes import for_gpu, recipe_for
+from nnbook.mnist.recipes import at_batch_size, recipe_for
 from nnbook.mnist.trainer import seed_everything
 
 #: The page's batch: a step of ``tiny`` takes tens of milliseconds in JavaScript, so the loss
@@ -74,10 +74,10 @@ def one_cycle_defaults() -> dict[str, float]:
 
 
 def page_recipe(name: str) -> dict[str, object]:
-    """The book's recipe for ``name`` scaled to the page's batch (``for_gpu``'s square-root
+    """The book's recipe for ``name`` scaled to the page's batch (``at_batch_size``'s square-root
     rule), for one pass over the shipped digits, as the page's trainer reads it. The page shows
     the weights it trains as they are: it keeps no average of them (``Recipe.ema_decay``)."""
-    recipe = for_gpu(recipe_for(name), PAGE_BATCH_SIZE)
+    recipe = at_batch_size(recipe_for(name), PAGE_BATCH_SIZE)
     if recipe.schedule != "onecycle":
         raise ValueError(f"the page trains with a one-cycle schedule, not {recipe.schedule!r}")
     momenta = {m.momentum for m in build_model(name).modules() if isinstance(m, nn.BatchNorm2d)}

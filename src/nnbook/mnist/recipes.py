@@ -135,10 +135,11 @@ CLASS_RECIPE = Recipe(
 GPU_BATCH_SIZE = 256
 
 
-def for_gpu(recipe: Recipe, batch_size: int = GPU_BATCH_SIZE) -> Recipe:
-    """``recipe`` at ``batch_size``, its peak learning rate scaled by the square root of the ratio
-    of the batches (in proportion to it, the rate made training diverge: bench/gpu.py), and the
-    decay of its average per step raised to that ratio, so that it averages over as many images."""
+def at_batch_size(recipe: Recipe, batch_size: int) -> Recipe:
+    """``recipe`` at ``batch_size`` (a GPU's, ``GPU_BATCH_SIZE``; the page's): its peak learning
+    rate scaled by the square root of the ratio of the batches (in proportion to it, the rate
+    made training diverge: bench/gpu.py), and the decay of its average per step raised to that
+    ratio, so that it averages over as many images."""
     factor = batch_size / recipe.batch_size
     return replace(
         recipe,
@@ -150,7 +151,7 @@ def for_gpu(recipe: Recipe, batch_size: int = GPU_BATCH_SIZE) -> Recipe:
 
 #: The GPU's recipe for the default network: batch 256, peak rate 0.2, 16 epochs (its runs, and
 #: those at 12 epochs, are in bench/results/gpu.jsonl).
-GPU_RECIPE = replace(for_gpu(TWELVE_EPOCH_RECIPE), epochs=16)
+GPU_RECIPE = replace(at_batch_size(TWELVE_EPOCH_RECIPE, GPU_BATCH_SIZE), epochs=16)
 
 # How small can it go ------------------------------------------------------------------------
 
@@ -223,7 +224,7 @@ def recipe_for(model: str, gpu: bool = False) -> Recipe:
     candidates for the last step, else its step's.
 
     ``gpu=True``: the one for a GPU's CUDA graphs, ``GPU_RECIPE`` for ``net`` and the step's
-    recipe at a larger batch (``for_gpu``) for the others.
+    recipe at a GPU's batch (``at_batch_size``) for the others.
     """
     check_model(model)
     if model == DEFAULT_MODEL:
@@ -234,4 +235,4 @@ def recipe_for(model: str, gpu: bool = False) -> Recipe:
         recipe = FINAL_RECIPE
     else:
         recipe = next(step.recipe for step in STEPS if step.model == model)
-    return for_gpu(recipe) if gpu else recipe
+    return at_batch_size(recipe, GPU_BATCH_SIZE) if gpu else recipe

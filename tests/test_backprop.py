@@ -27,12 +27,18 @@ from nnbook.network import (
     INITIAL_WEIGHTS,
     LEARNING_RATES,
     WEIGHT_NAMES,
+    Gradients,
 )
 from nnbook.symbolic import lambdified_gradients
 
 weight_vectors = st.lists(
     st.floats(min_value=-3, max_value=3, allow_nan=False), min_size=8, max_size=8
 )
+
+
+def huge_gradients(weights: np.ndarray, *args: object) -> Gradients:
+    """Gradients of 1e308 for every weight and bias: the update η·1e308 overflows for η > 1."""
+    return Gradients(np.full_like(weights, 1e308), np.full((*weights.shape[:-1], 2), 1e308))
 
 
 def test_forward_pass_by_hand():
@@ -50,24 +56,29 @@ def test_forward_pass_by_hand():
 
 @pytest.mark.parametrize("reference", [autograd_gradients, lambdified_gradients])
 def test_gradients_match_reference_at_class_weights(reference):
-    np.testing.assert_allclose(gradients(INITIAL_WEIGHTS), reference(INITIAL_WEIGHTS), rtol=1e-12)
+    ours, theirs = gradients(INITIAL_WEIGHTS), reference(INITIAL_WEIGHTS)
+    np.testing.assert_allclose(ours.weights, theirs.weights, rtol=1e-12)
+    np.testing.assert_array_equal(ours.biases.shape, theirs.biases.shape)  # b = 0: ∂E/∂b ≠ 0
+    np.testing.assert_allclose(ours.biases, theirs.biases, rtol=1e-12)
 
 
 def test_gradients_match_finite_differences_at_class_weights():
-    np.testing.assert_allclose(
-        gradients(INITIAL_WEIGHTS), finite_difference_gradients(INITIAL_WEIGHTS), rtol=1e-6
-    )
+    ours, theirs = gradients(INITIAL_WEIGHTS), finite_difference_gradients(INITIAL_WEIGHTS)
+    np.testing.assert_allclose(ours.weights, theirs.weights, rtol=1e-6)
+    np.testing.assert_allclose(ours.biases, theirs.biases, rtol=1e-6)
 
 
 @settings(max_examples=40, deadline=None)
 @given(weight_vectors)
 def test_gradients_match_references_at_random_weights(weights):
-    numpy_grad = gradients(weights)
-    np.testing.assert_allclose(numpy_grad, autograd_gradients(weights), rtol=1e-10, atol=1e-15)
-    np.testing.assert_allclose(numpy_grad, lambdified_gradients(weights), rtol=1e-10, atol=1e-15)
-    np.testing.assert_allclose(
-        numpy_grad, finite_difference_gradients(weights), rtol=1e-5, atol=1e-9
-    )
+    ours = np.concatenate(gradients(weights))  # w1..w8, b1, b2
+    for reference, rtol, atol in [
+        (autograd_gradients, 1e-10, 1e-15),
+        (lambdified_gradients, 1e-10, 1e-15),
+        (finite_difference_gradients, 1e-5, 1e-9),
+    ]:
+        theirs = np.concatenate(reference(weights))
+        np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol)
 
 
 def test_row_k_is_the_state_after_k_updates():
@@ -80,7 +91,7 @@ def test_row_k_is_the_state_after_k_updates():
         row = table.iloc[k]
         np.testing.assert_array_equal(row[list(WEIGHT_NAMES)].to_numpy(float), weights)
         assert row["E_total"] == forward(weights).E_total
-        weights = weights - lr * gradients(weights)  # all eight from one forward pass
+        weights = weights - lr * gradients(weights).weights  # all eight from one forward pass
 
 
 def test_error_falls_for_every_class_learning_rate():
@@ -112,7 +123,7 @@ def test_bad_iterations_and_weights():
 def test_divergence_names_the_iteration(monkeypatch):
     # The sigmoids saturate, so real gradients stay small; a gradient of 1e308 stands in for a
     # run whose update overflows: 0.15 − 10·1e308 is −inf after the first update.
-    monkeypatch.setattr("nnbook.backprop.gradients", lambda w, *args: np.full_like(w, 1e308))
+    monkeypatch.setattr("nnbook.backprop.gradients", huge_gradients)
     with pytest.raises(DivergenceError, match=r"diverged at iteration 1.*learning rate 10\)"):
         train(10, 5)
 
@@ -135,10 +146,8 @@ def test_rises_sees_only_rises_above_round_off():
 def test_the_default_difference_step_of_the_biases_is_small():
     """With its default step, the central differences of b1, b2 agree with autograd to the
     truncation error of a small step (~1e-10 here), not of a step of 1."""
-    from nnbook.gradcheck import autograd_bias_gradients, finite_difference_bias_gradients
-
-    ours = finite_difference_bias_gradients(INITIAL_WEIGHTS)
-    reference = autograd_bias_gradients(INITIAL_WEIGHTS)
+    ours = finite_difference_gradients(INITIAL_WEIGHTS).biases
+    reference = autograd_gradients(INITIAL_WEIGHTS).biases
     np.testing.assert_allclose(ours, reference, rtol=1e-7)
 
 
@@ -151,7 +160,9 @@ def test_the_gradient_table_holds_four_agreeing_methods_for_the_eight_weights():
     assert list(table.columns) == [
         "NumPy backprop", "SymPy (lambdified)", "torch.autograd", "finite differences"
     ]  # fmt: skip
-    np.testing.assert_allclose(table["NumPy backprop"], gradients(INITIAL_WEIGHTS), rtol=1e-15)
+    np.testing.assert_allclose(
+        table["NumPy backprop"], gradients(INITIAL_WEIGHTS).weights, rtol=1e-15
+    )
     for method in table.columns[1:]:
         np.testing.assert_allclose(table[method], table["NumPy backprop"], rtol=1e-7)
 
@@ -204,8 +215,9 @@ def test_each_row_holds_the_gradients_of_its_own_weights():
     for _, row in run.iterrows():
         weights = row[list(WEIGHT_NAMES)].to_numpy()
         state = forward(weights, biases=(0.35, 0.6))
-        np.testing.assert_array_equal(row[list(GRADIENT_NAMES)], gradients(weights, state=state))
-        expected = backprop.bias_gradients(weights, biases=(0.35, 0.6))
+        ours = gradients(weights, state=state)
+        np.testing.assert_array_equal(row[list(GRADIENT_NAMES)], ours.weights)
+        expected = gradients(weights, biases=(0.35, 0.6)).biases
         np.testing.assert_array_equal(row[list(BIAS_GRADIENT_NAMES)], expected)
         np.testing.assert_array_equal(row[list(FORWARD_NAMES)], state.values())
     assert run["iteration"].dtype.kind == "i"
@@ -220,12 +232,15 @@ def test_many_sets_of_starting_weights_are_refused_by_name():
         backprop.train_array([0.5], 1, np.tile(INITIAL_WEIGHTS, (2, 1)))
 
 
-@pytest.mark.parametrize("which", ["gradients", "bias_gradients"])
+@pytest.mark.parametrize("which", ["weights", "biases"])
 def test_divergence_names_only_the_rates_that_diverged(monkeypatch, which):
     # an update of 1e308 per unit of η: −inf for η = 10 and 20, finite for η = 0.5; the weights
     # (or, trained, the biases) of those two runs alone stop being finite numbers
-    huge = lambda w, *args: np.full((len(w), 8 if which == "gradients" else 2), 1e308)  # noqa: E731
-    monkeypatch.setattr(f"nnbook.backprop.{which}", huge)
+    def huge(w, *args):
+        small = Gradients(np.zeros((len(w), 8)), np.zeros((len(w), 2)))
+        return small._replace(**{which: np.full_like(getattr(small, which), 1e308)})
+
+    monkeypatch.setattr("nnbook.backprop.gradients", huge)
     with pytest.raises(DivergenceError) as error:
         backprop.train_array([0.5, 10, 20], 5, train_biases=True)
     assert str(error.value).endswith(
@@ -237,7 +252,7 @@ def test_divergence_names_only_the_rates_that_diverged(monkeypatch, which):
 def test_an_update_that_overflows_is_a_divergence_error_not_a_warning(monkeypatch):
     """The book promises ``DivergenceError`` for a run that diverges: the update that
     overflows (10·1e308 is ∞) must not stop the run first with NumPy's RuntimeWarning."""
-    monkeypatch.setattr("nnbook.backprop.gradients", lambda w, *args: np.full_like(w, 1e308))
+    monkeypatch.setattr("nnbook.backprop.gradients", huge_gradients)
     with pytest.raises(DivergenceError, match="diverged at iteration 1"):
         backprop.train_array([10], 3)
     with pytest.raises(DivergenceError, match="diverged at iteration 1"):

@@ -26,6 +26,7 @@ from nnbook.network import (
     TARGET_NAMES,
     TARGETS,
     WEIGHT_NAMES,
+    Gradients,
     as_biases,
     as_pair,
     as_weights,
@@ -119,40 +120,27 @@ def gradients(
     targets: Sequence[float] = TARGETS,
     state: ForwardPass | None = None,
     biases: Sequence[float] = BIASES,
-) -> np.ndarray:
-    """∂E_total/∂w1..∂E_total/∂w8 by the chain rule (last axis), from one forward pass."""
+) -> Gradients:
+    """∂E_total/∂w1..∂E_total/∂w8 and ∂E_total/∂b1, ∂E_total/∂b2 by the chain rule (last axis),
+    from one forward pass and one set of δ."""
     w = as_weights(weights)
     s = forward(w, inputs, targets, biases) if state is None else state
     i1, i2 = as_pair(inputs, INPUT_NAMES)
     d = deltas(w, targets, s)
-    return np.stack(
-        [
-            d.h1 * i1,  # dE/dw1 = δh1 · i1
-            d.h1 * i2,  # dE/dw2 = δh1 · i2
-            d.h2 * i1,  # dE/dw3 = δh2 · i1
-            d.h2 * i2,  # dE/dw4 = δh2 · i2
-            d.o1 * s.a_h1,  # dE/dw5 = δo1 · a_h1
-            d.o1 * s.a_h2,  # dE/dw6 = δo1 · a_h2
-            d.o2 * s.a_h1,  # dE/dw7 = δo2 · a_h1
-            d.o2 * s.a_h2,  # dE/dw8 = δo2 · a_h2
-        ],
-        axis=-1,
-    )
-
-
-def bias_gradients(
-    weights: object,
-    inputs: Sequence[float] = INPUTS,
-    targets: Sequence[float] = TARGETS,
-    state: ForwardPass | None = None,
-    biases: Sequence[float] = BIASES,
-) -> np.ndarray:
-    """∂E_total/∂b1, ∂E_total/∂b2 (last axis): each shared bias collects both units' δ."""
-    w = as_weights(weights)
-    s = forward(w, inputs, targets, biases) if state is None else state
-    d = deltas(w, targets, s)
-    # dE/db1 = δh1 + δh2 (b1 feeds both hidden units); dE/db2 = δo1 + δo2
-    return np.stack([d.h1 + d.h2, d.o1 + d.o2], axis=-1)
+    weight_gradients = [
+        d.h1 * i1,  # dE/dw1 = δh1 · i1
+        d.h1 * i2,  # dE/dw2 = δh1 · i2
+        d.h2 * i1,  # dE/dw3 = δh2 · i1
+        d.h2 * i2,  # dE/dw4 = δh2 · i2
+        d.o1 * s.a_h1,  # dE/dw5 = δo1 · a_h1
+        d.o1 * s.a_h2,  # dE/dw6 = δo1 · a_h2
+        d.o2 * s.a_h1,  # dE/dw7 = δo2 · a_h1
+        d.o2 * s.a_h2,  # dE/dw8 = δo2 · a_h2
+    ]
+    # each shared bias collects both units' δ: dE/db1 = δh1 + δh2 (b1 feeds both hidden
+    # units), dE/db2 = δo1 + δo2
+    bias_gradients = [d.h1 + d.h2, d.o1 + d.o2]
+    return Gradients(np.stack(weight_gradients, axis=-1), np.stack(bias_gradients, axis=-1))
 
 
 def train_array(
@@ -190,8 +178,7 @@ def train_array(
                 f"the run diverged at iteration {k}: the weights or E_total are no longer "
                 f"finite numbers (learning rate {bad})"
             )
-        grad = gradients(w, inputs, targets, state)
-        bias_grad = bias_gradients(w, inputs, targets, state)
+        grad, bias_grad = gradients(w, inputs, targets, state)
         rows[:, k, 0] = k
         rows[:, k, _WEIGHTS] = w
         rows[:, k, _BIASES] = b

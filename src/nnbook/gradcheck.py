@@ -17,6 +17,7 @@ from nnbook.network import (
     TARGET_NAMES,
     TARGETS,
     WEIGHT_NAMES,
+    Gradients,
     as_pair,
     as_weights,
     split_trainable,
@@ -44,19 +45,9 @@ def autograd_gradients(
     inputs: Sequence[float] = INPUTS,
     targets: Sequence[float] = TARGETS,
     biases: Sequence[float] = BIASES,
-) -> np.ndarray:
-    """∂E_total/∂w1..w8 from torch.autograd (float64)."""
-    return split_trainable(_autograd(weights, inputs, targets, biases))[0]
-
-
-def autograd_bias_gradients(
-    weights: object,
-    inputs: Sequence[float] = INPUTS,
-    targets: Sequence[float] = TARGETS,
-    biases: Sequence[float] = BIASES,
-) -> np.ndarray:
-    """∂E_total/∂b1, ∂E_total/∂b2 from torch.autograd (float64)."""
-    return split_trainable(_autograd(weights, inputs, targets, biases))[1]
+) -> Gradients:
+    """∂E_total/∂w1..w8 and ∂E_total/∂b1, ∂E_total/∂b2 from torch.autograd (float64)."""
+    return Gradients(*split_trainable(_autograd(weights, inputs, targets, biases)))
 
 
 def _central_differences(
@@ -82,20 +73,10 @@ def finite_difference_gradients(
     inputs: Sequence[float] = INPUTS,
     targets: Sequence[float] = TARGETS,
     biases: Sequence[float] = BIASES,
-) -> np.ndarray:
-    """Central differences (E(w + h·e_k) − E(w − h·e_k)) / 2h for each weight w_k."""
-    return split_trainable(_central_differences(weights, step, inputs, targets, biases))[0]
-
-
-def finite_difference_bias_gradients(
-    weights: object,
-    step: float = 1e-6,
-    inputs: Sequence[float] = INPUTS,
-    targets: Sequence[float] = TARGETS,
-    biases: Sequence[float] = BIASES,
-) -> np.ndarray:
-    """Central differences for b1 and b2."""
-    return split_trainable(_central_differences(weights, step, inputs, targets, biases))[1]
+) -> Gradients:
+    """Central differences (E(θ + h·e_k) − E(θ − h·e_k)) / 2h for each weight and bias θ_k."""
+    differences = _central_differences(weights, step, inputs, targets, biases)
+    return Gradients(*split_trainable(differences))
 
 
 def gradient_table(weights: object) -> pd.DataFrame:
@@ -103,10 +84,10 @@ def gradient_table(weights: object) -> pd.DataFrame:
     backprop = gradients(weights)
     table = pd.DataFrame(
         {
-            "NumPy backprop": backprop,
-            "SymPy (lambdified)": lambdified_gradients(weights),
-            "torch.autograd": autograd_gradients(weights),
-            "finite differences": finite_difference_gradients(weights),
+            "NumPy backprop": backprop.weights,
+            "SymPy (lambdified)": lambdified_gradients(weights).weights,
+            "torch.autograd": autograd_gradients(weights).weights,
+            "finite differences": finite_difference_gradients(weights).weights,
         },
         index=pd.Index([f"∂E/∂{name}" for name in WEIGHT_NAMES], name="gradient"),
     )

@@ -9,6 +9,7 @@ One definition, used by the NumPy backprop, the SymPy derivation, the spreadshee
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -89,6 +90,14 @@ def as_weights(weights: object) -> np.ndarray:
     if not np.all(np.isfinite(array)):
         raise ValueError("weights must be finite numbers")
     return array
+
+
+class Gradients(NamedTuple):
+    """Every ∂E_total of one backward pass, as CS231n's ``affine_backward`` returns dw and db
+    together: ``dw, db = gradients(...)``."""
+
+    weights: np.ndarray  #: ∂E_total/∂w1..∂E_total/∂w8 (last axis)
+    biases: np.ndarray  #: ∂E_total/∂b1, ∂E_total/∂b2 (last axis)
 
 
 def split_trainable(values: object) -> tuple[np.ndarray, np.ndarray]:

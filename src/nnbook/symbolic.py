@@ -21,6 +21,7 @@ from nnbook.network import (
     TARGET_NAMES,
     TARGETS,
     WEIGHT_NAMES,
+    Gradients,
     as_pair,
     as_weights,
     split_trainable,
@@ -388,19 +389,10 @@ def lambdified_gradients(
     inputs: tuple[float, float] = INPUTS,
     targets: tuple[float, float] = TARGETS,
     biases: tuple[float, float] = BIASES,
-) -> np.ndarray:
-    """The eight SymPy derivatives ∂E_total/∂w evaluated numerically (via ``sp.lambdify``)."""
-    return split_trainable(_lambdified(weights, inputs, targets, biases))[0]
-
-
-def lambdified_bias_gradients(
-    weights: object,
-    inputs: tuple[float, float] = INPUTS,
-    targets: tuple[float, float] = TARGETS,
-    biases: tuple[float, float] = BIASES,
-) -> np.ndarray:
-    """∂E_total/∂b1, ∂E_total/∂b2 from the SymPy derivatives, evaluated numerically."""
-    return split_trainable(_lambdified(weights, inputs, targets, biases))[1]
+) -> Gradients:
+    """The SymPy derivatives ∂E_total/∂w1..w8 and ∂E_total/∂b1, ∂E_total/∂b2 evaluated
+    numerically (via ``sp.lambdify``)."""
+    return Gradients(*split_trainable(_lambdified(weights, inputs, targets, biases)))
 
 
 def point(

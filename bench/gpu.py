@@ -10,44 +10,15 @@ and every evaluation of the test set included. In order, stopping the recipe lis
 3. the same seed twice, with and without ``deterministic``: equal histories or not;
 4. an interrupted run resumed from its checkpoint against the uninterrupted run (deterministic).
 
-    MNIST_ROOT=../shared/mnist python bench/gpu.py --json bench/results/gpu.jsonl
+    MNIST_ROOT=../shared/mnist python bench/gpu.py --record bench/results/gpu.jsonl
     MNIST_ROOT=../shared/mnist python bench/gpu.py --recipes GPU_RECIPE
 
-Measured on an H100 80GB HBM3 and an H200 (torch 2.11.0+cu130, cuDNN 9.19; the machines this
-project was lent; every run is a line of ``bench/results/gpu.jsonl``, which the performance
-appendix reads): seconds of the whole ``fit`` and final-epoch test accuracy (%), seeds 1, 2, 3.
-
-| recipe (default network)      | GPU, mode       | seconds             | final accuracy      |
-| ----------------------------- | --------------- | ------------------- | ------------------- |
-| GPU_RECIPE: 256, 0.2, 16 ep.  | H100            | 6.5, 6.5, 6.5       | 99.50, 99.57, 99.54 |
-| the same                      | H200            | 6.3, 6.2, 6.3       | 99.56, 99.55, 99.53 |
-| the same                      | H200, determ.   | 6.9, 6.9, 6.9       | 99.58, 99.58, 99.55 |
-| batch 256, lr 0.2, 12 epochs  | H100, benchmark | 8.5 (*), 4.5, 4.5   | 99.53, 99.62, 99.54 |
-| the same                      | H200            | 4.7, 4.7, 4.7       | 99.47, 99.50, 99.60 |
-| the same, again               | H200            | 4.7, 4.7, 4.7       | 99.57, 99.49, 99.44 |
-| the same                      | H200, determ.   | 5.3, 5.2, 5.2       | 99.60, 99.57, 99.50 |
-| batch 256, lr 0.2, 20 epochs  | H200            | 7.8, 7.8, 7.8       | 99.60, 99.62, 99.57 |
-| the same                      | H200, determ.   | 8.7, 8.7, 8.7       | 99.56, 99.56, 99.58 |
-| batch 128, lr 0.14, 12 epochs | H200            | 7.2, 7.1, 7.1       | 99.48, 99.49, 99.60 |
-| the same                      | H200, determ.   | 7.9, 7.8, 7.8       | 99.52, 99.53, 99.56 |
-| default: 64, 0.1, 12 epochs   | H100, benchmark | 14.9 (*), 11.2, 11.2 | 99.52, 99.67, 99.53 |
-| batch 512, lr 0.4, 12 epochs  | H100, benchmark | 3.4, 3.4, 3.4       | 11.35, 11.35, 9.80  |
-| batch 512, lr 0.4, 16 epochs  | H100, benchmark | 4.5, 4.6, 4.5       | 9.80, 99.59, 9.80   |
-| batch 512, lr 0.8, 16 epochs  | H100, benchmark | 4.5, 4.5, 4.5       | all three diverged  |
-| batch 512, lr 0.4, 20 epochs  | H100, benchmark | 5.8, 5.7, 5.8       | 99.53, 99.51, 99.56 |
-| batch 1024, lr 0.8, 20 epochs | H100, benchmark | 8.8 (*), 4.6, 4.6   | all three diverged  |
-
-Accuracies near 10 % are runs that diverged at the peak of the one-cycle rate. "determ.":
-``deterministic=True``. "benchmark": cuDNN's benchmark mode was on in the first runs. (*) the first
-run at a new batch size, when benchmark mode timed cuDNN's algorithms for about 4 s; the steps were
-no faster for it (a deterministic run, which turns it off, took as long per epoch), so it is off
-now. Per epoch (steps and evaluation), H100: 0.93 s at batch 64, 0.37 s at 256, 0.28 s at 512, 0.23
-s at 1024; H200: 0.39 s at 256 (deterministic 0.43 s). The eager trainer (``cuda_graph=False``),
-batch 64: 4.5 and 4.1 s per epoch on the H100, 3.1 and 3.0 s on the H200. From a fresh process
-(``python -m nnbook train --recipe gpu``, 12 epochs then), H200: 11.3 to 14.4 s of wall time, of
-which about 4.7 s is ``fit``; the rest is starting Python, CUDA and loading MNIST. Without
-``deterministic`` two runs of one seed differed; with it they were equal, and a run interrupted
-after epoch 2 and resumed ended with exactly the uninterrupted run's weights (H100 and H200).
+``--record PATH`` appends one JSON line per result (where it ran, ``provenance.py``, and the
+figures); the runs measured are lines of ``bench/results/gpu.jsonl``, which the appendix "Why a
+CPU is enough" tables in its section on the GPU. A final accuracy near 10 % is a run that
+diverged at the peak of the one-cycle rate. The first runs, made in cuDNN's benchmark mode, and
+the wall time of a fresh process are not in the record: this docstring at commit deaccaa holds
+them (``git show deaccaa:bench/gpu.py``).
 """
 
 from __future__ import annotations
@@ -115,7 +86,10 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=240.0, help="seconds for the recipes")
     parser.add_argument("--deterministic", action="store_true", help="recipes run repeatably")
     parser.add_argument("--checks", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--json", help="append one JSON line per result to this file")
+    parser.add_argument(
+        "--record", type=Path, metavar="JSONL",
+        help="append one JSON line per result to this file (bench/results/gpu.jsonl)",
+    )  # fmt: skip
     args = parser.parse_args()
     began = time.perf_counter()
 
@@ -124,8 +98,8 @@ def main() -> None:
     def report(kind: str, **fields) -> None:
         fields = {"kind": kind, **machine, **fields}
         print(json.dumps(fields), flush=True)
-        if args.json:
-            append_record(args.json, fields)
+        if args.record:
+            append_record(args.record, fields)
 
     data = load()
     train, test = data.train.to("cuda"), data.test.to("cuda")

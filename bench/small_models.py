@@ -11,53 +11,35 @@ one-cycle schedule. (A moving average of the weights was tried once and never ru
 its switch is gone.)
 
     MNIST_ROOT=../shared/mnist python bench/small_models.py deep10 --seeds 1 2 3
-    MNIST_ROOT=../shared/mnist python bench/small_models.py deep10 --seeds 2 weight_decay=0.0001
+    MNIST_ROOT=../shared/mnist python bench/small_models.py deep10 weight_decay=0.0001 --seeds 2
     MNIST_ROOT=../shared/mnist python bench/small_models.py --save-teacher teacher.pt
     MNIST_ROOT=../shared/mnist python bench/small_models.py deep10 teacher=teacher.pt kd=0.5
 
-Final-epoch test accuracy (%) measured on the 2-core Intel Xeon host, 15 epochs, batch 64, the
-book's augmentation (1 thread per run, two runs at a time, unless marked "2 threads"):
+``--record PATH`` appends one JSON line per run (``record_line``): where it ran
+(``provenance.py``), the network and its parameters, the recipe's fields, the switches above as
+given, the seed, and the test accuracy after every epoch and the final one. The runs measured so
+far came before it, so no record holds them and no chapter tables them ("How small can it go"
+names this script for the experiments that got no further); their table is this docstring at
+commit deaccaa (``git show deaccaa:bench/small_models.py``). A record kept in ``bench/results/``
+also needs its name in ``nnbook.records.RECORDS`` (``tests/test_records.py`` checks it).
 
-| network (parameters)                  | variant                    | seed 1 | seed 2 | seed 3 |
-| ------------------------------------- | -------------------------- | ------ | ------ | ------ |
-| tiny12: 8-12, pool, 1×1, 12-12-12 (4,730) | weight decay 1e-4, 2 threads | 99.30 |     |        |
-| tiny12                                | no weight decay            | 99.22  |        |        |
-| tiny12                                | no weight decay, lr 0.2, batch 128 | 99.25 |  |        |
-| tiny12                                | weight decay 1e-4, lr 0.05 | 99.28  |        |        |
-| tiny12                                | milder augmentation (5°, 3 %, 3 %) | 99.33 |  |        |
-| wide16: 8-12, pool, 1×1, 12-10-16 (4,702) | weight decay 1e-4      | 99.30  |        |        |
-| deep10 = ``Tiny``: 8-10-10, pool, 10-10-10 (4,618) | weight decay 1e-4 | 99.38 | 99.31 | 99.46 |
-| deep10                                | no weight decay (first steps) | 99.46 | 99.33 | 99.43 |
-| deep10                                | label smoothing 0.1, 2 threads | 99.34 | 99.28 |     |
-| deep10                                | lr 0.2, 2 threads          | 99.45  | 99.31  | 99.37  |
-| deep10                      | batch 128, lr 0.2, 2 threads (last step) | 99.42 | 99.42 | 99.44 |
-| deep10                                | batch 32                   | 99.43  |        |        |
-| deep10                                | no weight decay, batch 32  |        | 99.34  |        |
-| deep10                                | last 2 epochs unaugmented  | 99.46  | 99.39  |        |
-| deep10                                | no weight decay, last 2 unaugmented |  | 99.28 |      |
-| deep10                                | AdamW, lr 0.01             | 99.36  |        |        |
-| deep10                                | distilled from Net (α 0.5, T 4) | 99.37 | 99.43 |     |
-| narrow14: 6-8-8, pool, 10-12-14 (4,640) | weight decay 1e-4        | 99.37  | 99.39  |        |
-| end16: 8-10, pool, 10-12-16 (4,782)   | weight decay 1e-4          | 99.32  | 99.50  |        |
-
-Every variant lands between 99.2 and 99.5 %, with seed-to-seed differences as large as the
-differences between variants; only batch 128 with a peak rate of 0.2, the chapter's last step
-now, reached 99.4 % on all three seeds, by 0.02 to 0.04 points. Depthwise-separable
-convolutions (``separable``, 4,634) were slower per epoch and no better after 10 epochs.
+    MNIST_ROOT=../shared/mnist python bench/small_models.py deep10 --record small_models.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from provenance import append_record, provenance
 from torch import nn
 
 from nnbook.mnist import load, models, recipes, targets
 from nnbook.mnist.small import SMALL_MEMORY_FORMAT, SequentialClassifier, conv_bn
-from nnbook.mnist.trainer import Hooks, fit, predict
+from nnbook.mnist.trainer import FitResult, Hooks, fit, predict
 
 
 class Candidate(SequentialClassifier):
@@ -186,6 +168,25 @@ def hooks_from(changes: dict[str, str]) -> Hooks:
     return hooks
 
 
+def record_line(
+    origin: dict[str, object], model: str, recipe: recipes.Recipe, switches: dict[str, str],
+    seed: int, run: FitResult,
+) -> dict[str, object]:  # fmt: skip
+    """The record's line of one run of ``model`` (a name of ``CANDIDATES``): where it ran
+    (``origin``, from ``provenance``), the network and its parameters, the recipe's fields, the
+    switches of ``hooks_from`` as given (``{"kd": "0.5", ...}``), the seed, and the test
+    accuracy after every epoch and the final one, as fractions."""
+    return origin | {
+        "model": model,
+        "parameters": models.parameter_count(CANDIDATES[model]()),
+        "recipe": dataclasses.asdict(recipe),
+        "switches": switches,
+        "seed": seed,
+        "final accuracy": run.final_test_accuracy,
+        "accuracy per epoch": [row.test_accuracy for row in run.history],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", nargs="?", choices=tuple(CANDIDATES), default="deep10")
@@ -193,16 +194,22 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(targets.FINAL_SEEDS))
     parser.add_argument("--threads", type=int)
     parser.add_argument("--save-teacher", metavar="PATH")
+    parser.add_argument(
+        "--record", type=Path, metavar="JSONL", help="append one JSON line per run to this file"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    origin = provenance("cpu")  # now: the commit and tree that run, and the threads
     data = load()
     if args.save_teacher:
         run = fit(data.train, data.test, recipes.DEFAULT_RECIPE, seed=1, device="cpu")
         torch.save(predict(run.model, data.train), args.save_teacher)
         return
-    changes = dict(change.split("=", 1) for change in args.changes)
-    hooks = hooks_from(changes)
+    given = dict(change.split("=", 1) for change in args.changes)
+    changes = dict(given)
+    hooks = hooks_from(changes)  # takes its switches out of changes: the rest are the recipe's
+    switches = {key: text for key, text in given.items() if key not in changes}
     base = recipes.SMALL_RECIPE
 
     def typed(key: str, text: str) -> object:
@@ -219,6 +226,9 @@ def main() -> None:
             on_epoch=lambda row, seed=seed: print(f"seed {seed} {row.summary()}", flush=True),
         )  # fmt: skip
         print(f"{args.model} seed {seed}: final {100 * run.final_test_accuracy:.2f} %", flush=True)
+        if args.record:
+            line = record_line(origin, args.model, recipe, switches, seed, run)
+            append_record(args.record, line)
 
 
 if __name__ == "__main__":

@@ -19,23 +19,11 @@ and of the weights), 3 × 2 × MACs floating-point operations; a test image 2 ×
     MNIST_ROOT=../shared/mnist python bench/speed.py --models net --profile 50
 
 ``--variants`` also times training steps as the trainer runs them, compiled by ``torch.compile``
-(inductor) and under bfloat16 autocast; ``--record`` appends the report to a JSON-lines file,
-and the book's appendix on performance reads ``bench/results/speed.jsonl``.
-
-Measured on the 2-core Intel Xeon host (AVX-512 and AMX, torch 2.14.1, 2 threads), 2026-11-26, the
-recorded run: matmul 368 GFLOP/s (364 to 437 in nine other runs that day: a shared host); ``net``
-20.3 s per epoch, 24.1 % of it (other runs: 17.1 to 20.2 s, 22 to 27.5 %); its convolutions alone
-9.9 s, 49.3 % (other runs 7.5 to 8.9 s, 49 to 61 %). At the 60 % target the whole epoch would have
-8.1 s, less than its convolutions alone take: nothing is left for the rest (10.4 s now). A step of
-``net``, CPU time: convolution 50 %, batch norm 17 %, ReLU 8 %, pooling 6 %, dropout 6 %, update 2
-%, other 11 %. Variants, ms per step of ``net``: eager 18.7, compiled 20.9, bfloat16 14.0 (``tiny``
-22.1, 19.8, 12.6; ``skeleton`` compiled is slower, 11.1 against 7.3). Batch 128 instead of 64
-changed neither the convolutions' rate (250 against 245 GFLOP/s) nor the epoch. The time outside
-the convolutions is in operators that do a few operations per number they read (batch norm, ReLU,
-pooling, dropout): bound by memory, and within about twice the machine's copy bandwidth in
-PyTorch's own kernels (a 6.4 MB activation: copy 0.23 ms, ReLU 0.24 ms, batch norm forward 0.69 ms,
-backward 1.16 ms). ReLU in place and SGD's ``foreach`` update (bitwise the same weights) took an
-epoch of ``net`` from 18.4 to 17.8 s (means of three interleaved runs each).
+(inductor) and under bfloat16 autocast; ``--record`` appends the report as one line to a
+JSON-lines file (``--json`` only prints it as JSON, instead of a table). The measurements are
+the lines of ``bench/results/speed.jsonl``, one per machine measured, which the appendix "Why a
+CPU is enough" tables in its section on where an epoch's time goes (the figures this docstring
+once quoted: ``git show deaccaa:bench/speed.py``).
 """
 
 from __future__ import annotations

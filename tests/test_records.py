@@ -1,6 +1,7 @@
 """Every figure the book reads from ``bench/results/*.jsonl`` says where it came from."""
 
 import json
+import re
 
 import pytest
 from built_book import ROOT
@@ -151,6 +152,46 @@ def test_the_package_knows_every_record_and_the_script_that_writes_it():
     for name, scripts in records.RECORDS.items():
         for script in scripts.split(" and "):
             assert (ROOT / script).is_file(), (name, script)
+
+
+def chapters_reading_records() -> dict[str, set[str]]:
+    """Each record a chapter reads (``records.read("NAME")``, ``records.latest("NAME")``), and
+    the titles of the chapters that read it."""
+    reading: dict[str, set[str]] = {}
+    for notebook in sorted((ROOT / "book").rglob("*.ipynb")):
+        if "_build" in notebook.parts:
+            continue
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        code = "".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+        headings = (
+            line.removeprefix("# ").strip()
+            for cell in cells
+            if cell["cell_type"] == "markdown"
+            for line in cell["source"]
+            if line.startswith("# ")
+        )
+        title = next(headings, notebook.stem)
+        for name in re.findall(r'\.(?:read|latest)\("(\w+)"\)', code):
+            reading.setdefault(name, set()).add(title)
+    return reading
+
+
+def test_the_readmes_table_of_records_is_the_scripts_and_the_chapters_that_read_them():
+    """README's table "script, record, chapter": a row for each record a chapter reads, naming
+    the scripts ``nnbook.records.RECORDS`` names for it and the chapters that read it."""
+    from nnbook import records
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(
+        r"^\| (`bench/[^|]+`) \| `(\w+)\.jsonl` \| ([^|]+) \|$", readme, re.MULTILINE
+    )
+    table = {record: (scripts, chapter.strip()) for scripts, record, chapter in rows}
+    assert len(table) == len(rows)  # a row per record
+    reading = chapters_reading_records()
+    assert set(table) == set(reading)
+    for record, (scripts, chapter) in table.items():
+        assert re.findall(r"`(bench/\w+\.py)`", scripts) == records.RECORDS[record].split(" and ")
+        assert {chapter} == reading[record], record
 
 
 @pytest.mark.parametrize("path", RECORDS, ids=lambda path: path.name)

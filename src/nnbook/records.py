@@ -18,7 +18,7 @@ from importlib.resources.abc import Traversable
 
 #: Each record, and the script of ``bench/`` that writes it.
 RECORDS = {
-    "backprop": "bench/backprop.py",
+    "backprop": "bench/manual_backward.py",
     "digits_page": "bench/digits_page.py",
     "gpu": "bench/gpu.py",
     "halve": "bench/halve.py",

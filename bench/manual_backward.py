@@ -1,15 +1,16 @@
 """Backpropagation by hand against PyTorch: one batch forward and backward through a network.
 
 Times ``nnbook.mnist.manual.loss_and_gradients`` (NumPy, float64: im2col and one matrix product
-per convolution) and PyTorch's forward and ``backward()`` on the same batch of random images,
-in float64 and in float32, best of ``--repeats`` after a warm-up (``speed.best_seconds``), in
-one process.
+per convolution; Part 2's network, not Part 1's ``nnbook.backprop``) and PyTorch's forward and
+``backward()`` on the same batch of random images, in float64 and in float32, best of
+``--repeats`` after a warm-up (``speed.best_seconds``), in one process.
 
-    python bench/backprop.py                         # net, batch 64
-    python bench/backprop.py --models net tiny --record bench/results/backprop.jsonl
+    python bench/manual_backward.py  # net, batch 64
+    python bench/manual_backward.py --models net tiny --record bench/results/backprop.jsonl
 
 ``--record`` appends one line per call (where it ran, ``provenance.py``, and the seconds of
-each); the chapter "Backpropagation through the network" reads that file.
+each); the chapter "Backpropagation through the network" reads that file (its record keeps the
+name ``backprop``, which this script had before).
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ No JavaScript parser is installed with the book, so the functions are found by a
 matches brackets and skips comments, strings, template literals (their ``${…}`` parts are
 code) and regular expressions: a ``{`` opens a function's body after ``=>``, after the
 parameters of ``function`` (named or not), or after a method's name and parameters. A module
-wrapper (the file's IIFE, ``nnbookLayersModule``, the Worker's ``trainInWorker``) is the one
-exception: it declares at least ``WRAPPER_FUNCTIONS`` functions, and its own code, outside the
-functions it holds, fits in a screen.
+wrapper (the file's IIFE, ``nnbookLayersModule``, the Worker's ``nnbookTrainWorkerModule``) is
+the one exception: it declares at least ``WRAPPER_FUNCTIONS`` functions, and its own code,
+outside the functions it holds, fits in a screen.
 """
 
 from __future__ import annotations

@@ -3,185 +3,208 @@
 // (window.nnbookTrainStart), on MNIST digits shipped with the build (nnbook-train-digits.js,
 // loaded when the reader first asks to train).
 //
-// The training runs in a Worker built from a Blob — layers.js's module function and
-// trainInWorker below, as text — so that the page stays responsive; a Blob works from file://.
-// The Worker takes one step (or one chunk of the test set) per task and reports after each.
+// The training runs in a Worker built from a Blob — the text of two module functions,
+// layers.js's nnbookLayersModule and nnbookTrainWorkerModule below, and their calls on the
+// Worker's global — so that the page stays responsive; a Blob works from file://. The Worker
+// takes one step (or one chunk of the test set) per task and reports after each.
 "use strict";
+
+// ---------------------------------------------------------------------------------------
+// The Worker's module: it runs there, sent as text, so it uses no name of this script, only
+// the Worker's globals and what nnbookLayersModule put in scope.nnbookLayers (SIDE included).
+// Its one piece of state is the run, `job`, which makeJob makes whole.
+
+function nnbookTrainWorkerModule(scope) {
+  const L = scope.nnbookLayers;
+  const { SIDE } = L;
+  const EVALUATE_CHUNK = 100; // test digits per task
+  const VIEW_EVERY = 10; // steps between two pictures of the kernels and maps
+  let job = null; // the run: made by makeJob on setUp and on each reset
+
+  // a small seeded generator (mulberry32), so that a run of the page repeats itself
+  function generator(seed) {
+    let a = seed >>> 0;
+    return () => {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  async function unpack(split) {
+    const packed = Uint8Array.from(atob(split.pixels), (c) => c.charCodeAt(0));
+    const stream = new Blob([packed]).stream().pipeThrough(new DecompressionStream("gzip"));
+    const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+    const labels = Uint8Array.from(atob(split.labels), (c) => c.charCodeAt(0));
+    return { count: split.count, bytes, labels };
+  }
+
+  function pixelsOf(split, indices) {
+    const pixels = new Float64Array(indices.length * SIDE * SIDE);
+    indices.forEach((index, k) => {
+      const from = index * SIDE * SIDE;
+      for (let p = 0; p < SIDE * SIDE; p++) pixels[k * SIDE * SIDE + p] = split.bytes[from + p] / 255;
+    });
+    return pixels;
+  }
+
+  // A pass over the training digits: their order shuffled (Fisher–Yates, by the run's
+  // generator), its count of steps, and the recipe with the page's rate and batch size
+  function shuffledPass(train, random, recipe, settings) {
+    const order = Array.from({ length: train.count }, (_, k) => k);
+    for (let k = order.length - 1; k > 0; k--) {
+      const j = Math.floor(random() * (k + 1));
+      [order[k], order[j]] = [order[j], order[k]];
+    }
+    const total = Math.ceil(order.length / settings.batchSize);
+    return { order, step: 0, total, recipe: { ...recipe, ...settings } };
+  }
+
+  // The run, every field of it: the network and the digits it learns from, its weights from
+  // their start, a generator from the seed and its first pass. A reset is a new run of the
+  // same network and digits.
+  function makeJob({ model, start, recipe, seed, train, test }, settings) {
+    const random = generator(seed);
+    return {
+      model,
+      start,
+      recipe,
+      seed,
+      train,
+      test,
+      random,
+      state: L.decodeState(start),
+      shapes: L.shapesOf({ state: start }),
+      buffers: null, // SGD's momentum buffers, made by its first step
+      pass: shuffledPass(train, random, recipe, settings),
+      steps: 0, // steps taken, over every pass
+      passes: 0, // passes ended
+      evaluation: null, // while the test digits are read: {next, correct}
+      running: false,
+    };
+  }
+
+  function masksFor(count) {
+    const probe = L.forward(job.model, job.state, L.tensor(1, 1, SIDE, SIDE), { training: false });
+    return probe
+      .filter((step) => step.layer.kind === "dropout")
+      .map(({ layer, y }) => Float64Array.from({ length: count * y.c * y.h * y.w }, () => (job.random() < layer.p ? 0 : 1 / (1 - layer.p))));
+  }
+
+  function trainStep() {
+    const { pass } = job;
+    const { batchSize } = pass.recipe;
+    const indices = pass.order.slice(pass.step * batchSize, (pass.step + 1) * batchSize);
+    const labels = Array.from(indices, (index) => job.train.labels[index]);
+    const hasDropout = job.model.layers.some((layer) => layer.kind === "dropout");
+    const masks = hasDropout ? masksFor(indices.length) : null;
+    const started = performance.now();
+    const result = L.lossAndGradientsOf(job.model, job.shapes, job.state, pixelsOf(job.train, indices), labels, masks);
+    const { lr, momentum } = L.oneCycle(pass.recipe, pass.step, pass.total);
+    const options = { lr, momentum, weightDecay: pass.recipe.weightDecay, nesterov: pass.recipe.nesterov };
+    const next = L.sgdStep(job.state, result.gradients, job.buffers, options);
+    L.updateRunning(next.state, result.statistics, job.recipe.batchNormMomentum);
+    [job.state, job.buffers] = [next.state, next.buffers];
+    pass.step += 1;
+    job.steps += 1;
+    const milliseconds = performance.now() - started;
+    scope.postMessage({ type: "step", steps: job.steps, loss: result.loss, lr, milliseconds, pass: job.passes + 1, of: pass.total, at: pass.step });
+  }
+
+  function evaluateChunk() {
+    const { evaluation } = job;
+    const indices = [];
+    for (let k = evaluation.next; k < Math.min(evaluation.next + EVALUATE_CHUNK, job.test.count); k++) indices.push(k);
+    const { logProbabilities } = L.evaluateOf(job.model, job.state, pixelsOf(job.test, indices), indices.length);
+    indices.forEach((index, k) => {
+      const row = logProbabilities.subarray(k * L.CLASSES, (k + 1) * L.CLASSES);
+      if (row.indexOf(Math.max(...row)) === job.test.labels[index]) evaluation.correct += 1;
+    });
+    evaluation.next += indices.length;
+    if (evaluation.next >= job.test.count) {
+      scope.postMessage({ type: "accuracy", steps: job.steps, accuracy: evaluation.correct / job.test.count });
+      job.evaluation = null;
+    }
+  }
+
+  function postView() {
+    const first = job.model.layers.find((layer) => layer.kind === "conv");
+    const steps = L.evaluateOf(job.model, job.state, pixelsOf(job.test, [0]), 1).steps;
+    const stageEnd = job.model.layers.findIndex((layer, k) => k > 0 && ["conv", "maxpool", "avgpool"].includes(layer.kind)) - 1;
+    const maps = steps[stageEnd].y;
+    scope.postMessage({ type: "view", kernels: { shape: job.state[first.weight].shape, data: job.state[first.weight].data }, maps });
+  }
+
+  function tick() {
+    if (!job || !job.running) return;
+    try {
+      if (job.evaluation) evaluateChunk();
+      else if (job.pass.step < job.pass.total) {
+        trainStep();
+        if (job.steps % VIEW_EVERY === 0) postView();
+        // the test accuracy every recipe.evaluateEvery steps (page_training.EVALUATE_EVERY)
+        const evaluate = job.steps % job.recipe.evaluateEvery === 0 || job.pass.step === job.pass.total;
+        if (evaluate) job.evaluation = { next: 0, correct: 0 };
+      } else {
+        job.passes += 1;
+        job.running = false;
+        scope.postMessage({ type: "passDone", passes: job.passes, steps: job.steps });
+        return;
+      }
+    } catch (error) {
+      job.running = false;
+      scope.postMessage({ type: "error", message: String(error && error.message) });
+      return;
+    }
+    setTimeout(tick, 0);
+  }
+
+  // What each message of the page does to the run
+  const answers = {
+    async setUp(message) {
+      const [train, test] = await Promise.all([unpack(message.digits.train), unpack(message.digits.test)]);
+      job = makeJob({ ...message, train, test }, message.settings);
+      postView();
+      scope.postMessage({ type: "ready", train: train.count, test: test.count });
+    },
+    run(message) {
+      if (job.pass.step >= job.pass.total) job.pass = shuffledPass(job.train, job.random, job.recipe, message.settings);
+      job.running = true;
+      tick();
+    },
+    pause() {
+      job.running = false; // the step in progress has ended: messages wait between ticks
+      scope.postMessage({ type: "paused", steps: job.steps });
+    },
+    reset(message) {
+      job = makeJob(job, message.settings); // not running: a tick still queued does nothing
+      postView();
+      scope.postMessage({ type: "reset" });
+    },
+    weights(message) {
+      scope.postMessage({ type: "weights", state: job.state, accuracy: message.accuracy });
+    },
+  };
+
+  scope.onmessage = async ({ data: message }) => {
+    try {
+      if (Object.hasOwn(answers, message.type)) await answers[message.type](message);
+    } catch (error) {
+      scope.postMessage({ type: "error", message: String(error && error.message) });
+    }
+  };
+}
 
 (function () {
   const STATIC = new URL(".", document.currentScript.src).href; // this book's _static/
   const DIGITS_SCRIPT = "nnbook-train-digits.js";
-  const SIDE = window.nnbookLayers.SIDE;
 
-  // ---------------------------------------------------------------------------------------
-  // The Worker: everything below runs there, with self.nnbookLayers
-
-  function trainInWorker() {
-    const L = self.nnbookLayers;
-    const EVALUATE_CHUNK = 100; // test digits per task
-    const VIEW_EVERY = 10; // steps between two pictures of the kernels and maps
-    let job = null;
-
-    // a small seeded generator (mulberry32), so that a run of the page repeats itself
-    function generator(seed) {
-      let a = seed >>> 0;
-      return () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = Math.imul(a ^ (a >>> 15), 1 | a);
-        t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-      };
-    }
-
-    async function unpack(split) {
-      const packed = Uint8Array.from(atob(split.pixels), (c) => c.charCodeAt(0));
-      const stream = new Blob([packed]).stream().pipeThrough(new DecompressionStream("gzip"));
-      const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
-      const labels = Uint8Array.from(atob(split.labels), (c) => c.charCodeAt(0));
-      return { count: split.count, bytes, labels };
-    }
-
-    function pixelsOf(split, indices) {
-      const pixels = new Float64Array(indices.length * SIDE * SIDE);
-      indices.forEach((index, k) => {
-        const from = index * SIDE * SIDE;
-        for (let p = 0; p < SIDE * SIDE; p++) pixels[k * SIDE * SIDE + p] = split.bytes[from + p] / 255;
-      });
-      return pixels;
-    }
-
-    function masksFor(count) {
-      const probe = L.forward(job.model, job.state, L.tensor(1, 1, SIDE, SIDE), { training: false });
-      return probe
-        .filter((step) => step.layer.kind === "dropout")
-        .map(({ layer, y }) => Float64Array.from({ length: count * y.c * y.h * y.w }, () => (job.random() < layer.p ? 0 : 1 / (1 - layer.p))));
-    }
-
-    function startPass() {
-      const order = Array.from({ length: job.train.count }, (_, k) => k);
-      for (let k = order.length - 1; k > 0; k--) {
-        const j = Math.floor(job.random() * (k + 1));
-        [order[k], order[j]] = [order[j], order[k]];
-      }
-      const total = Math.ceil(order.length / job.settings.batchSize);
-      job.pass = { order, step: 0, total, recipe: { ...job.recipe, ...job.settings } };
-    }
-
-    function trainStep() {
-      const { pass } = job;
-      const { batchSize } = pass.recipe;
-      const indices = pass.order.slice(pass.step * batchSize, (pass.step + 1) * batchSize);
-      const labels = Array.from(indices, (index) => job.train.labels[index]);
-      const hasDropout = job.model.layers.some((layer) => layer.kind === "dropout");
-      const masks = hasDropout ? masksFor(indices.length) : null;
-      const started = performance.now();
-      const result = L.lossAndGradientsOf(job.model, job.shapes, job.state, pixelsOf(job.train, indices), labels, masks);
-      const { lr, momentum } = L.oneCycle(pass.recipe, pass.step, pass.total);
-      const options = { lr, momentum, weightDecay: pass.recipe.weightDecay, nesterov: pass.recipe.nesterov };
-      const next = L.sgdStep(job.state, result.gradients, job.buffers, options);
-      L.updateRunning(next.state, result.statistics, job.recipe.batchNormMomentum);
-      [job.state, job.buffers] = [next.state, next.buffers];
-      pass.step += 1;
-      job.steps += 1;
-      const milliseconds = performance.now() - started;
-      self.postMessage({ type: "step", steps: job.steps, loss: result.loss, lr, milliseconds, pass: job.passes + 1, of: pass.total, at: pass.step });
-    }
-
-    function evaluateChunk() {
-      const { evaluation } = job;
-      const indices = [];
-      for (let k = evaluation.next; k < Math.min(evaluation.next + EVALUATE_CHUNK, job.test.count); k++) indices.push(k);
-      const { logProbabilities } = L.evaluateOf(job.model, job.state, pixelsOf(job.test, indices), indices.length);
-      indices.forEach((index, k) => {
-        const row = logProbabilities.subarray(k * L.CLASSES, (k + 1) * L.CLASSES);
-        if (row.indexOf(Math.max(...row)) === job.test.labels[index]) evaluation.correct += 1;
-      });
-      evaluation.next += indices.length;
-      if (evaluation.next >= job.test.count) {
-        self.postMessage({ type: "accuracy", steps: job.steps, accuracy: evaluation.correct / job.test.count });
-        job.evaluation = null;
-      }
-    }
-
-    function postView() {
-      const first = job.model.layers.find((layer) => layer.kind === "conv");
-      const steps = L.evaluateOf(job.model, job.state, pixelsOf(job.test, [0]), 1).steps;
-      const stageEnd = job.model.layers.findIndex((layer, k) => k > 0 && ["conv", "maxpool", "avgpool"].includes(layer.kind)) - 1;
-      const maps = steps[stageEnd].y;
-      self.postMessage({ type: "view", kernels: { shape: job.state[first.weight].shape, data: job.state[first.weight].data }, maps });
-    }
-
-    function tick() {
-      if (!job || !job.running) return;
-      try {
-        if (job.evaluation) evaluateChunk();
-        else if (job.pass.step < job.pass.total) {
-          trainStep();
-          if (job.steps % VIEW_EVERY === 0) postView();
-          // the test accuracy every recipe.evaluateEvery steps (page_training.EVALUATE_EVERY)
-          const evaluate = job.steps % job.recipe.evaluateEvery === 0 || job.pass.step === job.pass.total;
-          if (evaluate) job.evaluation = { next: 0, correct: 0 };
-        } else {
-          job.passes += 1;
-          job.running = false;
-          self.postMessage({ type: "passDone", passes: job.passes, steps: job.steps });
-          return;
-        }
-      } catch (error) {
-        job.running = false;
-        self.postMessage({ type: "error", message: String(error && error.message) });
-        return;
-      }
-      setTimeout(tick, 0);
-    }
-
-    function reset(message) {
-      job.state = L.decodeState(job.start);
-      job.shapes = L.shapesOf({ state: job.start });
-      job.buffers = null;
-      job.steps = 0;
-      job.passes = 0;
-      job.evaluation = null;
-      job.random = generator(job.seed);
-      job.settings = message.settings;
-      startPass();
-      postView();
-    }
-
-    self.onmessage = async (event) => {
-      const message = event.data;
-      try {
-        if (message.type === "setUp") {
-          job = { model: message.model, start: message.start, recipe: message.recipe, seed: message.seed, running: false };
-          [job.train, job.test] = await Promise.all([unpack(message.digits.train), unpack(message.digits.test)]);
-          reset(message);
-          self.postMessage({ type: "ready", train: job.train.count, test: job.test.count });
-        } else if (message.type === "run") {
-          if (job.pass.step >= job.pass.total) {
-            job.settings = message.settings;
-            startPass();
-          }
-          job.running = true;
-          tick();
-        } else if (message.type === "pause") {
-          job.running = false; // the step in progress has ended: messages wait between ticks
-          self.postMessage({ type: "paused", steps: job.steps });
-        } else if (message.type === "reset") {
-          job.running = false;
-          reset(message);
-          self.postMessage({ type: "reset" });
-        } else if (message.type === "weights") {
-          self.postMessage({ type: "weights", state: job.state, accuracy: message.accuracy });
-        }
-      } catch (error) {
-        self.postMessage({ type: "error", message: String(error && error.message) });
-      }
-    };
-  }
-
+  // A Worker whose code is the two module functions' text, each called on the Worker's global
   function makeWorker() {
-    const source = `${nnbookLayersModule.toString()}\nnnbookLayersModule(self);\n(${trainInWorker.toString()})();\n`;
-    const url = URL.createObjectURL(new Blob([`const SIDE = ${SIDE};\n${source}`], { type: "text/javascript" }));
+    const modules = [nnbookLayersModule, nnbookTrainWorkerModule];
+    const source = ['"use strict";', ...modules.map((module) => `${module.toString()}\n${module.name}(self);`)].join("\n");
+    const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
     const worker = new Worker(url);
     URL.revokeObjectURL(url);
     return worker;
@@ -372,70 +395,57 @@
     return { element: readout, steps, accuracy, loss, speed, status, use };
   }
 
-  // What each message of the Worker changes on the page
-  function handlersFor(parts, session) {
-    const { readout, chart, view } = parts;
-    return {
-      step(message) {
-        chart.addLoss(message.loss);
-        readout.steps.dataset.trainingSteps = String(message.steps);
-        readout.steps.textContent = String(message.steps);
-        readout.loss.textContent = message.loss.toFixed(3);
-        readout.speed.textContent = message.milliseconds.toFixed(0);
-        readout.status.textContent = `Training: pass ${message.pass}, step ${message.at} of ${message.of}, rate ${message.lr.toFixed(4)}.`;
-        if (message.steps % 5 === 0) chart.draw();
-      },
-      accuracy(message) {
-        session.latestAccuracy = message.accuracy;
-        chart.addAccuracy(message.steps, message.accuracy);
-        chart.draw();
-        readout.accuracy.dataset.trainingAccuracy = String(message.accuracy);
-        readout.accuracy.textContent = `${(100 * message.accuracy).toFixed(1)} %`;
-        readout.use.setAttribute("aria-disabled", "false");
-      },
-      view: (message) => view.show(message),
-      ready(message) {
-        readout.status.textContent = `${message.train} training and ${message.test} test digits loaded.`;
-        session.run();
-      },
-      passDone(message) {
-        session.running(false);
-        chart.draw();
-        readout.status.textContent = `Pass ${message.passes} done after ${message.steps} steps: Train runs another.`;
-      },
-      weights(message) {
-        const name = `${parts.controls.choice.value}-here`;
-        window.nnbookDigits.addNetwork(name, parts.controls.choice.value, message.state, message.accuracy);
-        readout.status.textContent = `"Draw a digit" now reads with ${name}.`;
-      },
-      error(message) {
-        session.running(false);
-        readout.status.textContent = `Training stopped: ${message.message}`;
-      },
-      paused(message) {
-        readout.steps.dataset.trainingPaused = String(message.steps);
-        readout.status.textContent = `Paused after ${message.steps} steps: Train goes on from here.`;
-      },
-      reset() {},
-    };
-  }
+  // What each message of the Worker changes: each handler is given the message, the page's
+  // parts and the session, and changes only what it names
+  const HANDLERS = {
+    step(message, { readout, chart }) {
+      chart.addLoss(message.loss);
+      readout.steps.dataset.trainingSteps = String(message.steps);
+      readout.steps.textContent = String(message.steps);
+      readout.loss.textContent = message.loss.toFixed(3);
+      readout.speed.textContent = message.milliseconds.toFixed(0);
+      readout.status.textContent = `Training: pass ${message.pass}, step ${message.at} of ${message.of}, rate ${message.lr.toFixed(4)}.`;
+      if (message.steps % 5 === 0) chart.draw();
+    },
+    accuracy(message, { readout, chart }, session) {
+      session.latestAccuracy = message.accuracy;
+      chart.addAccuracy(message.steps, message.accuracy);
+      chart.draw();
+      readout.accuracy.dataset.trainingAccuracy = String(message.accuracy);
+      readout.accuracy.textContent = `${(100 * message.accuracy).toFixed(1)} %`;
+      readout.use.setAttribute("aria-disabled", "false");
+    },
+    view: (message, { view }) => view.show(message),
+    ready(message, { readout }, session) {
+      readout.status.textContent = `${message.train} training and ${message.test} test digits loaded.`;
+      session.run();
+    },
+    passDone(message, { readout, chart }, session) {
+      session.running(false);
+      chart.draw();
+      readout.status.textContent = `Pass ${message.passes} done after ${message.steps} steps: Train runs another.`;
+    },
+    weights(message, { readout, controls }) {
+      const name = `${controls.choice.value}-here`;
+      window.nnbookDigits.addNetwork(name, controls.choice.value, message.state, message.accuracy);
+      readout.status.textContent = `"Draw a digit" now reads with ${name}.`;
+    },
+    error(message, { readout }, session) {
+      session.running(false);
+      readout.status.textContent = `Training stopped: ${message.message}`;
+    },
+    paused(message, { readout }) {
+      readout.steps.dataset.trainingPaused = String(message.steps);
+      readout.status.textContent = `Paused after ${message.steps} steps: Train goes on from here.`;
+    },
+    reset() {},
+  };
 
-  // A Worker for the chosen network, sent its layers, its starting weights, its recipe and the digits
-  function startWorker(parts, start, handlers, settings, digits) {
-    const name = parts.controls.choice.value;
-    const worker = makeWorker();
-    worker.onmessage = ({ data: message }) => handlers[message.type](message);
-    const model = start.networks[name]; // its layers and normalisation, as the export writes them
-    worker.postMessage({
-      type: "setUp",
-      model: { layers: model.layers, mean: model.mean, std: model.std },
-      start: start.networks[name].state,
-      recipe: start.networks[name].recipe,
-      seed: start.seed,
-      settings,
-      digits,
-    });
-    return worker;
+  // What a Worker is set up with: the network's layers and normalisation (as the export writes
+  // them), its starting weights and recipe, the seed, the page's settings and the digits
+  function setUpMessage(network, seed, settings, digits) {
+    const model = { layers: network.layers, mean: network.mean, std: network.std };
+    return { type: "setUp", model, start: network.state, recipe: network.recipe, seed, settings, digits };
   }
 
   // The readout and the chart as they are before the first step
@@ -449,57 +459,78 @@
   }
 
   // One network trained in one Worker: started on the first Train, ended on a change of network
-  function makeSession(parts, start) {
-    const { controls, readout } = parts;
-    const session = { worker: null, latestAccuracy: null };
-    const network = () => start.networks[controls.choice.value];
-    const settings = () => ({ lr: Number(controls.rate.value) || network().recipe.lr, batchSize: Number(controls.batch.value) });
-    const handlers = handlersFor(parts, session);
-    session.running = (on) => {
-      controls.buttons.train.disabled = on;
-      controls.buttons.pause.disabled = !on;
-      controls.choice.disabled = on;
-    };
-    session.run = () => {
-      delete readout.steps.dataset.trainingPaused;
-      session.worker.postMessage({ type: "run", settings: settings() });
-      session.running(true);
-    };
-    session.begin = async () => {
-      if (session.worker) return session.run();
-      session.running(true);
-      readout.status.textContent = "Loading the digits…";
+  class Session {
+    constructor(parts, start) {
+      this.parts = parts;
+      this.start = start;
+      this.worker = null;
+      this.latestAccuracy = null; // the last test accuracy the Worker reported
+    }
+
+    network() {
+      return this.start.networks[this.parts.controls.choice.value];
+    }
+
+    // the page's rate (the recipe's when the box holds no number) and batch size
+    settings() {
+      const { rate, batch } = this.parts.controls;
+      return { lr: Number(rate.value) || this.network().recipe.lr, batchSize: Number(batch.value) };
+    }
+
+    running(on) {
+      const { buttons, choice } = this.parts.controls;
+      buttons.train.disabled = on;
+      buttons.pause.disabled = !on;
+      choice.disabled = on;
+    }
+
+    run() {
+      delete this.parts.readout.steps.dataset.trainingPaused;
+      this.worker.postMessage({ type: "run", settings: this.settings() });
+      this.running(true);
+    }
+
+    async begin() {
+      if (this.worker) return this.run();
+      this.running(true);
+      this.parts.readout.status.textContent = "Loading the digits…";
       const digits = await loadDigits();
-      session.worker = startWorker(parts, start, handlers, settings(), digits);
-    };
-    session.pause = () => {
-      session.worker.postMessage({ type: "pause" });
-      session.running(false);
-      readout.status.textContent = "Pausing…";
-    };
-    session.reset = () => {
-      clearReadout(parts);
-      session.latestAccuracy = null;
-      session.running(false);
-      delete readout.steps.dataset.trainingPaused;
-      if (session.worker) session.worker.postMessage({ type: "reset", settings: settings() });
-      readout.status.textContent = "Back to the starting weights.";
-    };
-    session.showRecipe = () => {
-      controls.rate.value = String(network().recipe.lr);
-      controls.batch.value = String(network().recipe.batchSize);
-    };
-    session.changeNetwork = () => {
-      if (session.worker) session.worker.terminate();
-      session.worker = null;
-      session.showRecipe();
-      session.reset();
-    };
-    session.useWeights = () => {
-      if (!session.worker || session.latestAccuracy === null) return;
-      session.worker.postMessage({ type: "weights", accuracy: session.latestAccuracy });
-    };
-    return session;
+      this.worker = makeWorker();
+      this.worker.onmessage = ({ data: message }) => HANDLERS[message.type](message, this.parts, this);
+      this.worker.postMessage(setUpMessage(this.network(), this.start.seed, this.settings(), digits));
+    }
+
+    pause() {
+      this.worker.postMessage({ type: "pause" });
+      this.running(false);
+      this.parts.readout.status.textContent = "Pausing…";
+    }
+
+    reset() {
+      clearReadout(this.parts);
+      this.latestAccuracy = null;
+      this.running(false);
+      delete this.parts.readout.steps.dataset.trainingPaused;
+      if (this.worker) this.worker.postMessage({ type: "reset", settings: this.settings() });
+      this.parts.readout.status.textContent = "Back to the starting weights.";
+    }
+
+    showRecipe() {
+      this.parts.controls.rate.value = String(this.network().recipe.lr);
+      this.parts.controls.batch.value = String(this.network().recipe.batchSize);
+    }
+
+    changeNetwork() {
+      if (this.worker) this.worker.terminate();
+      this.worker = null;
+      this.showRecipe();
+      this.reset();
+    }
+
+    useWeights() {
+      if (!this.worker || this.latestAccuracy === null) return;
+      this.worker.postMessage({ type: "weights", accuracy: this.latestAccuracy });
+    }
   }
 
   function setUp(root) {
@@ -512,13 +543,13 @@
     names.sort((a, b) => (b === start.first) - (a === start.first)); // the first one first
     const parts = { controls: makeControls(names), readout: makeReadout(), chart: makeChart(), view: makeView() };
     root.append(parts.controls.element, parts.readout.element, parts.chart.element, parts.view.element);
-    const session = makeSession(parts, start);
+    const session = new Session(parts, start);
     const { buttons, choice } = parts.controls;
     buttons.train.addEventListener("click", () => session.begin().catch((error) => (parts.readout.status.textContent = String(error))));
-    buttons.pause.addEventListener("click", session.pause);
-    buttons.reset.addEventListener("click", session.reset);
-    choice.addEventListener("change", session.changeNetwork);
-    parts.readout.use.addEventListener("click", session.useWeights);
+    buttons.pause.addEventListener("click", () => session.pause());
+    buttons.reset.addEventListener("click", () => session.reset());
+    choice.addEventListener("change", () => session.changeNetwork());
+    parts.readout.use.addEventListener("click", () => session.useWeights());
     session.showRecipe();
   }
 

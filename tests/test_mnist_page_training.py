@@ -11,6 +11,7 @@ import re
 
 import pytest
 import torch
+from built_book import ROOT
 
 from nnbook.mnist import page_training
 from nnbook.mnist.export import STATIC_VARIABLE, layer_plan
@@ -114,6 +115,42 @@ def test_the_digits_come_from_the_folder_asked_for_and_are_never_downloaded(monk
     with pytest.raises(MNISTDataError, match=str(tmp_path)) as raised:
         page_training.digits_value(tmp_path)
     assert "downloaded" not in str(raised.value)  # nothing was tried
+
+
+def test_the_start_reads_the_folder_asked_for_and_never_downloads(
+    monkeypatch, tmp_path, mnist_root, mnist
+):
+    """The normalisation in the start comes from the root the build names, not from
+    ``$MNIST_ROOT`` (empty here); a root without MNIST is a clear error, with no download."""
+    from torchvision import datasets
+
+    from nnbook.mnist.data import MNISTDataError
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("MNIST was downloaded")
+
+    monkeypatch.setattr(datasets.MNIST, "download", no_download)
+    elsewhere = tmp_path / "data"
+    (elsewhere / "MNIST").mkdir(parents=True)
+    (elsewhere / "MNIST" / "raw").symlink_to(mnist_root / "MNIST" / "raw")
+    monkeypatch.setenv("MNIST_ROOT", str(tmp_path / "empty"))
+    monkeypatch.setenv(STATIC_VARIABLE, str(tmp_path / "_static"))
+    text = page_training.write_training_start(2, elsewhere).read_text(encoding="utf-8")
+    value = json.loads(text[len("window.nnbookTrainStart = ") :].rstrip().rstrip(";"))
+    assert {(n["mean"], n["std"]) for n in value["networks"].values()} == {(mnist.mean, mnist.std)}
+    with pytest.raises(MNISTDataError, match=str(tmp_path / "none")) as raised:
+        page_training.normalisation(tmp_path / "none")
+    assert "downloaded" not in str(raised.value)  # nothing was tried
+
+
+def test_every_field_of_the_page_recipe_is_a_name_the_pages_scripts_read():
+    """The recipe is written here and read by train.js and layers.js (``oneCycle``): a field
+    the scripts do not name is one the page would never read."""
+    static = ROOT / "book" / "_static"
+    scripts = "".join((static / n).read_text(encoding="utf-8") for n in ("train.js", "layers.js"))
+    recipe = page_training.page_recipe("tiny")
+    del recipe["stepsPerPass"]  # for the page's tests: the page counts a pass at its own batch
+    assert [key for key in recipe if not re.search(rf"\b{key}\b", scripts)] == []
 
 
 def test_a_build_gets_the_digits_as_a_script_in_a_new_folder(monkeypatch, tmp_path, mnist_root):

@@ -63,7 +63,6 @@ TESTS: dict[str, list[str]] = {
     "nnbook.mnist.export": ["tests/test_mnist_export.py"],
     "nnbook.mnist.page_training": ["tests/test_mnist_page_training.py"],
     "nnbook.pdf": ["tests/test_pdf_document.py"],  # test_pdf.py reads the built PDF
-    "nnbook.records": ["tests/test_records.py", "-m", "not book"],  # one test reads the HTML
 }
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 36: "timeout"}
 STATUS |= {24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout"}

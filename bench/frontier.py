@@ -34,10 +34,10 @@ from provenance import append_record, provenance
 from seeds import add_seed_arguments, chosen_seeds, train_seeds
 
 from nnbook.mnist import load
+from nnbook.mnist.environment import pick_device
 from nnbook.mnist.models import FRONTIER, SEPARABLE_FRONTIER
 from nnbook.mnist.recipes import recipe_for
 from nnbook.mnist.targets import FINAL_SEEDS, TARGET_ACCURACY
-from nnbook.mnist.trainer import pick_device
 
 
 def main() -> None:

@@ -35,7 +35,7 @@ from provenance import append_record, provenance
 
 from nnbook.mnist import load
 from nnbook.mnist.recipes import DEFAULT_RECIPE, GPU_RECIPE, Recipe
-from nnbook.mnist.trainer import fit
+from nnbook.mnist.trainer import FitOptions, fit
 
 #: The recipes tried, by name, for the default network (``GPU_RECIPE``: batch 256, 16 epochs).
 RECIPES = {
@@ -59,7 +59,7 @@ def timed_fit(train, test, recipe: Recipe, seed: int, **options) -> tuple:
     """(FitResult, seconds of the whole call, GPU synchronised at both ends)."""
     torch.cuda.synchronize()
     started = time.perf_counter()
-    run = fit(train, test, recipe, seed=seed, device="cuda", **options)
+    run = fit(train, test, recipe, seed=seed, options=FitOptions(device="cuda", **options))
     torch.cuda.synchronize()
     return run, time.perf_counter() - started
 

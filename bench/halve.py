@@ -51,6 +51,7 @@ from provenance import append_record, provenance
 
 from nnbook.mnist import load
 from nnbook.mnist.data import MNIST
+from nnbook.mnist.environment import DEFAULT_SEED
 from nnbook.mnist.hardware import bfloat16_in_hardware
 from nnbook.mnist.recipes import (
     BUILT_STEPS,
@@ -60,7 +61,7 @@ from nnbook.mnist.recipes import (
     Recipe,
 )
 from nnbook.mnist.targets import HALVED_TARGET_ACCURACY
-from nnbook.mnist.trainer import DEFAULT_SEED, fit
+from nnbook.mnist.trainer import FitOptions, fit
 
 MODEL = "net"
 SHORTER = dataclasses.replace(TWELVE_EPOCH_RECIPE, epochs=DEFAULT_RECIPE.epochs)
@@ -110,7 +111,9 @@ def first_steps_in(epochs: int) -> dict[str, tuple[str, Recipe]]:
 def timed_fit(data: MNIST, recipe: Recipe, seed: int, model: str = MODEL) -> dict[str, object]:
     """Train ``model`` once on the CPU; its seed, CPU and wall seconds, and test accuracies."""
     cpu, wall = time.process_time(), time.perf_counter()
-    result = fit(data.train, data.test, recipe, seed=seed, device="cpu", model=model)
+    result = fit(
+        data.train, data.test, recipe, seed=seed, model=model, options=FitOptions(device="cpu")
+    )
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     return {
         "seed": seed,

@@ -38,11 +38,12 @@ from provenance import append_record, provenance
 
 from nnbook.mnist import CLASS_RECIPE, fit, load
 from nnbook.mnist.data import MNIST
+from nnbook.mnist.environment import pick_device
 from nnbook.mnist.models import DEFAULT_MODEL, MODELS, build_model, parameter_count
 from nnbook.mnist.recipes import Recipe, recipe_for
 from nnbook.mnist.summaries import ROLES, model_summaries
 from nnbook.mnist.targets import EVALUATION_SEEDS, HELD_EPOCHS, TARGET_ACCURACY
-from nnbook.mnist.trainer import pick_device
+from nnbook.mnist.trainer import FitOptions
 
 
 def main() -> None:
@@ -172,9 +173,16 @@ def train_one_seed(
 ) -> tuple[list[float], float]:
     """One run: its test accuracy after every epoch and its mean seconds per epoch."""
     result = fit(
-        data.train, data.test, recipe, seed=seed, device=str(device), model=model,
-        on_epoch=lambda row: print(f"{model} seed {seed}  {row.summary()}", flush=True),
-    )  # fmt: skip
+        data.train,
+        data.test,
+        recipe,
+        seed=seed,
+        model=model,
+        options=FitOptions(
+            device=str(device),
+            on_epoch=lambda row: print(f"{model} seed {seed}  {row.summary()}", flush=True),
+        ),
+    )
     history = result.history
     accuracy = [row.test_accuracy for row in history]
     best = max(history, key=lambda row: row.test_accuracy)

@@ -39,7 +39,7 @@ from torch import nn
 
 from nnbook.mnist import load, models, recipes, targets
 from nnbook.mnist.small import SMALL_MEMORY_FORMAT, SequentialClassifier, conv_bn
-from nnbook.mnist.trainer import FitResult, Hooks, fit, predict
+from nnbook.mnist.trainer import FitOptions, FitResult, Hooks, fit, predict
 
 
 class Candidate(SequentialClassifier):
@@ -203,7 +203,9 @@ def main() -> None:
     origin = provenance("cpu")  # now: the commit and tree that run, and the threads
     data = load()
     if args.save_teacher:
-        run = fit(data.train, data.test, recipes.DEFAULT_RECIPE, seed=1, device="cpu")
+        run = fit(
+            data.train, data.test, recipes.DEFAULT_RECIPE, seed=1, options=FitOptions(device="cpu")
+        )
         torch.save(predict(run.model, data.train), args.save_teacher)
         return
     given = dict(change.split("=", 1) for change in args.changes)
@@ -222,9 +224,17 @@ def main() -> None:
     print(f"{args.model} ({count:,} parameters): {recipe}", flush=True)
     for seed in args.seeds:
         run = fit(
-            data.train, data.test, recipe, seed=seed, device="cpu", model=network, hooks=hooks,
-            on_epoch=lambda row, seed=seed: print(f"seed {seed} {row.summary()}", flush=True),
-        )  # fmt: skip
+            data.train,
+            data.test,
+            recipe,
+            seed=seed,
+            model=network,
+            options=FitOptions(
+                device="cpu",
+                hooks=hooks,
+                on_epoch=lambda row, seed=seed: print(f"seed {seed} {row.summary()}", flush=True),
+            ),
+        )
         print(f"{args.model} seed {seed}: final {100 * run.final_test_accuracy:.2f} %", flush=True)
         if args.record:
             line = record_line(origin, args.model, recipe, switches, seed, run)

@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from provenance import append_record, provenance
 
 from nnbook.mnist import load
+from nnbook.mnist.environment import pick_device
 from nnbook.mnist.hardware import bfloat16_in_hardware
 from nnbook.mnist.models import MODELS, build_model
 from nnbook.mnist.recipes import Recipe, recipe_for
@@ -49,12 +50,12 @@ from nnbook.mnist.targets import CPU_TARGET_SHARE
 from nnbook.mnist.trainer import (
     CUDA_EVAL_BATCH_SIZE,
     EVAL_BATCH_SIZE,
+    FitOptions,
     average_of,
     bfloat16_on_cpu,
     fit,
     make_optimizer,
     network_for,
-    pick_device,
 )
 
 
@@ -308,7 +309,9 @@ def epoch_row(model: str, batch_size: int | None, device: torch.device) -> dict:
         recipe = dataclasses.replace(recipe, batch_size=batch_size)
     data = load()
     macs = int(model_summaries().loc[model, "MACs per image"])
-    result = fit(data.train, data.test, recipe, seed=1, device=str(device), model=model)
+    result = fit(
+        data.train, data.test, recipe, seed=1, model=model, options=FitOptions(device=str(device))
+    )
     seconds = result.history[0].seconds
     work = epoch_flop(macs, len(data.train), len(data.test))
     eval_batch = CUDA_EVAL_BATCH_SIZE if device.type == "cuda" else EVAL_BATCH_SIZE

@@ -35,6 +35,7 @@ from speed import best_seconds
 
 from nnbook.browser import allow_files_only, chromium
 from nnbook.mnist.data import read_raw
+from nnbook.mnist.environment import seed_from_environment
 from nnbook.mnist.page_training import (
     PAGE_BATCH_SIZE,
     TRAIN_DIGITS,
@@ -42,7 +43,6 @@ from nnbook.mnist.page_training import (
     initial_network,
 )
 from nnbook.mnist.summaries import model_summaries
-from nnbook.mnist.trainer import seed_from_environment
 
 PAGE = ROOT / "_build" / "html" / "book" / "part2" / "digits.html"
 STEP = """([name, rows, labels, steps]) => {

@@ -53,7 +53,7 @@ def test_record_appends_one_line_per_seed(small_models, tmp_path, monkeypatch, c
     calls = []
 
     def fake_fit(train, test, recipe, seed, **options):
-        calls.append((recipe, seed, options["hooks"]))
+        calls.append((recipe, seed, options["options"].hooks))
         return made_up_run([accuracy - seed / 1000 for accuracy in ACCURACIES])
 
     monkeypatch.setattr(small_models, "fit", fake_fit)

@@ -17,13 +17,14 @@ from bs4 import BeautifulSoup
 from built_book import HTML, page_from_file
 from page_gradients import normalisation
 
+from nnbook.mnist.checkpoints import MODEL
 from nnbook.mnist.data import read_raw
+from nnbook.mnist.environment import seed_from_environment
 from nnbook.mnist.export import DRAWN_MODELS
 from nnbook.mnist.model import receptive_fields
 from nnbook.mnist.models import ANSWER, build_model
 from nnbook.mnist.recipes import recipe_for
 from nnbook.mnist.runs import run_folder, runs_root
-from nnbook.mnist.trainer import MODEL, seed_from_environment
 
 pytestmark = pytest.mark.book  # reads the built book
 

@@ -70,11 +70,17 @@ def test_the_cli_workbook_is_readable_by_others(tmp_path, umask):
 def test_training_files_are_readable_by_others(tmp_path, umask, mnist):
     from dataclasses import replace
 
-    from nnbook.mnist.trainer import CHECKPOINT, DEFAULT_RECIPE, HISTORY, MODEL, fit
+    from nnbook.mnist.checkpoints import CHECKPOINT, HISTORY, MODEL
+    from nnbook.mnist.trainer import DEFAULT_RECIPE, FitOptions, fit
 
     umask(0o022)
     recipe = replace(DEFAULT_RECIPE, epochs=1, batch_size=64)
-    fit(mnist.train.subset(128), mnist.test.subset(64), recipe, device="cpu", out=tmp_path)
+    fit(
+        mnist.train.subset(128),
+        mnist.test.subset(64),
+        recipe,
+        options=FitOptions(device="cpu", out=tmp_path),
+    )
     assert {p.name: mode(p) for p in tmp_path.iterdir()} == {
         CHECKPOINT: 0o644,
         HISTORY: 0o644,

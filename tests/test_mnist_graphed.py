@@ -9,7 +9,9 @@ import torch
 from cli_runner import run_nnbook
 
 from nnbook.mnist import graphed
+from nnbook.mnist.checkpoints import HISTORY
 from nnbook.mnist.data import MNISTTensors
+from nnbook.mnist.environment import seed_everything
 from nnbook.mnist.graphed import CapturedStep
 from nnbook.mnist.models import MODELS, build_model
 from nnbook.mnist.recipes import (
@@ -19,7 +21,7 @@ from nnbook.mnist.recipes import (
     at_batch_size,
     recipe_for,
 )
-from nnbook.mnist.trainer import HISTORY, fit, make_optimizer, seed_everything, train_epoch
+from nnbook.mnist.trainer import FitOptions, fit, make_optimizer, train_epoch
 
 SMALL = replace(TWELVE_EPOCH_RECIPE, epochs=2, batch_size=64, augment=False)
 
@@ -165,9 +167,9 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GP
 def test_gpu_path_is_repeatable_and_resumes_exactly(mnist, tmp_path):
     train, test = mnist.train.subset(4096), mnist.test.subset(1000)
     recipe = replace(GPU_RECIPE, epochs=3)
-    options = {"device": "cuda", "deterministic": True, "seed": 2}
-    straight = fit(train, test, recipe, **options)
-    again = fit(train, test, recipe, **options)
+    seed, options = 2, FitOptions(device="cuda", deterministic=True)
+    straight = fit(train, test, recipe, seed, options=options)
+    again = fit(train, test, recipe, seed, options=options)
     rows = [{k: v for k, v in asdict(r).items() if k != "seconds"} for r in straight.history]
     assert rows == [{k: v for k, v in asdict(r).items() if k != "seconds"} for r in again.history]
 
@@ -176,9 +178,10 @@ def test_gpu_path_is_repeatable_and_resumes_exactly(mnist, tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        fit(train, test, recipe, out=tmp_path, on_epoch=stop_after_first, **options)
+        cut = replace(options, out=tmp_path, on_epoch=stop_after_first)
+        fit(train, test, recipe, seed, options=cut)
     assert len(json.loads((tmp_path / HISTORY).read_text())) == 1
-    resumed = fit(train, test, recipe, out=tmp_path, resume=True, **options)
+    resumed = fit(train, test, recipe, seed, options=replace(options, out=tmp_path, resume=True))
     for key, value in straight.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[key]), key
 
@@ -189,15 +192,17 @@ def test_gpu_path_records_a_step_without_augmentation_for_the_clean_epochs(mnist
     the unaugmented step (all epochs clean: the unaugmented recipe's run)."""
     train, test = mnist.train.subset(4096), mnist.test.subset(1000)
     recipe = replace(GPU_RECIPE, epochs=2)
-    options = {"device": "cuda", "deterministic": True, "seed": 2}
+    seed, options = 2, FitOptions(device="cuda", deterministic=True)
 
     def rows(run):
         return [{k: v for k, v in asdict(r).items() if k != "seconds"} for r in run.history]
 
-    augmented = rows(fit(train, test, recipe, **options))
-    last_clean = rows(fit(train, test, replace(recipe, clean_last_epochs=1), **options))
-    plain = rows(fit(train, test, replace(recipe, augment=False), **options))
-    all_clean = rows(fit(train, test, replace(recipe, clean_last_epochs=2), **options))
+    augmented = rows(fit(train, test, recipe, seed, options=options))
+    last_clean = rows(
+        fit(train, test, replace(recipe, clean_last_epochs=1), seed, options=options)
+    )
+    plain = rows(fit(train, test, replace(recipe, augment=False), seed, options=options))
+    all_clean = rows(fit(train, test, replace(recipe, clean_last_epochs=2), seed, options=options))
     assert last_clean[0] == augmented[0] and last_clean[1] != augmented[1]
     assert all_clean == plain
 

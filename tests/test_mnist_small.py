@@ -14,6 +14,7 @@ import torchinfo
 from cli_runner import run_nnbook
 
 from nnbook.mnist import recipes, runs, targets, trainer
+from nnbook.mnist.checkpoints import CHECKPOINT, HISTORY, MODEL
 from nnbook.mnist.model import receptive_fields
 from nnbook.mnist.models import (
     ANSWER,
@@ -34,7 +35,7 @@ from nnbook.mnist.summaries import (
     page_speed_table,
     seeds_table,
 )
-from nnbook.mnist.trainer import CHECKPOINT, HISTORY, MODEL, fit
+from nnbook.mnist.trainer import FitOptions, fit
 
 QUICK = replace(recipes.SMALL_RECIPE, epochs=2, batch_size=64)
 FINAL = recipes.FINAL_RECIPE
@@ -334,7 +335,9 @@ def test_an_unknown_model_is_named():
     with pytest.raises(ValueError, match="unknown model 'huge'"):
         recipes.recipe_for("huge")
     with pytest.raises(ValueError, match="unknown model 'huge'"):
-        fit(None, None, model="huge", device="cpu")  # refused before the data is touched
+        fit(
+            None, None, model="huge", options=FitOptions(device="cpu")
+        )  # refused before the data is touched
 
 
 def test_every_model_trains_with_the_recipe_of_its_step():
@@ -368,20 +371,34 @@ def test_model_summaries_count_what_torchinfo_counts():
 
 
 def test_fit_trains_a_small_model_and_refuses_an_unknown_one(small, tmp_path):
-    result = fit(*small, QUICK, seed=2, device="cpu", model="tiny", out=tmp_path)
+    result = fit(
+        *small, QUICK, seed=2, model="tiny", options=FitOptions(device="cpu", out=tmp_path)
+    )
     assert type(result.model) is MODELS["tiny"]
     first, last = result.history
     assert last.train_loss < first.train_loss
     with pytest.raises(ValueError, match="the checkpoint is of model 'tiny', not 'net'"):
-        fit(*small, QUICK, seed=2, device="cpu", model="net", out=tmp_path, resume=True)
+        fit(
+            *small,
+            QUICK,
+            seed=2,
+            model="net",
+            options=FitOptions(device="cpu", out=tmp_path, resume=True),
+        )
     with pytest.raises(ValueError, match="unknown model"):
-        fit(*small, QUICK, seed=2, device="cpu", model="huge")
+        fit(*small, QUICK, seed=2, model="huge", options=FitOptions(device="cpu"))
 
 
 def test_resume_loads_the_checkpoint_on_the_cpu(small, tmp_path, monkeypatch):
     """A checkpoint written on a GPU must load: its random states have to stay on the CPU."""
     with pytest.raises(KeyboardInterrupt):
-        fit(*small, QUICK, seed=3, device="cpu", model="tiny", out=tmp_path, on_epoch=stop)
+        fit(
+            *small,
+            QUICK,
+            seed=3,
+            model="tiny",
+            options=FitOptions(device="cpu", out=tmp_path, on_epoch=stop),
+        )
     seen = []
     real_load = torch.load
 
@@ -390,7 +407,13 @@ def test_resume_loads_the_checkpoint_on_the_cpu(small, tmp_path, monkeypatch):
         return real_load(*args, **kwargs)
 
     monkeypatch.setattr(torch, "load", spy)
-    fit(*small, QUICK, seed=3, device="cpu", model="tiny", out=tmp_path, resume=True)
+    fit(
+        *small,
+        QUICK,
+        seed=3,
+        model="tiny",
+        options=FitOptions(device="cpu", out=tmp_path, resume=True),
+    )
     assert seen == ["cpu"]  # then load_state_dict puts each tensor where the network is
 
 
@@ -417,14 +440,20 @@ def test_kept_runs_train_once(small, tmp_path):
 def test_a_kept_run_that_was_cut_off_is_resumed(small, tmp_path):
     folder = run_folder("tiny", QUICK, 6, torch.device("cpu"), (512, 256), tmp_path)
     with pytest.raises(KeyboardInterrupt):
-        fit(*small, QUICK, seed=6, device="cpu", model="tiny", out=folder, on_epoch=stop)
+        fit(
+            *small,
+            QUICK,
+            seed=6,
+            model="tiny",
+            options=FitOptions(device="cpu", out=folder, on_epoch=stop),
+        )
     first_epoch_seconds = [row["seconds"] for row in json.loads((folder / HISTORY).read_text())]
     assert (folder / CHECKPOINT).is_file() and not (folder / MODEL).exists()
     rows = []
     resumed = trained(
         *small, QUICK, seed=6, device="cpu", model="tiny", root=tmp_path, on_epoch=rows.append
     )
-    straight = fit(*small, QUICK, seed=6, device="cpu", model="tiny")
+    straight = fit(*small, QUICK, seed=6, model="tiny", options=FitOptions(device="cpu"))
     strip = [{**vars(r), "seconds": 0} for r in resumed.history]
     assert strip == [{**vars(r), "seconds": 0} for r in straight.history]
     assert [row.epoch for row in rows] == [1, 2]

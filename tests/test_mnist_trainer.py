@@ -9,19 +9,12 @@ import torch
 from cli_runner import run_nnbook
 
 from nnbook.mnist import Net
+from nnbook.mnist.checkpoints import CHECKPOINT, HISTORY, MODEL, RunFileError
+from nnbook.mnist.environment import pick_device, seed_from_environment
 from nnbook.mnist.model import DROPOUT, set_dropout
 from nnbook.mnist.recipes import DEFAULT_RECIPE, TWELVE_EPOCH_RECIPE, Recipe
 from nnbook.mnist.runs import RunFileWarning, run_folder, trained
-from nnbook.mnist.trainer import (
-    CHECKPOINT,
-    HISTORY,
-    MODEL,
-    RunFileError,
-    evaluate,
-    fit,
-    pick_device,
-    seed_from_environment,
-)
+from nnbook.mnist.trainer import FitOptions, evaluate, fit
 
 #: The recipe the network's own dropout trains with, no average: each test adds what it tests.
 SMALL = replace(TWELVE_EPOCH_RECIPE, epochs=3, batch_size=64)
@@ -39,9 +32,9 @@ def metrics(result):
 def test_a_recipe_with_an_average_keeps_and_evaluates_the_average(small):
     """Averaging changes no step of training: with a decay near 0 the average is the weights
     (to round-off), with 0.9 it lags them, and each epoch's test figures are the kept model's."""
-    plain = fit(*small, SMALL, seed=6, device="cpu")
-    nearly = fit(*small, replace(SMALL, ema_decay=1e-12), seed=6, device="cpu")
-    lagging = fit(*small, replace(SMALL, ema_decay=0.9), seed=6, device="cpu")
+    plain = fit(*small, SMALL, seed=6, options=FitOptions(device="cpu"))
+    nearly = fit(*small, replace(SMALL, ema_decay=1e-12), seed=6, options=FitOptions(device="cpu"))
+    lagging = fit(*small, replace(SMALL, ema_decay=0.9), seed=6, options=FitOptions(device="cpu"))
     assert [row.train_loss for row in nearly.history] == [row.train_loss for row in plain.history]
     assert [row.train_loss for row in lagging.history] == [row.train_loss for row in plain.history]
     for name, value in plain.model.state_dict().items():
@@ -89,10 +82,10 @@ def test_the_average_takes_in_every_step(small):
 
 def test_same_seed_same_history(small):
     recipe = replace(SMALL, epochs=2)
-    first = fit(*small, recipe, seed=3, device="cpu")
-    second = fit(*small, recipe, seed=3, device="cpu")
+    first = fit(*small, recipe, seed=3, options=FitOptions(device="cpu"))
+    second = fit(*small, recipe, seed=3, options=FitOptions(device="cpu"))
     assert metrics(first) == metrics(second)
-    assert metrics(first) != metrics(fit(*small, recipe, seed=4, device="cpu"))
+    assert metrics(first) != metrics(fit(*small, recipe, seed=4, options=FitOptions(device="cpu")))
     # it learns: the training loss falls from epoch to epoch
     losses = [row.train_loss for row in first.history]
     assert losses == sorted(losses, reverse=True)
@@ -105,7 +98,9 @@ def test_same_seed_same_history(small):
 )
 def test_resume_gives_the_uninterrupted_weights(small, tmp_path, ema_decay, dropout):
     recipe = replace(SMALL, ema_decay=ema_decay, dropout=dropout)
-    straight = fit(*small, recipe, seed=5, device="cpu", out=tmp_path / "straight")
+    straight = fit(
+        *small, recipe, seed=5, options=FitOptions(device="cpu", out=tmp_path / "straight")
+    )
 
     class SimulatedCrashError(Exception):
         pass
@@ -115,10 +110,17 @@ def test_resume_gives_the_uninterrupted_weights(small, tmp_path, ema_decay, drop
             raise SimulatedCrashError
 
     with pytest.raises(SimulatedCrashError):
-        fit(*small, recipe, seed=5, device="cpu", out=tmp_path / "cut", on_epoch=stop_after_first)
+        fit(
+            *small,
+            recipe,
+            seed=5,
+            options=FitOptions(device="cpu", out=tmp_path / "cut", on_epoch=stop_after_first),
+        )
     assert len(json.loads((tmp_path / "cut" / HISTORY).read_text())) == 1
     assert not (tmp_path / "cut" / MODEL).exists()
-    resumed = fit(*small, recipe, seed=5, device="cpu", out=tmp_path / "cut", resume=True)
+    resumed = fit(
+        *small, recipe, seed=5, options=FitOptions(device="cpu", out=tmp_path / "cut", resume=True)
+    )
     assert metrics(resumed) == metrics(straight)
     for key, value in straight.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[key]), key
@@ -128,15 +130,22 @@ def test_resume_gives_the_uninterrupted_weights(small, tmp_path, ema_decay, drop
 
 
 def test_resume_refuses_another_recipe(small, tmp_path):
-    fit(*small, replace(SMALL, epochs=1), seed=5, device="cpu", out=tmp_path)
+    fit(*small, replace(SMALL, epochs=1), seed=5, options=FitOptions(device="cpu", out=tmp_path))
     with pytest.raises(ValueError, match="another recipe or seed"):
-        fit(*small, SMALL, seed=5, device="cpu", out=tmp_path, resume=True)
+        fit(*small, SMALL, seed=5, options=FitOptions(device="cpu", out=tmp_path, resume=True))
     with pytest.raises(FileNotFoundError):
-        fit(*small, SMALL, seed=5, device="cpu", out=tmp_path / "none", resume=True)
+        fit(
+            *small,
+            SMALL,
+            seed=5,
+            options=FitOptions(device="cpu", out=tmp_path / "none", resume=True),
+        )
 
 
 def test_evaluate_counts_correctly(small):
-    model = fit(*small, replace(SMALL, epochs=1), seed=1, device="cpu").model.eval()
+    model = fit(
+        *small, replace(SMALL, epochs=1), seed=1, options=FitOptions(device="cpu")
+    ).model.eval()
     test = small[1]
     # counted one image at a time, by hand: no batching, no shared code with evaluate
     correct, losses = 0, []
@@ -195,7 +204,9 @@ def dropout_shares(model):
 def test_a_recipe_sets_the_dropout_of_every_layer(small, dropout, shares):
     """None keeps the network's own; a share replaces it in every Dropout layer, and with 0 two
     passes in training mode give the same scores (no mask is drawn)."""
-    result = fit(*small, replace(SMALL, epochs=1, dropout=dropout), seed=2, device="cpu")
+    result = fit(
+        *small, replace(SMALL, epochs=1, dropout=dropout), seed=2, options=FitOptions(device="cpu")
+    )
     assert dropout_shares(result.model) == shares
     images = small[1].images[:8]
     model = result.model.train()
@@ -230,10 +241,14 @@ def test_clean_last_epochs_train_as_the_unaugmented_recipe_in_them(small):
     """All epochs clean is the unaugmented recipe, step for step; the last one clean is the
     augmented run until then, and differs from it in the last epoch alone."""
     two = replace(SMALL, epochs=2)
-    plain = fit(*small, replace(two, augment=False), seed=3, device="cpu")
-    all_clean = fit(*small, replace(two, clean_last_epochs=2), seed=3, device="cpu")
-    augmented = fit(*small, two, seed=3, device="cpu")
-    last_clean = fit(*small, replace(two, clean_last_epochs=1), seed=3, device="cpu")
+    plain = fit(*small, replace(two, augment=False), seed=3, options=FitOptions(device="cpu"))
+    all_clean = fit(
+        *small, replace(two, clean_last_epochs=2), seed=3, options=FitOptions(device="cpu")
+    )
+    augmented = fit(*small, two, seed=3, options=FitOptions(device="cpu"))
+    last_clean = fit(
+        *small, replace(two, clean_last_epochs=1), seed=3, options=FitOptions(device="cpu")
+    )
     assert metrics(all_clean) == metrics(plain)
     assert metrics(last_clean)[0] == metrics(augmented)[0]
     assert metrics(last_clean)[1] not in (metrics(augmented)[1], metrics(plain)[1])
@@ -280,7 +295,13 @@ def cut_after_first_epoch(data, folder, seed):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        fit(*data, BRIEF, seed=seed, device="cpu", out=folder, on_epoch=stop, model="tiny")
+        fit(
+            *data,
+            BRIEF,
+            seed=seed,
+            model="tiny",
+            options=FitOptions(device="cpu", out=folder, on_epoch=stop),
+        )
 
 
 @pytest.mark.parametrize("keep", [0.0, 0.5, 0.99])
@@ -288,13 +309,25 @@ def test_a_truncated_checkpoint_is_a_clear_error(brief, tmp_path, keep):
     cut_after_first_epoch(brief, tmp_path, seed=6)
     truncate(tmp_path / CHECKPOINT, keep)
     with pytest.raises(RunFileError, match=f"{CHECKPOINT} is truncated or corrupt"):
-        fit(*brief, BRIEF, seed=6, device="cpu", out=tmp_path, resume=True, model="tiny")
+        fit(
+            *brief,
+            BRIEF,
+            seed=6,
+            model="tiny",
+            options=FitOptions(device="cpu", out=tmp_path, resume=True),
+        )
 
 
 def test_a_checkpoint_that_is_not_one_is_refused(brief, tmp_path):
     torch.save({"weights": torch.zeros(3)}, tmp_path / CHECKPOINT)
     with pytest.raises(RunFileError, match="not a checkpoint"):
-        fit(*brief, BRIEF, seed=6, device="cpu", out=tmp_path, resume=True, model="tiny")
+        fit(
+            *brief,
+            BRIEF,
+            seed=6,
+            model="tiny",
+            options=FitOptions(device="cpu", out=tmp_path, resume=True),
+        )
 
 
 def test_cli_resume_of_a_truncated_checkpoint_exits_2_naming_it(tmp_path, mnist_root):
@@ -311,7 +344,7 @@ def test_cli_resume_of_a_truncated_checkpoint_exits_2_naming_it(tmp_path, mnist_
 
 @pytest.mark.parametrize("broken", [MODEL, HISTORY, CHECKPOINT])
 def test_a_kept_run_with_a_broken_file_is_trained_afresh_with_a_warning(brief, tmp_path, broken):
-    clean = fit(*brief, BRIEF, seed=7, device="cpu", model="tiny")
+    clean = fit(*brief, BRIEF, seed=7, model="tiny", options=FitOptions(device="cpu"))
     folder = run_folder("tiny", BRIEF, 7, torch.device("cpu"), (256, 128), tmp_path)
     if broken == CHECKPOINT:  # an interrupted run: its checkpoint is what a retry reads
         cut_after_first_epoch(brief, folder, seed=7)
@@ -434,9 +467,11 @@ def test_a_bfloat16_run_keeps_float32_weights_and_repeats_itself(small):
     """Under bfloat16 the convolutions round differently, so the run differs from float32's, but
     it learns, keeps its weights in float32, is evaluated in float32, and repeats itself."""
     recipe = replace(SMALL, epochs=2, cpu_bfloat16=True)
-    first = fit(*small, recipe, seed=3, device="cpu")
-    assert metrics(first) == metrics(fit(*small, recipe, seed=3, device="cpu"))
-    float32 = fit(*small, replace(recipe, cpu_bfloat16=False), seed=3, device="cpu")
+    first = fit(*small, recipe, seed=3, options=FitOptions(device="cpu"))
+    assert metrics(first) == metrics(fit(*small, recipe, seed=3, options=FitOptions(device="cpu")))
+    float32 = fit(
+        *small, replace(recipe, cpu_bfloat16=False), seed=3, options=FitOptions(device="cpu")
+    )
     assert metrics(first) != metrics(float32)
     assert {p.dtype for p in first.model.parameters()} == {torch.float32}
     assert first.history[1].train_loss < first.history[0].train_loss

@@ -90,9 +90,10 @@ def _train(args: argparse.Namespace) -> None:
     import torch
 
     from nnbook.mnist.data import MNISTDataError, load
+    from nnbook.mnist.environment import pick_device
     from nnbook.mnist.models import check_model
     from nnbook.mnist.recipes import CLASS_RECIPE, recipe_for
-    from nnbook.mnist.trainer import fit, pick_device
+    from nnbook.mnist.trainer import FitOptions, fit
 
     try:
         check_model(args.model)
@@ -130,11 +131,21 @@ def _train(args: argparse.Namespace) -> None:
 
     try:
         result = fit(
-            train, test, recipe, seed=args.seed, device=args.device, out=args.out,
-            resume=args.resume, progress=not args.quiet,
-            on_epoch=lambda row: print(row.summary(), flush=True), model=args.model,
-            deterministic=args.deterministic, cuda_graph=args.cuda_graph,
-        )  # fmt: skip
+            train,
+            test,
+            recipe,
+            seed=args.seed,
+            model=args.model,
+            options=FitOptions(
+                device=args.device,
+                out=args.out,
+                resume=args.resume,
+                progress=not args.quiet,
+                on_epoch=lambda row: print(row.summary(), flush=True),
+                deterministic=args.deterministic,
+                cuda_graph=args.cuda_graph,
+            ),
+        )
     except (FileNotFoundError, ValueError) as error:
         raise UsageError(str(error)) from None
     print(f"final test accuracy {result.final_test_accuracy:.4f}; saved in {args.out}")

@@ -3,11 +3,12 @@
 from nnbook.mnist.data import MNISTDataError, load
 from nnbook.mnist.model import Net
 from nnbook.mnist.recipes import CLASS_RECIPE, DEFAULT_RECIPE, Recipe
-from nnbook.mnist.trainer import evaluate, fit
+from nnbook.mnist.trainer import FitOptions, evaluate, fit
 
 __all__ = [
     "CLASS_RECIPE",
     "DEFAULT_RECIPE",
+    "FitOptions",
     "MNISTDataError",
     "Net",
     "Recipe",

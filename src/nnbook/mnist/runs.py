@@ -33,20 +33,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from nnbook.mnist.checkpoints import CHECKPOINT, HISTORY, MODEL, RunFileError, load_run_file
 from nnbook.mnist.data import MNISTTensors
+from nnbook.mnist.environment import pick_device
 from nnbook.mnist.models import DEFAULT_MODEL, build_model
 from nnbook.mnist.recipes import DEFAULT_RECIPE, Recipe
-from nnbook.mnist.trainer import (
-    CHECKPOINT,
-    HISTORY,
-    MODEL,
-    EpochResult,
-    FitResult,
-    RunFileError,
-    fit,
-    load_run_file,
-    pick_device,
-)
+from nnbook.mnist.trainer import EpochResult, FitOptions, FitResult, fit
 
 RUNS_VARIABLE = "NNBOOK_RUNS"
 
@@ -334,6 +326,10 @@ def trained(
     for row in done if on_epoch is not None else ():
         on_epoch(EpochResult(**row))
     return fit(
-        train, test, recipe, seed=seed, device=str(target), out=folder, resume=resume,
-        on_epoch=on_epoch, model=model,
-    )  # fmt: skip
+        train,
+        test,
+        recipe,
+        seed=seed,
+        model=model,
+        options=FitOptions(device=str(target), out=folder, resume=resume, on_epoch=on_epoch),
+    )

@@ -1,83 +1,46 @@
-"""Training the MNIST network: ``train_epoch``, ``evaluate``, ``fit`` (with checkpoints, resume).
+"""Training the MNIST network: ``train_epoch``, ``evaluate``, then ``fit``, which runs them for
+a recipe's epochs, as pytorch/examples' MNIST script reads ``Net`` → ``train`` → ``test`` →
+``main``.
 
-Seed once, pick the device once; every function takes its inputs explicitly and returns numbers.
+``fit`` sets its device and seed up once (``nnbook.mnist.environment``) and, given a folder,
+keeps a checkpoint after every epoch (``nnbook.mnist.checkpoints``); every function here takes
+its inputs explicitly and returns numbers.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import pickle
-import random
 import time
-import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from nnbook.files import atomic_write
-from nnbook.mnist.allocator import keep_freed_memory
+from nnbook.mnist.checkpoints import (
+    CHECKPOINT,
+    HISTORY,
+    MODEL,
+    RunFileError,
+    checkpoint,
+    load_run_file,
+    restore,
+    save_run_file,
+)
 from nnbook.mnist.data import MNISTTensors, random_affine
+from nnbook.mnist.environment import DEFAULT_SEED, prepare_device, seed_everything
 from nnbook.mnist.model import DigitClassifier, set_dropout
 from nnbook.mnist.models import DEFAULT_MODEL, build_model, check_model
 from nnbook.mnist.recipes import DEFAULT_RECIPE, Recipe
 
-DEVICES = ("auto", "cpu", "cuda")
-#: The seed of the book's run, unless ``NNBOOK_SEED`` names another.
-DEFAULT_SEED = 1
-SEED_VARIABLE = "NNBOOK_SEED"
 #: Test-set batch: 256 images keep the largest activation (25.7 MB) on the reusable heap (see
 #: ``nnbook.mnist.allocator``); batches of 1000 took twice as long to evaluate on the CPU.
 EVAL_BATCH_SIZE = 256
 #: On a GPU the whole test set fits in a few batches; fewer launches, the same numbers.
 CUDA_EVAL_BATCH_SIZE = 2_500
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` → CUDA when there is a GPU, else the CPU. Unknown or absent devices: ValueError."""
-    if name not in DEVICES:
-        raise ValueError(f"unknown device {name!r}; choose one of {', '.join(DEVICES)}")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for, but no CUDA GPU is available here")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
-
-
-def seed_from_environment(environ: Mapping[str, str] = os.environ) -> int:
-    """The training seed: ``$NNBOOK_SEED`` when set (a whole number), else ``DEFAULT_SEED``."""
-    text = environ.get(SEED_VARIABLE, "").strip()
-    if not text:
-        return DEFAULT_SEED
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"{SEED_VARIABLE} must be a whole number, got {text!r}") from None
-
-
-def use_deterministic() -> None:
-    """Deterministic kernels only, for repeatable CUDA runs (cuDNN's fastest add in any order).
-
-    An operation with no deterministic version warns instead of failing. cuBLAS needs its
-    workspace fixed before its first use in the process.
-    """
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.backends.cudnn.benchmark = False
-    torch.backends.cudnn.deterministic = True
-    torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and PyTorch once, at the start of a run."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 @dataclass
@@ -135,12 +98,11 @@ def nll_loss(log_probs: torch.Tensor, labels: torch.Tensor, index: torch.Tensor)
 
 @dataclass(frozen=True)
 class Hooks:
-    """What an experiment (``bench/small_models.py``) may change in a run; the defaults are the
-    book's training. ``epoch_recipe(recipe, epoch)`` gives the recipe of one epoch."""
+    """What an experiment (``bench/small_models.py``) may change in a run: the loss and the
+    optimiser; the defaults are the book's training."""
 
     loss: LossFunction = nll_loss
     optimizer: Callable[[nn.Module, Recipe, int], tuple] = make_optimizer
-    epoch_recipe: Callable[[Recipe, int], Recipe] | None = None
 
 
 BOOK_HOOKS = Hooks()
@@ -229,101 +191,7 @@ class FitResult:
 
 
 # ---------------------------------------------------------------------------------------------
-# A run's files: written atomically, read with a clear error
-
-CHECKPOINT = "checkpoint.pt"
-HISTORY = "history.json"
-MODEL = "model.pt"
-
-
-class RunFileError(ValueError):
-    """A run's file (checkpoint, weights, history) cannot be read: truncated or corrupt."""
-
-
-def save_run_file(obj: object, path: Path) -> None:
-    """Write ``obj`` (JSON or ``torch.save``) to ``path``; a crash never leaves half a file."""
-    if path.suffix == ".json":
-        atomic_write(
-            path, lambda temporary: temporary.write_text(json.dumps(obj, indent=1) + "\n")
-        )
-    else:
-        atomic_write(path, lambda temporary: torch.save(obj, temporary))
-
-
-def load_run_file(path: Path) -> object:
-    """A run's file as ``save_run_file`` wrote it (tensors on the CPU); a ``RunFileError`` naming
-    the file when it is truncated or corrupt, never a traceback from deep inside PyTorch."""
-    try:
-        if path.suffix == ".json":
-            return json.loads(path.read_text(encoding="utf-8"))
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
-    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError,
-            zipfile.BadZipFile, UnicodeDecodeError) as error:  # fmt: skip
-        raise RunFileError(
-            f"{path} is truncated or corrupt ({type(error).__name__}); copy it again from "
-            "where it was written, or delete the run's folder to train afresh"
-        ) from None
-
-
-def checkpoint(
-    network: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
-    generator: torch.Generator,
-    history: list[EpochResult],
-    averaged: AveragedModel | None = None,
-) -> dict:
-    """Everything a resumed run needs to continue exactly: weights (and their average),
-    optimiser, schedule, RNGs."""
-    on_cuda = next(network.parameters()).device.type == "cuda"
-    return {
-        "model": network.state_dict(),
-        "averaged": averaged.state_dict() if averaged is not None else None,
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "torch_rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state() if on_cuda else torch.empty(0, dtype=torch.uint8),
-        "generator": generator.get_state(),
-        "history": [asdict(row) for row in history],
-    }
-
-
-def restore(
-    state: Mapping,
-    network: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
-    generator: torch.Generator,
-    averaged: AveragedModel | None = None,
-) -> list[EpochResult]:
-    """Load a ``checkpoint`` (its tensors on any device) into a run; returns its history."""
-    network.load_state_dict(state["model"])
-    if averaged is not None:
-        averaged.load_state_dict(state["averaged"])
-    optimizer.load_state_dict(state["optimizer"])  # moves the momenta to the network's device
-    scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["torch_rng"].cpu())
-    generator.set_state(state["generator"].cpu())
-    if next(network.parameters()).device.type == "cuda" and len(state["cuda_rng"]):
-        torch.cuda.set_rng_state(state["cuda_rng"].cpu())
-    return [EpochResult(**row) for row in state["history"]]
-
-
-# ---------------------------------------------------------------------------------------------
 # fit, in the parts that have names
-
-
-def prepare_device(device: str, deterministic: bool, tune_malloc: bool) -> torch.device:
-    """Pick the device once, and set it up: deterministic kernels on request; on the CPU,
-    ``malloc`` keeps freed memory (fewer page faults, faster steps, the same numbers)."""
-    target = pick_device(device)
-    if deterministic:
-        use_deterministic()
-    if tune_malloc and target.type == "cpu":
-        keep_freed_memory()
-    return target
 
 
 @dataclass
@@ -401,9 +269,10 @@ def resume_run(run: Run, folder: Path | None, recipe: Recipe, seed: int) -> None
             f"not {run.model_name!r}"
         )
     try:
-        run.history = restore(
+        rows = restore(
             state, run.network, run.optimizer, run.scheduler, run.generator, run.averaged
         )
+        run.history = [EpochResult(**row) for row in rows]
     except (KeyError, TypeError, RuntimeError) as error:
         raise RunFileError(
             f"{path} does not hold a whole checkpoint ({type(error).__name__}: {error}); "
@@ -445,12 +314,9 @@ def epoch_trainer(
         bar = lambda batches: tqdm(batches, leave=False, unit="batch")  # noqa: E731
 
     def one_epoch(epoch: int) -> tuple[float, float]:
-        this = recipe.of_epoch(epoch)
-        if hooks.epoch_recipe:
-            this = hooks.epoch_recipe(this, epoch)
         return train_epoch(
-            run.network, train, run.optimizer, run.scheduler, this, run.generator, bar,
-            hooks.loss, run.averaged,
+            run.network, train, run.optimizer, run.scheduler, recipe.of_epoch(epoch),
+            run.generator, bar, hooks.loss, run.averaged,
         )  # fmt: skip
 
     return one_epoch
@@ -458,60 +324,70 @@ def epoch_trainer(
 
 def save_epoch(run: Run, folder: Path, recipe: Recipe, seed: int) -> None:
     """After each epoch: the checkpoint, then the history (each written atomically)."""
+    rows = [asdict(row) for row in run.history]
     state = checkpoint(
-        run.network, run.optimizer, run.scheduler, run.generator, run.history, run.averaged
+        run.network, run.optimizer, run.scheduler, run.generator, rows, run.averaged
     )
     state.update(recipe=asdict(recipe), seed=seed, model_name=run.model_name)
     save_run_file(state, folder / CHECKPOINT)
-    save_run_file([asdict(r) for r in run.history], folder / HISTORY)
+    save_run_file(rows, folder / HISTORY)
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """How ``fit`` runs, beside what decides its result (the data, the recipe, the seed, the
+    network).
+
+    ``out``: a folder where each epoch writes ``checkpoint.pt`` (model, optimiser, schedule and
+    random states) and ``history.json`` atomically, and the end the final weights,
+    ``model.pt``; ``resume`` continues from its checkpoint and ends, on the CPU, with the same
+    weights as an uninterrupted run. ``tune_malloc`` lets glibc's ``malloc`` keep freed memory
+    on the CPU (``nnbook.mnist.allocator``). ``deterministic`` makes CUDA runs repeatable
+    (``use_deterministic``); the CPU already is. On CUDA, with ``cuda_graph``, each training
+    step is one replay of a recorded CUDA graph (``nnbook.mnist.graphed``); every batch is then
+    whole, and the remainder of each epoch's shuffled order sits that epoch out. ``hooks``: what
+    an experiment changes (the loss, the optimiser).
+    """
+
+    device: str = "auto"
+    out: str | os.PathLike[str] | None = None
+    resume: bool = False
+    progress: bool = False
+    on_epoch: Callable[[EpochResult], None] | None = None
+    tune_malloc: bool = True
+    deterministic: bool = False
+    cuda_graph: bool = True
+    hooks: Hooks = BOOK_HOOKS
 
 
 def fit(
     train: MNISTTensors,
     test: MNISTTensors,
     recipe: Recipe = DEFAULT_RECIPE,
-    seed: int = 1,
-    device: str = "auto",
-    out: str | os.PathLike[str] | None = None,
-    resume: bool = False,
-    progress: bool = False,
-    on_epoch: Callable[[EpochResult], None] | None = None,
-    tune_malloc: bool = True,
+    seed: int = DEFAULT_SEED,
     model: str | type[DigitClassifier] = DEFAULT_MODEL,
-    deterministic: bool = False,
-    cuda_graph: bool = True,
-    hooks: Hooks = BOOK_HOOKS,
+    options: FitOptions = FitOptions(),  # frozen: one shared default is safe
 ) -> FitResult:
     """Train a fresh network (``model``: a name of ``nnbook.mnist.models.MODELS``, or a class)
-    with ``recipe``; return it with its per-epoch history.
-
-    With ``out``, each epoch writes ``out/checkpoint.pt`` (model, optimiser, schedule and random
-    states) and ``out/history.json`` atomically; the final weights go to ``out/model.pt``.
-    ``resume=True`` continues from the checkpoint and ends, on the CPU, with the same weights as
-    an uninterrupted run. ``tune_malloc`` lets glibc's ``malloc`` keep freed memory on the CPU
-    (``nnbook.mnist.allocator``). ``deterministic`` makes CUDA runs repeatable
-    (``use_deterministic``); the CPU already is. On CUDA, with ``cuda_graph``, each training step
-    is one replay of a recorded CUDA graph (``nnbook.mnist.graphed``); every batch is then whole,
-    and the remainder of each epoch's shuffled order sits that epoch out. ``hooks``: what an
-    experiment changes (the loss, the optimiser, the recipe of an epoch).
-    """
+    with ``recipe`` from ``seed``; return it with its per-epoch history. ``options``: how it
+    runs (``FitOptions``: the device, a folder for its files, a resume, a callback per epoch)."""
     if isinstance(model, str):
         check_model(model)  # before anything is set up or moved
-    target = prepare_device(device, deterministic, tune_malloc)
+    target = prepare_device(options.device, options.deterministic, options.tune_malloc)
     train, test = train.to(target), test.to(target)
-    graphed = cuda_graph and target.type == "cuda"
+    graphed = options.cuda_graph and target.type == "cuda"
     if graphed and len(train) < recipe.batch_size:
         raise ValueError(
             f"{len(train)} training examples do not fill one batch of {recipe.batch_size}"
         )
     steps = len(train) // recipe.batch_size if graphed else -(-len(train) // recipe.batch_size)
-    run = start_run(model, recipe, seed, train, steps, hooks)
-    folder = Path(out) if out is not None else None
+    run = start_run(model, recipe, seed, train, steps, options.hooks)
+    folder = Path(options.out) if options.out is not None else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-    if resume:
+    if options.resume:
         resume_run(run, folder, recipe, seed)
-    train_one = epoch_trainer(run, train, recipe, graphed, progress, hooks)
+    train_one = epoch_trainer(run, train, recipe, graphed, options.progress, options.hooks)
     eval_batch = CUDA_EVAL_BATCH_SIZE if target.type == "cuda" else EVAL_BATCH_SIZE
     for epoch in range(len(run.history) + 1, recipe.epochs + 1):
         started = time.perf_counter()
@@ -524,8 +400,8 @@ def fit(
         run.history.append(row)
         if folder is not None:
             save_epoch(run, folder, recipe, seed)
-        if on_epoch is not None:
-            on_epoch(row)
+        if options.on_epoch is not None:
+            options.on_epoch(row)
     if folder is not None:
         save_run_file(run.kept.state_dict(), folder / MODEL)
     return FitResult(run.kept, run.history)

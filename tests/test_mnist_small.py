@@ -3,6 +3,7 @@
 import ast
 import inspect
 import json
+import os
 import re
 import shutil
 from dataclasses import asdict, replace
@@ -582,6 +583,39 @@ def test_an_edit_to_a_module_training_never_runs_leaves_the_runs_digest(monkeypa
     edited(trainer, "\n# a comment\n")
     assert runs.source_digest() == before
     edited(trainer, "\nEXTRA = 1\n")
+    assert runs.source_digest() != before
+
+
+def test_a_runs_key_is_the_same_in_a_fresh_interpreter():
+    """The build and nbval run in different processes: a key made of anything that differs
+    between them (an object's address in a ``repr``, a set's order) would retrain every run."""
+    import subprocess
+    import sys
+
+    code = (
+        "from nnbook.mnist import runs; from nnbook.mnist.models import build_model; "
+        "print(runs.source_digest(), runs.network_digest(build_model('separable-31')))"
+    )
+    env = os.environ | {"PYTHONHASHSEED": "12345"}  # another order for sets of strings
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    here = f"{runs.source_digest()} {runs.network_digest(build_model('separable-31'))}"
+    assert done.stdout.split() == here.split()
+
+
+def test_the_code_of_what_the_trainer_borrows_is_in_the_digest(monkeypatch):
+    """The trainer uses ``set_dropout`` from the networks' module, which the digest leaves out
+    as a whole: an edit to that function's code changes the digest all the same."""
+    from nnbook.mnist.model import set_dropout
+
+    before = runs.source_digest()
+    real = inspect.getsource
+
+    def edited(value):
+        return real(value) + ("    return None\n" if value is set_dropout else "")
+
+    monkeypatch.setattr(inspect, "getsource", edited)
     assert runs.source_digest() != before
 
 

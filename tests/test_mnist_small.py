@@ -634,6 +634,43 @@ def test_a_runs_key_holds_its_own_network_and_no_other():
     assert len(set(digests.values())) == len(MODELS)
 
 
+def test_a_runs_key_names_pytorchs_layers_and_holds_the_packages_code(monkeypatch):
+    """A PyTorch layer swapped for another with the same settings (ReLU for SiLU, both
+    ``inplace=False``) changes the key; so does an edit to the code of a network's class; a
+    network in evaluation mode has the key of the same network training."""
+    from nnbook.mnist import small
+
+    tiny = build_model("tiny")
+    before = runs.network_digest(tiny)
+    assert runs.network_digest(build_model("tiny").eval()) == before
+    swapped = build_model("tiny")
+    relu = next(name for name, m in swapped.named_modules() if isinstance(m, torch.nn.ReLU))
+    swapped.set_submodule(relu, torch.nn.SiLU())
+    assert runs.network_digest(swapped) != before
+    real = inspect.getsource
+
+    def edited(value):  # Tiny's code as if a line were added to its class
+        return real(value) + ("    EXTRA = 1\n" if value is small.Tiny else "")
+
+    monkeypatch.setattr(inspect, "getsource", edited)
+    assert runs.network_digest(tiny) != before
+
+
+def test_the_digest_reads_both_forms_of_import_and_only_the_packages():
+    tree = ast.parse("from nnbook.mnist.data import load\nimport nnbook.files\nimport torch\n")
+    assert runs._imports(tree) == (
+        ["nnbook.mnist.data", "nnbook.files"],
+        [("nnbook.mnist.data", "load")],
+    )
+    assert runs._module_file("no_module_of_this_name") is None
+    assert runs._module_file("nnbook.mnist.data") == Path(inspect.getfile(runs.MNISTTensors))
+
+
+def test_an_empty_module_is_code_too():
+    """A module with nothing in it (an empty ``__init__``) has a digest, unlike any other."""
+    assert runs.normalised_code("") != runs.normalised_code("x = 1\n")
+
+
 def test_a_runs_key_covers_the_helpers_its_network_is_built_with(monkeypatch):
     """``conv_bn`` is a function of ``small.py``, not a class: a change to it (here, the
     BatchNorm scales initialised otherwise) changes the key of every network built with it."""

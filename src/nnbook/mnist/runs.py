@@ -204,19 +204,22 @@ def _initial_state(network: nn.Module) -> bytes:
     return "\n".join(parts).encode()
 
 
+def _kind(layer: nn.Module) -> str:
+    """A layer's class: PyTorch's by name; the package's all alike, their code being in the
+    digest by itself (so that a class renamed, its code unchanged, keeps its runs)."""
+    cls = type(layer)
+    return (
+        "nnbook" if cls.__module__.startswith("nnbook") else f"{cls.__module__}.{cls.__qualname__}"
+    )
+
+
 def network_digest(network: nn.Module) -> str:
-    """SHA-256 of a network's own definition: each layer's place, kind and settings
-    (``_settings``), the memory format it trains in, its initial weights for a fixed seed
-    (``_initial_state``), and the code of the package's classes it is made of and derives from
-    with the package's functions, classes and constants they name (``_referenced_code``)."""
-
-    def kind(module: nn.Module) -> str:  # the package's classes: by their code
-        cls = type(module)
-        if cls.__module__.startswith("nnbook"):
-            return hashlib.sha256(normalised_code(inspect.getsource(cls)).encode()).hexdigest()
-        return f"{cls.__module__}.{cls.__qualname__}"
-
-    layers = [f"{name}: {kind(m)} {_settings(m)}" for name, m in network.named_modules()]
+    """SHA-256 of a network's own definition: each layer's place, class (``_kind``) and settings
+    (``_settings``: channels, kernel, padding, …, and a memory format set on the network), its
+    initial weights for a fixed seed (``_initial_state``), and the code of the package's classes
+    it is made of and derives from (its memory format among them), with the package's
+    functions, classes and constants they name (``_referenced_code``)."""
+    layers = [f"{name}: {_kind(m)} {_settings(m)}" for name, m in network.named_modules()]
     seen: set[object] = set()
     codes = sorted(
         code
@@ -225,8 +228,7 @@ def network_digest(network: nn.Module) -> str:
         if cls.__module__.startswith("nnbook")
         for code in _referenced_code(cls, seen)
     )
-    memory_format = str(getattr(network, "memory_format", torch.contiguous_format))
-    digest = hashlib.sha256("\0".join([*layers, memory_format, *codes]).encode())
+    digest = hashlib.sha256("\0".join([*layers, *codes]).encode())
     digest.update(_initial_state(network))
     return digest.hexdigest()
 

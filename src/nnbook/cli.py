@@ -84,21 +84,13 @@ def _add_backprop(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_backprop)
 
 
-def _train(args: argparse.Namespace) -> None:
+def _recipe(args: argparse.Namespace) -> object:
+    """The recipe ``train`` asked for: the model's (or the class's, or the GPU's), with the
+    changes given on the command line."""
     import dataclasses
 
-    import torch
-
-    from nnbook.mnist.data import MNISTDataError, load
-    from nnbook.mnist.environment import pick_device
-    from nnbook.mnist.models import check_model
     from nnbook.mnist.recipes import CLASS_RECIPE, recipe_for
-    from nnbook.mnist.trainer import FitOptions, fit
 
-    try:
-        check_model(args.model)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
     if args.recipe == "class":
         base = CLASS_RECIPE
     else:
@@ -115,8 +107,20 @@ def _train(args: argparse.Namespace) -> None:
     }  # fmt: skip
     if args.epochs is not None and args.clean_last_epochs is None:  # a shorter run of the answer
         changes["clean_last_epochs"] = min(base.clean_last_epochs, max(args.epochs, 0))
+    return dataclasses.replace(base, **changes)
+
+
+def _train(args: argparse.Namespace) -> None:
+    import torch
+
+    from nnbook.mnist.data import MNISTDataError, load
+    from nnbook.mnist.environment import pick_device
+    from nnbook.mnist.models import check_model
+    from nnbook.mnist.trainer import FitOptions, fit
+
     try:
-        recipe = dataclasses.replace(base, **changes)
+        check_model(args.model)
+        recipe = _recipe(args)
         pick_device(args.device)
         if args.threads is not None:
             torch.set_num_threads(args.threads)
@@ -128,24 +132,13 @@ def _train(args: argparse.Namespace) -> None:
         train = train.subset(args.limit_train)
     if args.limit_test:
         test = test.subset(args.limit_test)
-
+    options = FitOptions(
+        device=args.device, out=args.out, resume=args.resume, progress=not args.quiet,
+        on_epoch=lambda row: print(row.summary(), flush=True),
+        deterministic=args.deterministic, cuda_graph=args.cuda_graph,
+    )  # fmt: skip
     try:
-        result = fit(
-            train,
-            test,
-            recipe,
-            seed=args.seed,
-            model=args.model,
-            options=FitOptions(
-                device=args.device,
-                out=args.out,
-                resume=args.resume,
-                progress=not args.quiet,
-                on_epoch=lambda row: print(row.summary(), flush=True),
-                deterministic=args.deterministic,
-                cuda_graph=args.cuda_graph,
-            ),
-        )
+        result = fit(train, test, recipe, seed=args.seed, model=args.model, options=options)
     except (FileNotFoundError, ValueError) as error:
         raise UsageError(str(error)) from None
     print(f"final test accuracy {result.final_test_accuracy:.4f}; saved in {args.out}")

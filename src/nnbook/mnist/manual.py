@@ -151,7 +151,7 @@ BATCH_AXES = (0, 2, 3)  #: a channel's statistics are taken over the batch and t
 @dataclass
 class BatchNormCache:
     x_hat: np.ndarray  #: the normalised input (x − μ_c)/√(v_c + ε)
-    inv_std: np.ndarray  #: 1/σ = 1/√(var + ε), one per channel (biased variance)
+    inv_std: np.ndarray  #: 1/√(v_c + ε), one per channel (v_c: the biased variance)
     gamma: np.ndarray
 
 
@@ -171,7 +171,8 @@ def batchnorm_backward(
     grad_out: np.ndarray, cache: BatchNormCache
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """∂L/∂γ = Σ δ·x̂, ∂L/∂β = Σ δ, and the compact input gradient
-    ∂L/∂x = γ/σ · (δ − mean(δ) − x̂ · mean(δ·x̂)), means over the batch and the pixels."""
+    ∂L/∂x = γ_c/√(v_c + ε) · (δ − mean(δ) − x̂ · mean(δ·x̂)), means over the batch and the
+    pixels."""
     x_hat, gamma = cache.x_hat, cache.gamma[None, :, None, None]
     grad_gamma = (grad_out * x_hat).sum(axis=BATCH_AXES)
     grad_beta = grad_out.sum(axis=BATCH_AXES)
@@ -353,7 +354,8 @@ class LayerKind:
 #: Every kind of layer the book's networks use: the one place that dispatches on a layer's kind.
 LAYER_KINDS: dict[type[nn.Module], LayerKind] = {
     nn.Conv2d: LayerKind(
-        "y = w ⋆ x + b (im2col · W)", "∂x = δ ⋆ flip(w) (col2im), ∂w = Σ δ·x, ∂b = Σ δ",
+        "y = Σ w·x over each window + b (im2col · W)",
+        "∂x = corr(δ, flip w) (col2im), ∂w = Σδ·x, ∂b = Σδ",
         _conv_forward, _conv_backward,
         "conv", lambda m: {"padding": square_size(m.padding), "groups": m.groups},
     ),
@@ -363,7 +365,7 @@ LAYER_KINDS: dict[type[nn.Module], LayerKind] = {
         "relu", lambda m: {},
     ),
     nn.BatchNorm2d: LayerKind(
-        "y = γ·(x − μ)/σ + β", "∂x = γ/σ · (δ − mean δ − x̂·mean δx̂)",
+        "y = γ_c·(x − μ_c)/√(v_c + ε) + β_c", "∂x = γ_c/√(v_c + ε) · (δ − mean δ − x̂·mean δx̂)",
         _batchnorm_forward, _batchnorm_backward,
         "batchnorm", lambda m: {"eps": m.eps},
     ),

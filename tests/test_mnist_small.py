@@ -666,6 +666,15 @@ def test_the_digest_reads_both_forms_of_import_and_only_the_packages():
     assert runs._module_file("nnbook.mnist.data") == Path(inspect.getfile(runs.MNISTTensors))
 
 
+def test_the_digest_follows_a_module_imported_from_its_package_and_the_classes_code_names():
+    """``from nnbook.mnist import manual`` brings ``manual``'s code in; a function that names a
+    class of the package (``start_run`` makes a ``Run``) brings that class's code in."""
+    assert "nnbook.mnist.manual" in runs.training_code("nnbook.mnist.derivations")[0]
+    codes = runs._referenced_code(trainer.start_run, set())
+    run_class = f"nnbook.mnist.trainer: {runs.normalised_code(inspect.getsource(trainer.Run))}"
+    assert run_class in codes
+
+
 def test_an_empty_module_is_code_too():
     """A module with nothing in it (an empty ``__init__``) has a digest, unlike any other."""
     assert runs.normalised_code("") != runs.normalised_code("x = 1\n")

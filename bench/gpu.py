@@ -34,7 +34,7 @@ import torch
 from provenance import append_record, provenance
 
 from nnbook.mnist import load
-from nnbook.mnist.recipes import DEFAULT_RECIPE, GPU_RECIPE, Recipe
+from nnbook.mnist.recipes import DEFAULT_RECIPE, GPU_RECIPE, TWELVE_EPOCH_RECIPE, Recipe
 from nnbook.mnist.trainer import FitOptions, fit
 
 #: The recipes tried, by name, for the default network (``GPU_RECIPE``: batch 256, 16 epochs).
@@ -44,10 +44,16 @@ RECIPES = {
     "batch 256, lr 0.2, 20 epochs": replace(GPU_RECIPE, epochs=20),
     "batch 128, lr 0.14": replace(DEFAULT_RECIPE, batch_size=128, lr=0.14),
     "default (batch 64)": DEFAULT_RECIPE,
-    "batch 512, lr 0.4": Recipe(batch_size=512, lr=0.4),
-    "batch 512, lr 0.8, 16 epochs": Recipe(epochs=16, batch_size=512, lr=0.8),
-    "batch 512, lr 0.4, 20 epochs": Recipe(epochs=20, batch_size=512, lr=0.4),
-    "batch 1024, lr 0.8, 20 epochs": Recipe(epochs=20, batch_size=1024, lr=0.8),
+    "batch 512, lr 0.4": replace(TWELVE_EPOCH_RECIPE, batch_size=512, lr=0.4),
+    "batch 512, lr 0.8, 16 epochs": replace(
+        TWELVE_EPOCH_RECIPE, epochs=16, batch_size=512, lr=0.8
+    ),
+    "batch 512, lr 0.4, 20 epochs": replace(
+        TWELVE_EPOCH_RECIPE, epochs=20, batch_size=512, lr=0.4
+    ),
+    "batch 1024, lr 0.8, 20 epochs": replace(
+        TWELVE_EPOCH_RECIPE, epochs=20, batch_size=1024, lr=0.8
+    ),
 }
 
 

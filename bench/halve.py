@@ -54,7 +54,7 @@ from nnbook.mnist.data import MNIST
 from nnbook.mnist.environment import DEFAULT_SEED
 from nnbook.mnist.hardware import bfloat16_in_hardware
 from nnbook.mnist.recipes import (
-    BUILT_STEPS,
+    BUILD_RUNS,
     DEFAULT_RECIPE,
     STEPS,
     TWELVE_EPOCH_RECIPE,
@@ -80,10 +80,7 @@ RECIPES: dict[str, Recipe] = {
 BEFORE, AFTER = f"{TWELVE_EPOCH_RECIPE.epochs} epochs", "default"
 
 #: What the book's build trains, by name: each network its chapters train, with its recipe.
-BUILD: dict[str, tuple[str, Recipe]] = {
-    MODEL: (MODEL, DEFAULT_RECIPE),
-    **{step.model: (step.model, step.recipe) for step in BUILT_STEPS},
-}
+BUILD: dict[str, tuple[str, Recipe]] = {model: (model, recipe) for model, recipe in BUILD_RUNS}
 #: ``net`` as the build trained it before its recipe was halved; the steps are as they are.
 NET_BEFORE = f"{MODEL}, {BEFORE}"
 BUILD_BEFORE = BUILD | {MODEL: (MODEL, TWELVE_EPOCH_RECIPE)}

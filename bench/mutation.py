@@ -63,6 +63,9 @@ TESTS: dict[str, list[str]] = {
     "nnbook.mnist.export": ["tests/test_mnist_export.py"],
     "nnbook.mnist.page_training": ["tests/test_mnist_page_training.py"],
     "nnbook.pdf": ["tests/test_pdf_document.py"],  # test_pdf.py reads the built PDF
+    "nnbook.mnist.summaries": ["tests/test_mnist_small.py", "tests/test_evaluation.py"],
+    "nnbook.mnist.checkpoints": ["tests/test_mnist_trainer.py", "tests/test_mnist_small.py"],
+    "nnbook.mnist.environment": ["tests/test_mnist_trainer.py", "tests/test_mnist_small.py"],
 }
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 36: "timeout"}
 STATUS |= {24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout"}

@@ -25,7 +25,7 @@ def made_up_run(accuracies: list[float] = ACCURACIES) -> FitResult:
     """A ``fit`` result with these test accuracies, one epoch each, and no trained network."""
     history = [
         EpochResult(epoch=n, train_loss=0.1, train_accuracy=0.97, test_loss=0.05,
-                    test_accuracy=accuracy, lr=0.1, seconds=1.0)
+                    test_accuracy=accuracy, lr=0.1, seconds=1.0, threads=1)
         for n, accuracy in enumerate(accuracies, start=1)
     ]  # fmt: skip
     return FitResult(model=nn.Identity(), history=history)

@@ -1,6 +1,8 @@
 """The curves of the bridge chapter's figures are the functions they name: σ, ReLU and their
 slopes against torch.autograd, the losses' gradients against SymPy's derivatives."""
 
+from dataclasses import replace
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -115,7 +117,7 @@ def test_the_training_curves_draw_every_epoch_as_loss_and_error_on_log_scales():
     accuracies = [(0.80, 0.098), (0.97, 0.51), (0.99, 0.9941)]  # the first: an average near chance
     history = [
         EpochResult(epoch=k + 1, train_loss=1.0 / (k + 1), train_accuracy=train,
-                    test_loss=2.0 / (k + 1), test_accuracy=test, seconds=1.0, lr=0.1)
+                    test_loss=2.0 / (k + 1), test_accuracy=test, seconds=1.0, lr=0.1, threads=2)
         for k, (train, test) in enumerate(accuracies)
     ]  # fmt: skip
     figure = plots.training_curves(history, target=0.994)
@@ -130,6 +132,22 @@ def test_the_training_curves_draw_every_epoch_as_loss_and_error_on_log_scales():
     np.testing.assert_allclose(
         [line.get_ydata() for line in loss_ax.lines], [[1, 0.5, 1 / 3], [2, 1, 2 / 3]]
     )
+
+
+def test_beside_an_average_the_curves_draw_the_raw_weights_test_error_too():
+    from nnbook.mnist.trainer import EpochResult
+
+    rows = [(0.098, 0.95), (0.51, 0.98), (0.9941, 0.99)]  # (average, raw weights) test accuracy
+    history = [
+        EpochResult(epoch=k + 1, train_loss=0.1, train_accuracy=0.99, test_loss=0.1,
+                    test_accuracy=average, seconds=1.0, lr=0.1, threads=1, raw_test_accuracy=raw)
+        for k, (average, raw) in enumerate(rows)
+    ]  # fmt: skip
+    curves = _curves(plots.training_curves(history))
+    np.testing.assert_allclose(curves["test"], [90.2, 49.0, 0.59], rtol=1e-12)
+    np.testing.assert_allclose(curves["test, raw weights"], [5.0, 2.0, 1.0], rtol=1e-12)
+    without = _curves(plots.training_curves([replace(r, raw_test_accuracy=None) for r in history]))
+    assert "test, raw weights" not in without
 
 
 def test_the_seed_curves_draw_each_runs_test_error_on_a_log_scale():

@@ -9,6 +9,7 @@ import shutil
 from dataclasses import asdict, replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torchinfo
@@ -29,12 +30,15 @@ from nnbook.mnist.models import (
 from nnbook.mnist.runs import RunFileWarning, run_folder, runs_root, trained
 from nnbook.mnist.small import Separable, Tiny, conv_bn, separable_bn
 from nnbook.mnist.summaries import (
+    average_and_raw,
     epochs_table,
     frontier_table,
     last_epochs_table,
     model_summaries,
     page_speed_table,
+    run_summary,
     seeds_table,
+    threads_phrase,
 )
 from nnbook.mnist.trainer import FitOptions, fit
 
@@ -224,6 +228,55 @@ def test_frontier_table_says_what_each_narrowing_bought_and_cost():
     assert table[["parameters saved", "points lost"]].iloc[0].isna().all()
 
 
+def test_a_runs_summary_is_how_it_ended_what_it_cost_and_on_how_many_threads():
+    history = [
+        trainer.EpochResult(1, 0.5, 0.90, 0.4, 0.93, 0.1, 12.0, 2),
+        trainer.EpochResult(2, 0.2, 0.97, 0.1, 0.995, 0.05, 10.0, 2),
+        trainer.EpochResult(3, 0.1, 0.98, 0.1, 0.994, 0.01, 11.0, 1),
+    ]
+    summary = run_summary("tiny", history)
+    size = model_summaries().loc["tiny"]
+    assert summary == pytest.approx({
+        "parameters": size["parameters"], "MACs per image": size["MACs per image"],
+        "receptive field": size["receptive field"], "epochs": 3, "seconds per epoch": 11.0,
+        "threads": 1, "final train accuracy (%)": 98.0, "final test accuracy (%)": 99.4,
+        "best test accuracy (%)": 99.5,
+    })  # fmt: skip
+    with pytest.raises(ValueError, match="unknown model"):
+        run_summary("tiny-0", history)
+
+
+def test_the_average_beside_the_raw_weights_first_and_last():
+    history = [
+        trainer.EpochResult(1, 0.5, 0.90, 2.3, 0.101, 0.1, 12.0, 2, raw_test_accuracy=0.97),
+        trainer.EpochResult(2, 0.2, 0.97, 0.1, 0.98, 0.05, 10.0, 2, raw_test_accuracy=0.985),
+        trainer.EpochResult(3, 0.1, 0.98, 0.1, 0.994, 0.01, 11.0, 2, raw_test_accuracy=0.993),
+    ]
+    assert average_and_raw(history) == pytest.approx(
+        {"average-first": 10.1, "raw-first": 97.0, "average-final": 99.4, "raw-final": 99.3}
+    )
+    plain = [replace(row, raw_test_accuracy=None) for row in history]
+    for without in (plain, [history[0], plain[1]], []):
+        with pytest.raises(ValueError, match="kept no average"):
+            average_and_raw(without)
+
+
+@pytest.mark.parametrize(
+    ("threads", "phrase"),
+    [([1], "1 thread"), ([2, 2], "2 threads"), ([2, 1, 2], "1 or 2 threads"),
+     ([4, 1, 2], "1, 2 or 4 threads"), (np.array([2, 2]), "2 threads")],
+)  # fmt: skip
+def test_threads_in_words(threads, phrase):
+    assert threads_phrase(threads) == phrase
+
+
+@pytest.mark.parametrize(("threads", "message"), [([], "no thread counts"), ([0], "positive"),
+                                                  ([1.5], "whole")])  # fmt: skip
+def test_threads_in_words_refuses_what_is_not_a_count(threads, message):
+    with pytest.raises(ValueError, match=message):
+        threads_phrase(threads)
+
+
 def test_epochs_table_shows_every_epoch_of_each_seeds_latest_run():
     early, late = [0.098, 0.990, 0.994], [0.101, 0.991, 0.9939]
     records = [
@@ -281,12 +334,12 @@ def test_seeds_table_reads_the_latest_run_of_the_recipe_on_the_seeds():
         seeds_line("tiny-7", [1], [held]),  # not every seed
         seeds_line("tiny-8", [1, 2], [held, held], commit="c" * 40, macs=1),  # another version
     ]
-    older = seeds_table(records, ["tiny-8"], recipes.FINAL_RECIPE, (1, 2), version="earlier")
+    older = seeds_table(records, ["tiny-8"], recipes.FINAL_RECIPE, (1, 2), network="earlier")
     assert older.loc["tiny-8", "commit"] == "c" * 40 and older.loc["tiny-8", "seeds held"] == 2
-    latest = seeds_table(records, ["tiny-8"], recipes.FINAL_RECIPE, (1, 2), version="any")
+    latest = seeds_table(records, ["tiny-8"], recipes.FINAL_RECIPE, (1, 2), network="any")
     assert latest.loc["tiny-8", "commit"] == "c" * 40  # the latest line, whatever its network
-    with pytest.raises(ValueError, match="version must be"):
-        seeds_table(records, ["tiny-8"], recipes.FINAL_RECIPE, (1, 2), version="old")
+    with pytest.raises(ValueError, match="network must be one of"):
+        seeds_table(records, ["tiny-8"], recipes.FINAL_RECIPE, (1, 2), network="today")
     table = seeds_table(records, ["tiny", "tiny-8"], recipes.FINAL_RECIPE, (1, 2))
     assert list(table.index) == ["tiny", "tiny-8"]
     tiny, narrower = table.loc["tiny"], table.loc["tiny-8"]
@@ -668,10 +721,11 @@ def test_the_digest_reads_both_forms_of_import_and_only_the_packages():
 
 def test_the_digest_follows_a_module_imported_from_its_package_and_the_classes_code_names():
     """``from nnbook.mnist import manual`` brings ``manual``'s code in; a function that names a
-    class of the package (``start_run`` makes a ``Run``) brings that class's code in."""
+    class of the package (``start_run`` makes a ``RunInProgress``) brings that class's code in."""
     assert "nnbook.mnist.manual" in runs.training_code("nnbook.mnist.derivations")[0]
     codes = runs._referenced_code(trainer.start_run, set())
-    run_class = f"nnbook.mnist.trainer: {runs.normalised_code(inspect.getsource(trainer.Run))}"
+    source = inspect.getsource(trainer.RunInProgress)
+    run_class = f"nnbook.mnist.trainer: {runs.normalised_code(source)}"
     assert run_class in codes
 
 

@@ -13,11 +13,16 @@ from nnbook.mnist.checkpoints import CHECKPOINT, HISTORY, MODEL, RunFileError
 from nnbook.mnist.environment import pick_device, seed_from_environment
 from nnbook.mnist.model import DROPOUT, set_dropout
 from nnbook.mnist.recipes import DEFAULT_RECIPE, TWELVE_EPOCH_RECIPE, Recipe
-from nnbook.mnist.runs import RunFileWarning, run_folder, trained
+from nnbook.mnist.runs import RunFileWarning, run_folder, train_together, trained
 from nnbook.mnist.trainer import FitOptions, evaluate, fit
 
+
 #: The recipe the network's own dropout trains with, no average: each test adds what it tests.
-SMALL = replace(TWELVE_EPOCH_RECIPE, epochs=3, batch_size=64)
+def twelve_epochs_with(**changes) -> Recipe:
+    return replace(TWELVE_EPOCH_RECIPE, **changes)
+
+
+SMALL = twelve_epochs_with(epochs=3, batch_size=64)
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +53,13 @@ def test_a_recipe_with_an_average_keeps_and_evaluates_the_average(small):
     assert max(differences) > 1e-3  # ten steps of memory are not the last step's weights
     loss, accuracy = evaluate(lagging.model, small[1])
     assert (loss, accuracy) == (lagging.history[-1].test_loss, lagging.history[-1].test_accuracy)
+    # beside the average, each epoch's row holds the raw weights' test accuracy: the plain run's
+    raws = [row.raw_test_accuracy for row in lagging.history]
+    assert raws == [row.test_accuracy for row in plain.history]
+    assert raws != [row.test_accuracy for row in lagging.history]
+    assert [row.raw_test_accuracy for row in plain.history] == [None] * SMALL.epochs
+    assert "raw weights" in lagging.history[0].summary()
+    assert "raw" not in plain.history[0].summary()
 
 
 def test_the_average_takes_in_every_step(small):
@@ -193,7 +205,7 @@ BAD_RECIPES = [
 @pytest.mark.parametrize(("fields", "message"), BAD_RECIPES, ids=lambda v: str(v)[:30])
 def test_bad_recipe(fields, message):
     with pytest.raises(ValueError, match=message):
-        Recipe(**fields)
+        twelve_epochs_with(**fields)
 
 
 def dropout_shares(model):
@@ -225,13 +237,15 @@ def test_set_dropout_refuses_a_share_outside_0_to_1():
 
 
 def test_the_last_epochs_of_a_recipe_see_the_digits_as_they_are():
-    recipe = Recipe(epochs=5, clean_last_epochs=2)
+    recipe = twelve_epochs_with(epochs=5, clean_last_epochs=2)
     assert [recipe.of_epoch(e).augment for e in range(1, 6)] == [True, True, True, False, False]
     assert recipe.of_epoch(3) == recipe
     assert recipe.of_epoch(4) == replace(recipe, augment=False)  # nothing else changes
     assert recipe.of_epoch(5).augmentation() is None
-    assert all(Recipe(epochs=5).of_epoch(e).augment for e in range(1, 6))
-    assert not any(Recipe(epochs=2, clean_last_epochs=2).of_epoch(e).augment for e in (1, 2))
+    assert all(twelve_epochs_with(epochs=5).of_epoch(e).augment for e in range(1, 6))
+    assert not any(
+        twelve_epochs_with(epochs=2, clean_last_epochs=2).of_epoch(e).augment for e in (1, 2)
+    )
     for epoch in (0, 6):
         with pytest.raises(ValueError, match=rf"^epoch must be from 1 to 5, got {epoch}$"):
             recipe.of_epoch(epoch)
@@ -254,12 +268,28 @@ def test_clean_last_epochs_train_as_the_unaugmented_recipe_in_them(small):
     assert metrics(last_clean)[1] not in (metrics(augmented)[1], metrics(plain)[1])
 
 
+def test_a_records_recipe_reads_back_and_a_field_it_predates_takes_its_value_before():
+    from nnbook.mnist.recipes import ANSWER_RECIPE, recorded_recipe
+
+    assert recorded_recipe(asdict(ANSWER_RECIPE)) == ANSWER_RECIPE
+    before_averages = {k: v for k, v in asdict(DEFAULT_RECIPE).items() if k != "ema_decay"}
+    assert recorded_recipe(before_averages) == replace(DEFAULT_RECIPE, ema_decay=0.0)
+    old_line = {"epochs": 8, "lr": 0.2}  # written before every other field existed
+    assert recorded_recipe(old_line) == twelve_epochs_with(epochs=8, lr=0.2)
+    with pytest.raises(ValueError, match="names no such fields: momentum_decay, warmup"):
+        recorded_recipe(asdict(DEFAULT_RECIPE) | {"warmup": 1, "momentum_decay": 0.1})
+    with pytest.raises(TypeError):  # no recipe by default: each names every field
+        Recipe()
+
+
 def test_the_edges_of_a_good_recipe():
     """No momentum and no weight decay are recipes too (the class's SGD without momentum)."""
-    assert Recipe(momentum=0.0, weight_decay=0.0, nesterov=False).momentum == 0.0
-    assert Recipe(momentum=0.999).momentum == 0.999
-    assert Recipe(batch_size=1).batch_size == 1  # one image a step: slow, but a recipe
-    assert Recipe(epochs=3, clean_last_epochs=3).clean_last_epochs == 3  # no epoch augmented
+    assert twelve_epochs_with(momentum=0.0, weight_decay=0.0, nesterov=False).momentum == 0.0
+    assert twelve_epochs_with(momentum=0.999).momentum == 0.999
+    assert twelve_epochs_with(batch_size=1).batch_size == 1  # one image a step: slow, but a recipe
+    assert (
+        twelve_epochs_with(epochs=3, clean_last_epochs=3).clean_last_epochs == 3
+    )  # no epoch augmented
 
 
 def test_devices(monkeypatch):
@@ -369,6 +399,64 @@ def test_a_kept_run_with_a_broken_file_is_trained_afresh_with_a_warning(brief, t
         trained(*brief, BRIEF, seed=7, device="cpu", model="tiny", root=tmp_path)
 
 
+def test_runs_trained_together_are_the_runs_trained_alone_and_are_kept(brief, tmp_path, capfd):
+    """Each run in a process of its own, on its share of the threads: the histories come back
+    in the order asked, the longest run starts first, and ``trained`` then loads every one of
+    them with another thread count (it trains nothing: ``fit`` is not called)."""
+    short, longer = replace(BRIEF, epochs=1), replace(BRIEF, epochs=2)
+    runs = [("tiny", short), ("skeleton", longer)]
+    histories = train_together(*brief, runs, seed=7, jobs=1, device="cpu", root=tmp_path)
+    printed = capfd.readouterr().out.splitlines()
+    assert [line.split()[:3] for line in printed] == [
+        ["skeleton", "epoch", "1:"], ["skeleton", "epoch", "2:"], ["tiny", "epoch", "1:"]
+    ]  # fmt: skip
+    assert [len(history) for history in histories] == [1, 2]
+    assert {row.threads for history in histories for row in history} == {torch.get_num_threads()}
+    alone = fit(*brief, longer, seed=7, model="skeleton", options=FitOptions(device="cpu"))
+    assert [row.train_loss for row in histories[1]] == [row.train_loss for row in alone.history]
+    threads = torch.get_num_threads()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("nnbook.mnist.runs.fit", lambda *args, **kwargs: pytest.fail("trained"))
+        torch.set_num_threads(threads + 1)
+        try:
+            for (model, recipe), history in zip(runs, histories, strict=True):
+                kept = trained(*brief, recipe, seed=7, device="cpu", model=model, root=tmp_path)
+                assert kept.history == history
+        finally:
+            torch.set_num_threads(threads)
+
+
+def test_two_jobs_share_the_threads(brief, tmp_path):
+    runs = [("tiny", replace(BRIEF, epochs=1)), ("tiny", replace(BRIEF, epochs=1, lr=0.01))]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(4)  # what the caller has: each of two jobs gets half
+    try:
+        histories = train_together(*brief, runs, seed=3, jobs=2, device="cpu", root=tmp_path)
+    finally:
+        torch.set_num_threads(threads)
+    assert [history[0].threads for history in histories] == [2, 2]
+    assert histories[0][0].train_loss != histories[1][0].train_loss  # in the order asked
+
+
+@pytest.mark.parametrize(
+    ("jobs", "device", "runs", "message"),
+    [
+        (0, "cpu", [("tiny", BRIEF)], "jobs must be at least 1, got 0"),
+        (2, "tpu", [("tiny", BRIEF)], "unknown device 'tpu'"),
+        (2, "cpu", [("tiny", BRIEF), ("tiny", BRIEF)], "tiny is asked for twice"),
+    ],
+)
+def test_train_together_refuses_bad_input_before_training(brief, tmp_path, jobs, device, runs,
+                                                          message):  # fmt: skip
+    with pytest.raises(ValueError, match=message):
+        train_together(*brief, runs, jobs=jobs, device=device, root=tmp_path)
+    assert not any(tmp_path.iterdir())  # nothing begun
+
+
+def test_train_together_with_nothing_to_train_starts_nothing(brief):
+    assert train_together(*brief, [], jobs=2) == []
+
+
 def train_cli(*args):
     return run_nnbook("train", *args)
 
@@ -393,6 +481,53 @@ def test_cli_missing_data(tmp_path):
     result = train_cli("--data", str(tmp_path), "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert "MNIST_ROOT" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_book_runs_trains_what_the_chapters_train_with_the_books_seed(
+    monkeypatch, capsys, mnist_root
+):
+    from nnbook.cli import main
+    from nnbook.mnist.recipes import BUILD_RUNS
+    from nnbook.mnist.trainer import EpochResult
+
+    asked = []
+
+    def train_together(train, test, runs, seed, jobs):
+        asked.append((len(train), len(test), runs, seed, jobs))
+        return [
+            [EpochResult(1, 0.1, 0.9, 0.1, 0.99 - k / 100, 0.1, 1.0, 1)] for k in range(len(runs))
+        ]
+
+    monkeypatch.setattr("nnbook.mnist.runs.train_together", train_together)
+    monkeypatch.setenv("NNBOOK_SEED", "5")
+    assert main(["book-runs", "--jobs", "3", "--data", str(mnist_root)]) == 0
+    assert asked == [(60_000, 10_000, BUILD_RUNS, 5, 3)]
+    finals = capsys.readouterr().out.splitlines()[-len(BUILD_RUNS) :]
+    assert finals == [
+        f"{model}: final test accuracy {0.99 - k / 100:.4f}"
+        for k, (model, _) in enumerate(BUILD_RUNS)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "seed", "message"),
+    [
+        (["--jobs", "0"], "1", "must be a positive whole number, got 0"),
+        ([], "two", "NNBOOK_SEED must be a whole number, got 'two'"),
+    ],
+)
+def test_cli_book_runs_bad_input(args, seed, message, monkeypatch, tmp_path):
+    monkeypatch.setenv("NNBOOK_SEED", seed)
+    monkeypatch.setenv("NNBOOK_RUNS", str(tmp_path / "runs"))
+    result = run_nnbook("book-runs", *args)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "runs").exists()
+
+
+def test_cli_book_runs_without_data_names_it(tmp_path):
+    result = run_nnbook("book-runs", "--data", str(tmp_path))
+    assert result.returncode == 2 and "MNIST_ROOT" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_cli_trains_and_writes_its_files(tmp_path, mnist_root):

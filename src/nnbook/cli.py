@@ -215,6 +215,39 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_train)
 
 
+def _book_runs(args: argparse.Namespace) -> None:
+    from nnbook.mnist.data import MNISTDataError, load
+    from nnbook.mnist.environment import seed_from_environment
+    from nnbook.mnist.recipes import BUILD_RUNS
+    from nnbook.mnist.runs import runs_root, train_together
+
+    try:
+        seed = seed_from_environment()
+        data = load(args.data)
+    except (ValueError, MNISTDataError) as error:
+        raise UsageError(str(error)) from None
+    print(f"training {len(BUILD_RUNS)} runs with seed {seed}, {args.jobs} at a time, into "
+          f"{runs_root()}", flush=True)  # fmt: skip
+    histories = train_together(data.train, data.test, BUILD_RUNS, seed, args.jobs)
+    for (model, _), history in zip(BUILD_RUNS, histories, strict=True):
+        print(f"{model}: final test accuracy {history[-1].test_accuracy:.4f}")
+
+
+def _add_book_runs(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "book-runs",
+        help="train the networks the book's chapters train, and keep them for its build",
+        description="Train every run the chapters of Part 2 train (net, and the steps of 'How "
+        "small can it go' the build trains), with the book's seed ($NNBOOK_SEED, else 1), "
+        "JOBS at a time, each on its share of the CPU's threads, and keep them in $NNBOOK_RUNS "
+        "(else ~/.cache/nnbook/runs): executing the chapters then loads them. Runs kept before "
+        "are loaded, not trained.",
+    )
+    parser.add_argument("--jobs", type=_positive_int, default=2, help="runs at a time (default 2)")
+    parser.add_argument("--data", help="MNIST root (default: $MNIST_ROOT, else data/)")
+    parser.set_defaults(run=_book_runs)
+
+
 def _models(args: argparse.Namespace) -> None:
     from nnbook.mnist.summaries import model_summaries
 
@@ -297,7 +330,7 @@ def _add_pdf(commands: argparse._SubParsersAction) -> None:
 
 #: Each subcommand registers itself with one of these.
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_backprop, _add_train, _add_models, _add_spreadsheet, _add_pdf,
+    _add_backprop, _add_train, _add_book_runs, _add_models, _add_spreadsheet, _add_pdf,
 ]  # fmt: skip
 
 

@@ -92,7 +92,8 @@ def output_gradients(scores: np.ndarray | None = None) -> Figure:
 def training_curves(history: Sequence[EpochResult], target: float | None = None) -> Figure:
     """Loss and error (100 − accuracy, %) per epoch, training and test, both on log scales so
     that every epoch is drawn, from the first (an averaged network may be near chance there) to
-    the last; an optional target, drawn as the error it allows."""
+    the last; beside an average, the raw weights' test error too; an optional target, drawn as
+    the error it allows."""
     epochs = [row.epoch for row in history]
     figure, (loss_ax, error_ax) = plt.subplots(1, 2, figsize=(10, 3.6))
     loss_ax.plot(epochs, [r.train_loss for r in history], "o-", label="train")
@@ -100,6 +101,9 @@ def training_curves(history: Sequence[EpochResult], target: float | None = None)
     loss_ax.set_ylabel("NLL loss (log scale)")
     error_ax.plot(epochs, [100 * (1 - r.train_accuracy) for r in history], "o-", label="train")
     error_ax.plot(epochs, [100 * (1 - r.test_accuracy) for r in history], "o-", label="test")
+    if any(r.raw_test_accuracy is not None for r in history):  # beside the average it keeps
+        raw = [100 * (1 - r.raw_test_accuracy) for r in history]
+        error_ax.plot(epochs, raw, "s:", mfc="none", label="test, raw weights")
     if target is not None:
         allowed = 100 * (1 - target)
         error_ax.axhline(allowed, color="0.5", ls="--", label=f"target: {allowed:.2g} % error")

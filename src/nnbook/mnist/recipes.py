@@ -4,7 +4,9 @@ data and the seed) and every recipe by name, with the steps of "How small can it
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 
 import numpy as np
 
@@ -22,36 +24,36 @@ from nnbook.mnist.targets import COURSE_MAX_EPOCHS
 
 @dataclass(frozen=True)
 class Recipe:
-    """Everything that decides a training run besides the data and the seed."""
+    """Everything that decides a training run besides the data and the seed. Every field is
+    given: the book's recipes are spelled out below (``replace`` derives one from another), and
+    a record's recipe is read with ``recorded_recipe``."""
 
-    epochs: int = 12
-    #: 64, not 128: on a CPU an epoch takes the same time, with twice the updates (final test
-    #: accuracies per seed: ``bench/seeds.py``, recorded in ``bench/results/seeds.jsonl``).
-    batch_size: int = 64
-    lr: float = 0.1  #: the peak learning rate of the one-cycle schedule (or the constant rate)
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 1e-4
-    schedule: str = "onecycle"  #: "onecycle" (Smith & Topin 2019) or "constant"
-    augment: bool = True  #: mild random rotation, shift and scale of every training batch
-    max_degrees: float = 7.0
-    max_translate: float = 0.05
-    max_scale: float = 0.05
+    epochs: int
+    batch_size: int
+    lr: float  #: the peak learning rate of the one-cycle schedule (or the constant rate)
+    momentum: float
+    nesterov: bool
+    weight_decay: float
+    schedule: str  #: "onecycle" (Smith & Topin 2019) or "constant"
+    augment: bool  #: mild random rotation, shift and scale of every training batch
+    max_degrees: float
+    max_translate: float
+    max_scale: float
     #: 0: evaluate and keep the trained weights. Else the run also keeps an exponential moving
     #: average of its weights (and batch-norm statistics), ``average ← d·average + (1 − d)·w``
     #: after every step, and evaluates and keeps that instead.
-    ema_decay: float = 0.0
+    ema_decay: float
     #: None: the network's own dropout (``Net``'s 0.30, as in the class notes). A share: every
     #: ``Dropout`` layer of the network drops that share of its inputs instead; 0 turns them off
     #: (and costs no time: a dropout of 0 is skipped).
-    dropout: float | None = None
+    dropout: float | None
     #: On a CPU, the forward pass (and so the backward pass) under bfloat16 autocast, for a CPU
     #: with bfloat16 instructions (AVX-512 BF16 or AMX: ``bfloat16_in_hardware``); the weights,
     #: their update and the loss stay float32. A GPU trains in float32 regardless.
-    cpu_bfloat16: bool = False
+    cpu_bfloat16: bool
     #: The last this many epochs see the digits as they are, unaugmented (0: every epoch of an
     #: augmenting recipe augments): the network ends on digits like those it is tested on.
-    clean_last_epochs: int = 0
+    clean_last_epochs: int
 
     def __post_init__(self) -> None:
         if not (isinstance(self.epochs, int) and self.epochs > 0):
@@ -102,8 +104,26 @@ class Recipe:
 
 #: The book's recipe until it was halved: one-cycle SGD with Nesterov momentum and mild affine
 #: augmentation, 12 epochs, the network's own dropout. The GPU's recipe and those of "How small
-#: can it go" are built on it; ``bench/halve.py`` trains it beside today's default.
-TWELVE_EPOCH_RECIPE = Recipe()
+#: can it go" are built on it; ``bench/halve.py`` trains it beside today's default. Batch 64, not
+#: 128: on a CPU an epoch takes the same time, with twice the updates (final test accuracies per
+#: seed: ``bench/seeds.py``, recorded in ``bench/results/seeds.jsonl``).
+TWELVE_EPOCH_RECIPE = Recipe(
+    epochs=12,
+    batch_size=64,
+    lr=0.1,
+    momentum=0.9,
+    nesterov=True,
+    weight_decay=1e-4,
+    schedule="onecycle",
+    augment=True,
+    max_degrees=7.0,
+    max_translate=0.05,
+    max_scale=0.05,
+    ema_decay=0.0,
+    dropout=None,
+    cpu_bfloat16=False,
+    clean_last_epochs=0,
+)
 #: The book's default recipe: the same SGD and augmentation in two thirds of the epochs, without
 #: dropout (the augmentation regularises already; a step draws no masks), keeping the average of
 #: the weights over about the last thousand steps, in bfloat16 on a CPU that has it in hardware:
@@ -117,16 +137,27 @@ DEFAULT_RECIPE = replace(
     cpu_bfloat16=bfloat16_in_hardware(),
 )
 #: The class notes' recipe: SGD with momentum 0.9 at a constant 0.1, batch 256, no augmentation.
-CLASS_RECIPE = Recipe(
+CLASS_RECIPE = replace(
+    TWELVE_EPOCH_RECIPE,
     epochs=19,
     batch_size=256,
-    lr=0.1,
-    momentum=0.9,
     nesterov=False,
     weight_decay=0.0,
     schedule="constant",
     augment=False,
 )
+
+
+def recorded_recipe(fields: Mapping[str, object]) -> Recipe:
+    """The recipe a record's line names (``dataclasses.asdict`` of one). A field added to
+    ``Recipe`` after the line was written is absent from it; it takes the value every run had
+    before the field existed, the twelve-epoch recipe's (no average, no clean last epochs, the
+    network's own dropout, float32)."""
+    unknown = set(fields) - {f.name for f in dataclass_fields(Recipe)}
+    if unknown:
+        raise ValueError(f"a record's recipe names no such fields: {', '.join(sorted(unknown))}")
+    return replace(TWELVE_EPOCH_RECIPE, **fields)
+
 
 # On a GPU -----------------------------------------------------------------------------------
 
@@ -216,6 +247,13 @@ STEPS = (
 )
 #: The steps the book's build trains, with the book's seed: the first two and the answer.
 BUILT_STEPS = tuple(step for step in STEPS if step.trained_by_build)
+#: Every run the book's chapters train, as (model, recipe), with the book's seed: ``net``
+#: (the training chapter) and the built steps ("How small can it go").
+#: ``nnbook.mnist.runs.train_together`` trains them before the build, two at a time.
+BUILD_RUNS: tuple[tuple[str, Recipe], ...] = (
+    (DEFAULT_MODEL, DEFAULT_RECIPE),
+    *((step.model, step.recipe) for step in BUILT_STEPS),
+)
 
 
 def recipe_for(model: str, gpu: bool = False) -> Recipe:

@@ -19,12 +19,14 @@ import ast
 import hashlib
 import inspect
 import json
+import multiprocessing
 import os
 import shutil
 import sys
 import textwrap
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from importlib import import_module
 from importlib.util import find_spec
@@ -335,3 +337,66 @@ def trained(
         model=model,
         options=FitOptions(device=str(target), out=folder, resume=resume, on_epoch=on_epoch),
     )
+
+
+def train_together(
+    train: MNISTTensors,
+    test: MNISTTensors,
+    runs: Sequence[tuple[str, Recipe]],
+    seed: int = 1,
+    jobs: int = 2,
+    device: str = "auto",
+    root: str | os.PathLike[str] | None = None,
+) -> list[list[EpochResult]]:
+    """``trained`` for each (model, recipe) of ``runs``, ``jobs`` at a time, each in a process
+    of its own that computes on an equal share of PyTorch's threads; the histories, in the order
+    of ``runs``. A run kept before is loaded, not trained.
+
+    On a CPU two small networks trained side by side on one thread each finish sooner than one
+    after the other on two (a batch of a small network gives two threads too little to share).
+    The longest runs (by epochs) start first, so that the last to finish is not one begun late.
+    A run's kept folder does not depend on its threads: ``trained`` later loads it whatever
+    threads the caller has, and each epoch's row says the threads it had.
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs!r}")
+    pick_device(device)  # an unknown device fails here, not in a worker
+    for k, (model, recipe) in enumerate(runs):
+        if (model, recipe) in runs[:k]:  # both would write one folder
+            raise ValueError(f"{model} is asked for twice with the same recipe")
+    if not runs:
+        return []
+    base = str(root) if root is not None else str(runs_root())
+    order = sorted(range(len(runs)), key=lambda k: -runs[k][1].epochs)
+    histories: list[list[EpochResult]] = [[] for _ in runs]
+    threads = max(1, torch.get_num_threads() // jobs)
+    context = multiprocessing.get_context("spawn")  # no forked copy of torch's thread pools
+    with ProcessPoolExecutor(
+        min(jobs, len(runs)), mp_context=context,
+        initializer=_start_worker, initargs=(train, test, threads),
+    ) as pool:  # fmt: skip
+        futures = {k: pool.submit(_train_in_worker, *runs[k], seed, device, base) for k in order}
+        for k, future in futures.items():
+            histories[k] = future.result()
+    return histories
+
+
+_WORKER_DATA: list[MNISTTensors] = []  # a worker process's copy of the data, sent once
+
+
+def _start_worker(train: MNISTTensors, test: MNISTTensors, threads: int) -> None:
+    """A worker process of ``train_together``: its share of the threads, and the data."""
+    torch.set_num_threads(threads)
+    _WORKER_DATA[:] = [train, test]
+
+
+def _train_in_worker(
+    model: str, recipe: Recipe, seed: int, device: str, root: str
+) -> list[EpochResult]:
+    """``trained`` in a worker process, each epoch printed with the network's name."""
+    train, test = _WORKER_DATA
+
+    def log(row: EpochResult) -> None:
+        print(f"{model} {row.summary()}", flush=True)
+
+    return trained(train, test, recipe, seed, device, model, log, root).history

@@ -7,8 +7,9 @@ trainer's modules, and a change to a table should retrain nothing.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from numbers import Integral
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -16,7 +17,7 @@ from torch import nn
 
 from nnbook.mnist.model import receptive_fields, square_size
 from nnbook.mnist.models import MODELS, check_model, parameter_count
-from nnbook.mnist.recipes import Recipe
+from nnbook.mnist.recipes import Recipe, recorded_recipe
 from nnbook.mnist.targets import HELD_EPOCHS, TARGET_ACCURACY
 
 if TYPE_CHECKING:
@@ -61,10 +62,38 @@ def run_summary(model: str, history: Sequence[EpochResult]) -> dict[str, float]:
         "receptive field": int(size["receptive field"]),
         "epochs": len(history),
         "seconds per epoch": sum(row.seconds for row in history) / len(history),
+        "threads": history[-1].threads,
         "final train accuracy (%)": 100 * last.train_accuracy,
         "final test accuracy (%)": 100 * last.test_accuracy,
         "best test accuracy (%)": 100 * max(row.test_accuracy for row in history),
     }
+
+
+def average_and_raw(history: Sequence[EpochResult]) -> dict[str, float]:
+    """The test accuracy (%) of a run's average of its weights and of its raw weights, after its
+    first epoch and after its last: how far the average lags at first, and where both end."""
+    if not history or any(row.raw_test_accuracy is None for row in history):
+        raise ValueError("the run kept no average of its weights: there is no raw figure beside")
+    first, last = history[0], history[-1]
+    return {
+        "average-first": 100 * first.test_accuracy,
+        "raw-first": 100 * first.raw_test_accuracy,
+        "average-final": 100 * last.test_accuracy,
+        "raw-final": 100 * last.raw_test_accuracy,
+    }
+
+
+def threads_phrase(threads: Iterable[int]) -> str:
+    """The CPU threads runs had, in words: "1 thread", "2 threads", "1 or 2 threads"."""
+    counts = sorted(set(threads))
+    if not counts:
+        raise ValueError("no thread counts to name")
+    if any(not isinstance(n, Integral) or n < 1 for n in counts):
+        raise ValueError(f"thread counts are positive whole numbers, got {counts}")
+    counts = [int(n) for n in counts]  # a table's column holds NumPy's integers
+    *others, last = counts
+    words = f"{', '.join(map(str, others))} or {last}" if others else str(last)
+    return f"{words} thread{'' if counts == [1] else 's'}"
 
 
 def seeds_table(
@@ -73,24 +102,24 @@ def seeds_table(
     recipe: Recipe,
     seeds: Sequence[int],
     target: float = TARGET_ACCURACY,
-    version: str = "today",
+    network: str = "as built",
     limits: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """One row per model of ``models`` from the seeds record (``bench/results/seeds.jsonl``):
     its latest line with ``recipe`` that trained every one of ``seeds``, on those seeds, of the
-    network as ``MODELS`` builds it now (``version="today"``: the same multiply-adds per image,
-    which a change of padding or stride changes where the parameters do not), of an earlier
-    version (``"earlier"``) or of any. Columns: parameters, epochs, the final test accuracy of
-    each seed (%), their minimum and mean, the lowest of each run's last ``HELD_EPOCHS`` epochs,
-    how many runs *hold* the target (each of those epochs at or above it) and whether all do,
-    and where the line came from. ``limits``: only lines run under these instruction limits
-    (``bench/provenance.py``; None: only lines run without any). A model the record lacks is a
-    ValueError."""
-    if version not in ("today", "earlier", "any"):
-        raise ValueError(f"version must be 'today', 'earlier' or 'any', got {version!r}")
+    network as ``MODELS`` builds it now (``network="as built"``: a line of the same multiply-adds
+    per image, which a change of padding or stride changes where the parameters do not), of an
+    earlier version of it (``"earlier"``: other multiply-adds, or none recorded) or of any.
+    Columns: parameters, epochs, the final test accuracy of each seed (%), their minimum and
+    mean, the lowest of each run's last ``HELD_EPOCHS`` epochs, how many runs *hold* the target
+    (each of those epochs at or above it) and whether all do, and where the line came from.
+    ``limits``: only lines run under these instruction limits (``bench/provenance.py``; None:
+    only lines run without any). A model the record lacks is a ValueError."""
+    if network not in NETWORK_VERSIONS:
+        raise ValueError(f"network must be one of {NETWORK_VERSIONS}, got {network!r}")
     rows, costs = {}, model_summaries()["MACs per image"]
     for model in models:
-        line = _latest_line(records, model, recipe, seeds, int(costs[model]), version, limits)
+        line = _latest_line(records, model, recipe, seeds, int(costs[model]), network, limits)
         runs = [line["accuracy per epoch"][line["seeds"].index(seed)] for seed in seeds]
         finals = [100 * run[-1] for run in runs]
         held = [min(run[-HELD_EPOCHS:]) for run in runs]
@@ -116,7 +145,7 @@ def frontier_table(
     record has run with ``recipe`` (a family's narrowest may be untrained: its frontier ended
     above it), with what each narrowing bought and cost against the row above: ``parameters
     saved`` and ``points lost`` (of mean final accuracy)."""
-    recorded = {line["model"] for line in records if Recipe(**line["recipe"]) == recipe}
+    recorded = {line["model"] for line in records if recorded_recipe(line["recipe"]) == recipe}
     table = seeds_table(records, [m for m in models if m in recorded], recipe, seeds)
     table["parameters saved"] = -table["parameters"].diff()
     table["points lost"] = -table["mean final (%)"].astype(float).diff()
@@ -135,7 +164,7 @@ def last_epochs_table(
     ``seeds_table`` reads it (``limits`` too)."""
     costs = model_summaries()["MACs per image"]
     line = _latest_line(
-        records, check_model(model), recipe, seeds, int(costs[model]), "today", limits
+        records, check_model(model), recipe, seeds, int(costs[model]), "as built", limits
     )
     return _last_epochs(line, seeds)
 
@@ -148,7 +177,7 @@ def epochs_table(
     seeds, as ``seeds_table`` reads it."""
     costs = model_summaries()["MACs per image"]
     line = _latest_line(
-        records, check_model(model), recipe, seeds, int(costs[model]), "today", None
+        records, check_model(model), recipe, seeds, int(costs[model]), "as built", None
     )
     runs = {
         f"seed {seed}": line["accuracy per epoch"][line["seeds"].index(seed)] for seed in seeds
@@ -196,20 +225,20 @@ def _latest_line(
     recipe: Recipe,
     seeds: Sequence[int],
     multiply_adds: int,
-    version: str,
+    network: str,
     limits: Mapping[str, str] | None,
 ) -> dict:
-    """The latest line of the seeds record of ``model`` (in ``version``) with ``recipe`` that
-    trained every one of ``seeds`` under the instruction ``limits`` (None: none), of selection
-    seeds; a ValueError when there is none."""
+    """The latest line of the seeds record of ``model`` (``network``: as ``seeds_table``'s)
+    with ``recipe`` that trained every one of ``seeds`` under the instruction ``limits`` (None:
+    none), of selection seeds; a ValueError when there is none."""
     lines = [
         line
         for line in records
         if line["model"] == model
         and role_of(line) == "selection"
-        and Recipe(**line["recipe"]) == recipe  # a field added since: its default
+        and recorded_recipe(line["recipe"]) == recipe
         and set(seeds) <= set(line["seeds"])
-        and _is_version(line, multiply_adds, version)
+        and _of_network(line, multiply_adds, network)
         and line.get("instruction limits") == (dict(limits) if limits else None)
     ]
     if not lines:
@@ -218,11 +247,15 @@ def _latest_line(
     return lines[-1]
 
 
-def _is_version(line: dict, multiply_adds: int, version: str) -> bool:
-    """Whether a line of the seeds record is of the network today (its multiply-adds), of an
-    earlier version (other multiply-adds, or a line from before they were recorded), or any."""
-    today = line.get("multiply-adds per image") == multiply_adds
-    return version == "any" or today == (version == "today")
+#: Which version of a network a line of the seeds record may be of (``seeds_table``).
+NETWORK_VERSIONS = ("as built", "earlier", "any")
+
+
+def _of_network(line: dict, multiply_adds: int, network: str) -> bool:
+    """Whether a line of the seeds record is of the network as built now (its multiply-adds), of
+    an earlier version (other multiply-adds, or a line from before they were recorded), or any."""
+    as_built = line.get("multiply-adds per image") == multiply_adds
+    return network == "any" or as_built == (network == "as built")
 
 
 #: The roles a line's seeds play (``bench/seeds.py``): runs on selection seeds choose networks
@@ -308,8 +341,8 @@ def _evaluation_lines(records: Sequence[dict], model: str, recipe: Recipe) -> li
         for line in records
         if line["model"] == model
         and role_of(line) == "evaluation"
-        and Recipe(**line["recipe"]) == recipe
-        and _is_version(line, macs, "today")
+        and recorded_recipe(line["recipe"]) == recipe
+        and _of_network(line, macs, "as built")
     ]
 
 
@@ -322,7 +355,7 @@ def evaluation_report(
     confidence: float = 0.95,
 ) -> Evaluation:
     """``model`` with ``recipe`` judged on evaluation seeds: the seeds record's latest line of
-    evaluation seeds of today's network (``seeds_table``'s ``version="today"``) under the
+    evaluation seeds of the network as built (``seeds_table``'s ``network="as built"``) under the
     instruction ``limits`` (None: none). A ValueError when there is no such line, when one of its
     seeds was also a selection seed of some line of the record (it served a choice), or when the
     line is malformed (runs and seeds that do not pair, a run shorter than ``HELD_EPOCHS``, an

@@ -45,7 +45,8 @@ CUDA_EVAL_BATCH_SIZE = 2_500
 
 @dataclass
 class EpochResult:
-    """One row of ``history.json``."""
+    """One row of ``history.json``. The test figures are those of the network the run keeps:
+    the average of its weights, when the recipe keeps one."""
 
     epoch: int
     train_loss: float
@@ -54,12 +55,20 @@ class EpochResult:
     test_accuracy: float
     lr: float
     seconds: float
+    #: the CPU threads PyTorch computed with (on a CPU the epoch's seconds depend on them)
+    threads: int
+    #: when the run keeps an average: the test accuracy of the raw weights, as the epoch's last
+    #: step left them (the average starts from the initial weights, and lags them at first)
+    raw_test_accuracy: float | None = None
 
     def summary(self) -> str:
         """One line for a log, each figure named: the loss and the accuracy on the training
-        batches and on the test set, and the epoch's seconds."""
+        batches and on the test set (and the raw weights' test accuracy, beside an average's),
+        and the epoch's seconds."""
         train = f"loss {self.train_loss:.4f} accuracy {100 * self.train_accuracy:5.2f} %"
         test = f"loss {self.test_loss:.4f} accuracy {100 * self.test_accuracy:5.2f} %"
+        if self.raw_test_accuracy is not None:
+            test = f"(average) {test}, raw weights {100 * self.raw_test_accuracy:5.2f} %"
         return f"epoch {self.epoch:2d}: train {train}; test {test}; {self.seconds:5.1f} s"
 
 
@@ -195,9 +204,10 @@ class FitResult:
 
 
 @dataclass
-class Run:
+class RunInProgress:
     """A run in progress: its network and optimiser, the random stream of its batches, the
-    epochs done so far, and the name its files give the model."""
+    epochs done so far, and the name its files give the model (a finished run is kept by
+    ``nnbook.mnist.runs``)."""
 
     model_name: str
     network: DigitClassifier
@@ -238,7 +248,7 @@ def start_run(
     train: MNISTTensors,
     steps_per_epoch: int,
     hooks: Hooks,
-) -> Run:
+) -> RunInProgress:
     """Seed once, then a fresh network on ``train``'s device (``network_for``) and its
     optimiser."""
     name = check_model(model) if isinstance(model, str) else model.__name__
@@ -247,10 +257,10 @@ def start_run(
     network = network_for(model, recipe, train.images.device)
     optimizer, scheduler = hooks.optimizer(network, recipe, steps_per_epoch)
     averaged = average_of(network, recipe.ema_decay) if recipe.ema_decay else None
-    return Run(name, network, optimizer, scheduler, generator, averaged=averaged)
+    return RunInProgress(name, network, optimizer, scheduler, generator, averaged=averaged)
 
 
-def resume_run(run: Run, folder: Path | None, recipe: Recipe, seed: int) -> None:
+def resume_run(run: RunInProgress, folder: Path | None, recipe: Recipe, seed: int) -> None:
     """Continue ``run`` from ``folder/checkpoint.pt``: weights, optimiser, schedule, random
     states and history. A checkpoint of another run, or one that cannot be read, is refused."""
     path = None if folder is None else folder / CHECKPOINT
@@ -281,7 +291,7 @@ def resume_run(run: Run, folder: Path | None, recipe: Recipe, seed: int) -> None
 
 
 def epoch_trainer(
-    run: Run,
+    run: RunInProgress,
     train: MNISTTensors,
     recipe: Recipe,
     graphed: bool,
@@ -322,7 +332,7 @@ def epoch_trainer(
     return one_epoch
 
 
-def save_epoch(run: Run, folder: Path, recipe: Recipe, seed: int) -> None:
+def save_epoch(run: RunInProgress, folder: Path, recipe: Recipe, seed: int) -> None:
     """After each epoch: the checkpoint, then the history (each written atomically)."""
     rows = [asdict(row) for row in run.history]
     state = checkpoint(
@@ -395,8 +405,12 @@ def fit(
         train_loss, train_accuracy = train_one(epoch)
         # in float32 even after bfloat16 training: the figures of the network that is kept
         test_loss, test_accuracy = evaluate(run.kept, test, eval_batch)
+        raw = evaluate(run.network, test, eval_batch)[1] if run.averaged is not None else None
         seconds = time.perf_counter() - started
-        row = EpochResult(epoch, train_loss, train_accuracy, test_loss, test_accuracy, lr, seconds)
+        row = EpochResult(
+            epoch, train_loss, train_accuracy, test_loss, test_accuracy, lr, seconds,
+            torch.get_num_threads(), raw,
+        )  # fmt: skip
         run.history.append(row)
         if folder is not None:
             save_epoch(run, folder, recipe, seed)

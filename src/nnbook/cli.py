@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable, Sequence
 
 from nnbook.network import (
@@ -228,9 +229,11 @@ def _book_runs(args: argparse.Namespace) -> None:
         raise UsageError(str(error)) from None
     print(f"training {len(BUILD_RUNS)} runs with seed {seed}, {args.jobs} at a time, into "
           f"{runs_root()}", flush=True)  # fmt: skip
+    started = time.perf_counter()
     histories = train_together(data.train, data.test, BUILD_RUNS, seed, args.jobs)
     for (model, _), history in zip(BUILD_RUNS, histories, strict=True):
         print(f"{model}: final test accuracy {history[-1].test_accuracy:.4f}")
+    print(f"{time.perf_counter() - started:.0f} s on the clock, loading kept runs included")
 
 
 def _add_book_runs(commands: argparse._SubParsersAction) -> None:

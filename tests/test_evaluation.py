@@ -130,6 +130,59 @@ def test_a_missing_or_bad_evaluation_is_a_clear_error():
         evaluation_report([line([101], [good])], "huge", RECIPE)
 
 
+def test_a_missing_evaluation_says_exactly_what_to_run():
+    good = run(0.995, 0.995, 0.995)
+    command = (
+        "run `python bench/seeds.py --model separable-31 --evaluation-seeds --record "
+        "results/seeds.jsonl` in bench/"
+    )
+    for judge in (evaluation_report, evaluations_by_kernels):
+        with pytest.raises(ValueError) as missing:
+            judge([line([1], [good], role=None)], ANSWER, RECIPE)
+        assert str(missing.value) == (
+            f"the seeds record has no run of separable-31 on evaluation seeds: {command}"
+        )
+    with pytest.raises(ValueError) as limited:
+        evaluation_report([line([101], [good])], ANSWER, RECIPE, limits={"A": "b"})
+    assert str(limited.value) == (
+        f"the seeds record has no run of separable-31 on evaluation seeds under {{'A': 'b'}}: "
+        f"{command}"
+    )
+    with pytest.raises(ValueError) as bad_role:
+        role_of({"model": ANSWER, "role": "test"})
+    assert str(bad_role.value) == (
+        "a line of 'separable-31' has role 'test', not one of ('selection', 'evaluation')"
+    )
+
+
+def test_the_reports_edges_accuracies_of_0_and_1_a_last_epoch_at_the_target():
+    """An accuracy of 0 or 1 is a fraction, 1.5 is not; a run whose lowest last epoch is the
+    target exactly holds it; only the last epochs count, however long the run."""
+    edges = [0.0, 0.5, 1.0, 0.995, 1.0]  # its lowest last epoch: the target exactly
+    report = evaluation_report([line([101], [edges])], ANSWER, RECIPE, target=0.995)
+    assert report.model == ANSWER and report.held == 1
+    late = [0.5, 0.9, 0.95, 0.97, 0.98, 0.995, 0.996, 0.997]  # low in epochs 4 and 5
+    assert evaluation_report([line([101], [late])], ANSWER, RECIPE, target=0.994).held == 1
+    with pytest.raises(ValueError, match="fractions"):
+        evaluation_report([line([101], [[0.9, 1.5, 0.99]])], ANSWER, RECIPE)
+
+
+def test_the_reports_interval_has_the_confidence_asked_for():
+    runs = [run(0.995, 0.995, 0.995)] * 3 + [run(0.99, 0.99, 0.99)]
+    records = [line([101, 102, 103, 104], runs)]
+    report = evaluation_report(records, ANSWER, RECIPE, confidence=0.8)
+    assert report.interval == held_rate_interval(3, 4, 0.8) != held_rate_interval(3, 4)
+    low, high = held_rate_interval(7, 10, 0.8)
+    assert low == pytest.approx(beta.ppf(0.1, 7, 4)) and high == pytest.approx(beta.ppf(0.9, 8, 3))
+
+
+@pytest.mark.parametrize("confidence", [0, 1, 1.5, -0.5])
+def test_a_confidence_outside_0_to_1_is_an_error(confidence):
+    with pytest.raises(ValueError) as error:
+        held_rate_interval(3, 4, confidence)
+    assert str(error.value) == f"confidence must be between 0 and 1, got {confidence}"
+
+
 def test_a_line_without_a_role_is_of_selection_seeds():
     assert role_of({"model": "tiny"}) == "selection"
     assert role_of({"role": "evaluation"}) == "evaluation"
@@ -194,6 +247,9 @@ def test_the_evaluation_table_has_a_row_per_set_of_kernels():
     assert own["spread (points)"] == pytest.approx(0.02)
     assert own["mean final (%)"] == pytest.approx((99.45 + 99.60 + 99.45) / 3)
     assert own["seeds that missed"] == "102" and limited["seeds that missed"] == "none"
+    missing = line([101, 102, 103], [short, good, short], **{"vector instructions": "AVX512"})
+    two_missed = evaluations_by_kernels([missing], ANSWER, RECIPE)
+    assert evaluation_table(two_missed).iloc[0]["seeds that missed"] == "101, 103"
     assert limited["held"] == "2 of 2" and limited["95 % interval (%)"] == "15.8–100.0"
 
 

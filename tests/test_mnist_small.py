@@ -14,6 +14,7 @@ import pytest
 import torch
 import torchinfo
 from cli_runner import run_nnbook
+from torch import nn
 
 from nnbook.mnist import recipes, runs, targets, trainer
 from nnbook.mnist.checkpoints import CHECKPOINT, HISTORY, MODEL
@@ -257,8 +258,11 @@ def test_the_average_beside_the_raw_weights_first_and_last():
     )
     plain = [replace(row, raw_test_accuracy=None) for row in history]
     for without in (plain, [history[0], plain[1]], []):
-        with pytest.raises(ValueError, match="kept no average"):
+        with pytest.raises(ValueError) as error:
             average_and_raw(without)
+        assert str(error.value) == (
+            "the run kept no average of its weights: there is no raw figure beside"
+        )
 
 
 @pytest.mark.parametrize(
@@ -275,6 +279,10 @@ def test_threads_in_words(threads, phrase):
 def test_threads_in_words_refuses_what_is_not_a_count(threads, message):
     with pytest.raises(ValueError, match=message):
         threads_phrase(threads)
+    if not threads:
+        with pytest.raises(ValueError) as error:
+            threads_phrase(threads)
+        assert str(error.value) == "no thread counts to name"
 
 
 def test_epochs_table_shows_every_epoch_of_each_seeds_latest_run():
@@ -321,6 +329,10 @@ def test_last_epochs_table_shows_each_seeds_last_epochs_of_the_latest_run():
         last_epochs_table(records, "tiny", recipes.FINAL_RECIPE, (1, 2), {"A": "b"})
     with pytest.raises(ValueError, match="unknown model 'huge'"):
         last_epochs_table(records, "huge", recipes.FINAL_RECIPE, (1,))
+    records.append(seeds_line("tiny", [1], [[0.99, 0.995]], recipe=recipes.PLAIN_RECIPE))
+    with pytest.raises(ValueError) as short:
+        last_epochs_table(records, "tiny", recipes.PLAIN_RECIPE, (1,))
+    assert str(short.value) == "seed 1 ran 2 epochs, fewer than 3"
 
 
 def test_seeds_table_reads_the_latest_run_of_the_recipe_on_the_seeds():
@@ -353,8 +365,16 @@ def test_seeds_table_reads_the_latest_run_of_the_recipe_on_the_seeds():
     assert table["parameters"].tolist() == [
         parameter_count(build_model(name)) for name in ("tiny", "tiny-8")
     ]
-    with pytest.raises(ValueError, match=r"no run of tiny-7 on seeds \[1, 2\]"):
+    with pytest.raises(ValueError) as missing:
         seeds_table(records, ["tiny-7"], recipes.FINAL_RECIPE, (1, 2))
+    assert str(missing.value) == "the seeds record has no run of tiny-7 on seeds [1, 2]"
+    records.append(seeds_line("tiny-8", [1, 2], [dipped, held], commit="d" * 40))  # as built
+    latest = seeds_table(records, ["tiny-8"], recipes.FINAL_RECIPE, (1, 2), network="any")
+    assert latest.loc["tiny-8", "commit"] == "d" * 40  # the latest line, here as built
+    limits = {"ATEN_CPU_CAPABILITY": "avx2"}
+    records.append(seeds_line("tiny", [1, 2], [dipped, dipped]) | {"instruction limits": limits})
+    limited = seeds_table(records, ["tiny"], recipes.FINAL_RECIPE, (1, 2), limits=limits)
+    assert limited.loc["tiny", "seeds held"] == 0 and table.loc["tiny", "seeds held"] == 2
 
 
 #: The networks whose own ``__init__`` lays out (and comments) their layers; the others only
@@ -422,6 +442,39 @@ def test_model_summaries_count_what_torchinfo_counts():
         stats = torchinfo.summary(build_model(name), input_size=(1, 1, 28, 28), verbose=0)
         assert table.loc[name, "parameters"] == stats.trainable_params
     assert table.loc["tiny", "MACs per image"] < table.loc["net", "MACs per image"]
+    assert list(table.columns) == [
+        "parameters", "MACs per image", "receptive field", "layers"
+    ]  # fmt: skip
+    for name in ("tiny", "separable-31"):  # per image, from a batch of three
+        batch = torchinfo.summary(build_model(name), input_size=(3, 1, 28, 28), verbose=0)
+        assert table.loc[name, "MACs per image"] == batch.total_mult_adds // 3
+
+
+class Probe(nn.Module):
+    """Three 3 × 3 convolutions (receptive field 7), a pool, then a 1 × 1 convolution."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Conv2d(1, 2, 3, padding=1), nn.Conv2d(2, 2, 3, padding=1),
+            nn.Conv2d(2, 2, 3, padding=1), nn.MaxPool2d(2), nn.Conv2d(2, 10, 1),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+def test_the_summary_gives_the_last_3x3_convolutions_receptive_field_and_prints_nothing(
+    monkeypatch, capsys
+):
+    from nnbook.mnist import summaries
+
+    monkeypatch.setattr(summaries, "MODELS", {"probe": Probe})
+    row = summaries.model_summaries().loc["probe"]
+    assert row["receptive field"] == 7  # not the 1 × 1 convolution's 8, after the pool
+    assert row["layers"] == 4 and row["parameters"] == parameter_count(Probe())
+    assert capsys.readouterr().out == ""  # torchinfo's own table is not printed
 
 
 def test_fit_trains_a_small_model_and_refuses_an_unknown_one(small, tmp_path):
@@ -811,3 +864,11 @@ def test_page_speed_table_reads_each_networks_latest_line_of_today():
     assert row["test accuracy after it (%)"] == pytest.approx(95.2)
     with pytest.raises(ValueError, match="unknown model 'huge'"):
         page_speed_table(lines, ["huge"])
+    assert table.index.name == "network"
+    assert list(table.columns) == [
+        "page ms per step", "PyTorch float64 ms", "PyTorch float32 ms", "page ÷ float64",
+        "one pass (s)", "test accuracy after it (%)",
+    ]  # fmt: skip
+    assert row["PyTorch float32 ms"] == 17.5
+    lines.append(line("tiny", 160.0))
+    assert page_speed_table(lines, ["tiny"]).loc["tiny", "page ms per step"] == 160.0

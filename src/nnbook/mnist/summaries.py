@@ -346,6 +346,17 @@ def _evaluation_lines(records: Sequence[dict], model: str, recipe: Recipe) -> li
     ]
 
 
+def _no_evaluation(model: str, limits: Mapping[str, str] | None) -> ValueError:
+    """The error of a seeds record without a line of ``model`` on evaluation seeds (under the
+    instruction ``limits``): it says what to run."""
+    under = f" under {dict(limits)}" if limits else ""
+    return ValueError(
+        f"the seeds record has no run of {model} on evaluation seeds{under}: run "
+        f"`python bench/seeds.py --model {model} --evaluation-seeds --record "
+        "results/seeds.jsonl` in bench/"
+    )
+
+
 def evaluation_report(
     records: Sequence[dict],
     model: str,
@@ -367,12 +378,7 @@ def evaluation_report(
         if line.get("instruction limits") == wanted
     ]
     if not lines:
-        under = f" under {wanted}" if wanted else ""
-        raise ValueError(
-            f"the seeds record has no run of {model} on evaluation seeds{under}: run "
-            f"`python bench/seeds.py --model {model} --evaluation-seeds --record "
-            "results/seeds.jsonl` in bench/"
-        )
+        raise _no_evaluation(model, wanted)
     line = lines[-1]
     seeds, runs = list(line["seeds"]), line["accuracy per epoch"]
     if not seeds or len(seeds) != len(runs) or len(set(seeds)) != len(seeds):
@@ -425,9 +431,9 @@ def evaluations_by_kernels(
         if line.get("instruction limits") not in limits:
             limits.append(line.get("instruction limits"))
     limits.sort(key=lambda wanted: wanted is not None)  # the CPU's own instructions first
+    if not limits:
+        raise _no_evaluation(model, None)
     judged = [evaluation_report(records, model, recipe, target, wanted) for wanted in limits]
-    if not judged:  # no line at all: evaluation_report's error says what to run
-        evaluation_report(records, model, recipe, target)
     return {kernels_of(evaluation.line): evaluation for evaluation in judged}
 
 
@@ -458,8 +464,10 @@ def _last_epochs(line: Mapping, seeds: Sequence[int]) -> pd.DataFrame:
     rows = {}
     for seed in seeds:
         run = line["accuracy per epoch"][line["seeds"].index(seed)]
-        first = len(run) - HELD_EPOCHS + 1
-        epochs = [f"epoch {first + k}" for k in range(HELD_EPOCHS)]
-        last = (100 * accuracy for accuracy in run[-HELD_EPOCHS:])
-        rows[f"seed {seed}"] = dict(zip(epochs, last, strict=True))
+        if len(run) < HELD_EPOCHS:
+            raise ValueError(f"seed {seed} ran {len(run)} epochs, fewer than {HELD_EPOCHS}")
+        rows[f"seed {seed}"] = {
+            f"epoch {epoch}": 100 * run[epoch - 1]
+            for epoch in range(len(run) - HELD_EPOCHS + 1, len(run) + 1)
+        }
     return pd.DataFrame(rows).T

@@ -81,8 +81,10 @@ STATUS |= {24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout"}
 FRESH_IMPORTS_PLUGIN = '''"""Forget the package and the tests: import them under this mutant;
 and forget what the package's functools caches hold before each test, so that every test that
 uses a cached result computes it (mutmut runs a mutant's code only for the tests it saw call
-it)."""
+it). A process a test starts (the command line, a worker of ``runs.train_together``) imports
+the package from here too, the mutant's, not the installed one."""
 
+import os
 import sys
 
 import pytest
@@ -92,6 +94,8 @@ def pytest_configure(config):
     for name in list(sys.modules):
         if name.split(".")[0] == "nnbook" or name.split(".")[-1].startswith("test_"):
             del sys.modules[name]
+    here = os.path.abspath("src")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
 
 
 @pytest.fixture(autouse=True)

@@ -23,8 +23,6 @@ import pytest
 import torch
 from hypothesis import settings
 
-from nnbook.mnist import data as mnist_data
-
 settings.register_profile("repeatable", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
@@ -36,6 +34,10 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
 @pytest.fixture(scope="session")
 def mnist_root():
+    # imported here, not at the top: bench/mutation.py imports the package afresh for each run
+    # of the tests, and the data's class must be the one the tests then see (they pickle it)
+    from nnbook.mnist import data as mnist_data
+
     root = mnist_data.data_root()
     try:
         return mnist_data.verify(root, download=False)
@@ -45,6 +47,8 @@ def mnist_root():
 
 @pytest.fixture(scope="session")
 def mnist(mnist_root):
+    from nnbook.mnist import data as mnist_data
+
     return mnist_data.load(mnist_root, download=False)
 
 

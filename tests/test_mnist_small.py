@@ -333,6 +333,9 @@ def test_last_epochs_table_shows_each_seeds_last_epochs_of_the_latest_run():
     with pytest.raises(ValueError) as short:
         last_epochs_table(records, "tiny", recipes.PLAIN_RECIPE, (1,))
     assert str(short.value) == "seed 1 ran 2 epochs, fewer than 3"
+    records.append(seeds_line("tiny", [1], [[0.99, 0.995, 0.996]], recipe=recipes.PLAIN_RECIPE))
+    exact = last_epochs_table(records, "tiny", recipes.PLAIN_RECIPE, (1,))  # 3 epochs: all
+    assert exact.loc["seed 1"].tolist() == pytest.approx([99.0, 99.5, 99.6])
 
 
 def test_seeds_table_reads_the_latest_run_of_the_recipe_on_the_seeds():

@@ -728,6 +728,94 @@ def test_the_code_of_what_the_trainer_borrows_is_in_the_digest(monkeypatch):
     assert runs.source_digest() != before
 
 
+#: A module of the package's name, written for the tests below: two functions that call each
+#: other, one that names a constant, a lowercase module-level value (state, not a constant)
+#: and a module under an uppercase alias, and two classes alike but for their names.
+PROBE = """
+import json as JSON
+
+from torch import nn
+
+LIMIT = 3
+calls = {"bounded": 0}
+
+
+def even(n):
+    return n == 0 or odd(n - 1)
+
+
+def odd(n):
+    return n != 0 and even(n - 1)
+
+
+def bounded(n):
+    calls["bounded"] += 1
+    return JSON.dumps(even(min(n, LIMIT)))
+
+
+class First(nn.Sequential):
+    def __init__(self):
+        super().__init__(nn.Linear(2, 2))
+
+
+class Second(nn.Sequential):
+    def __init__(self):
+        super().__init__(nn.Linear(2, 2))
+"""
+
+
+@pytest.fixture
+def probe(tmp_path, monkeypatch):
+    import importlib
+    import sys
+
+    (tmp_path / "nnbook_probe.py").write_text(PROBE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield importlib.import_module("nnbook_probe")
+    sys.modules.pop("nnbook_probe", None)
+
+
+def test_the_code_a_function_names_is_followed_once_with_its_constants_and_no_state(probe):
+    """``bounded`` names ``even``, which calls ``odd``, which calls ``even``: each function's
+    code once (the walk ends), the constant ``LIMIT`` by value; not the module-level ``calls``
+    (state that changes as the program runs) nor the module ``JSON`` (whose text is its path)."""
+    codes = runs._referenced_code(probe.bounded, set())
+    expected = [
+        f"nnbook_probe: {runs.normalised_code(inspect.getsource(function))}"
+        for function in (probe.bounded, probe.even, probe.odd)
+    ]
+    assert sorted(codes) == sorted([*expected, "LIMIT = 3"])
+
+
+@pytest.mark.parametrize("edit", ["the class's code", "the constant's value"])
+def test_a_class_and_a_constant_the_trainer_borrows_are_in_the_digest(probe, monkeypatch, edit):
+    """What the trainer takes by name from a module the digest leaves out as a whole, a class
+    (its code, as ``Recipe``'s) or a constant (its value, as ``DEFAULT_MODEL``'s): an edit to
+    either changes the digest. Here the trainer is made to borrow ``First`` and ``LIMIT``."""
+    borrowed = {("nnbook_probe", "First"), ("nnbook_probe", "LIMIT")}
+    monkeypatch.setattr(runs, "training_code", lambda: (set(), borrowed))
+    before = runs.source_digest()
+    if edit == "the constant's value":
+        monkeypatch.setattr(probe, "LIMIT", 4)
+    else:
+        real = inspect.getsource
+
+        def edited(value):
+            return real(value) + ("    EXTRA = 1\n" if value is probe.First else "")
+
+        monkeypatch.setattr(inspect, "getsource", edited)
+    assert runs.source_digest() != before
+
+
+def test_a_class_renamed_keeps_its_key_and_pytorchs_layers_are_told_apart_by_class(probe):
+    """The package's classes are named in a run's key by their code alone, so a class renamed,
+    its code unchanged, keeps its runs; PyTorch's layers by their class, so ReLU and SiLU (the
+    same settings, ``inplace=False``, no weights) make two keys."""
+    assert runs.network_digest(probe.First()) == runs.network_digest(probe.Second())
+    relu = runs.network_digest(nn.Sequential(nn.Linear(2, 2), nn.ReLU()))
+    assert relu != runs.network_digest(nn.Sequential(nn.Linear(2, 2), nn.SiLU()))
+
+
 def test_a_runs_key_holds_its_own_network_and_no_other():
     tiny = runs.network_digest(build_model("tiny"))
     assert tiny == runs.network_digest(build_model("tiny"))
@@ -743,19 +831,14 @@ def test_a_runs_key_holds_its_own_network_and_no_other():
     assert len(set(digests.values())) == len(MODELS)
 
 
-def test_a_runs_key_names_pytorchs_layers_and_holds_the_packages_code(monkeypatch):
-    """A PyTorch layer swapped for another with the same settings (ReLU for SiLU, both
-    ``inplace=False``) changes the key; so does an edit to the code of a network's class; a
-    network in evaluation mode has the key of the same network training."""
+def test_a_runs_key_holds_the_packages_code_and_not_the_mode(monkeypatch):
+    """An edit to the code of a network's class changes the key; a network in evaluation mode
+    has the key of the same network training."""
     from nnbook.mnist import small
 
     tiny = build_model("tiny")
     before = runs.network_digest(tiny)
     assert runs.network_digest(build_model("tiny").eval()) == before
-    swapped = build_model("tiny")
-    relu = next(name for name, m in swapped.named_modules() if isinstance(m, torch.nn.ReLU))
-    swapped.set_submodule(relu, torch.nn.SiLU())
-    assert runs.network_digest(swapped) != before
     real = inspect.getsource
 
     def edited(value):  # Tiny's code as if a line were added to its class

@@ -13,7 +13,13 @@ from nnbook.mnist.checkpoints import CHECKPOINT, HISTORY, MODEL, RunFileError
 from nnbook.mnist.environment import pick_device, seed_from_environment
 from nnbook.mnist.model import DROPOUT, set_dropout
 from nnbook.mnist.recipes import DEFAULT_RECIPE, TWELVE_EPOCH_RECIPE, Recipe
-from nnbook.mnist.runs import RunFileWarning, run_folder, train_together, trained
+from nnbook.mnist.runs import (
+    RUNS_VARIABLE,
+    RunFileWarning,
+    run_folder,
+    train_together,
+    trained,
+)
 from nnbook.mnist.trainer import FitOptions, evaluate, fit
 
 
@@ -402,10 +408,16 @@ def test_a_kept_run_with_a_broken_file_is_trained_afresh_with_a_warning(brief, t
 def test_runs_trained_together_are_the_runs_trained_alone_and_are_kept(brief, tmp_path, capfd):
     """Each run in a process of its own, on its share of the threads: the histories come back
     in the order asked, the longest run starts first, and ``trained`` then loads every one of
-    them with another thread count (it trains nothing: ``fit`` is not called)."""
+    them with another thread count (it trains nothing: ``fit`` is not called). A worker starts
+    afresh: what the caller has set in PyTorch (here its default dtype), which no run's folder
+    records, does not reach the runs."""
     short, longer = replace(BRIEF, epochs=1), replace(BRIEF, epochs=2)
     runs = [("tiny", short), ("skeleton", longer)]
-    histories = train_together(*brief, runs, seed=7, jobs=1, device="cpu", root=tmp_path)
+    torch.set_default_dtype(torch.float64)  # a forked worker would build float64 networks
+    try:
+        histories = train_together(*brief, runs, seed=7, jobs=1, device="cpu", root=tmp_path)
+    finally:
+        torch.set_default_dtype(torch.float32)
     printed = capfd.readouterr().out.splitlines()
     assert [line.split()[:3] for line in printed] == [
         ["skeleton", "epoch", "1:"], ["skeleton", "epoch", "2:"], ["tiny", "epoch", "1:"]
@@ -426,16 +438,20 @@ def test_runs_trained_together_are_the_runs_trained_alone_and_are_kept(brief, tm
             torch.set_num_threads(threads)
 
 
-def test_two_jobs_share_the_threads(brief, tmp_path):
+def test_two_jobs_share_the_threads_and_keep_their_runs_in_nnbook_runs(
+    brief, tmp_path, monkeypatch
+):
     runs = [("tiny", replace(BRIEF, epochs=1)), ("tiny", replace(BRIEF, epochs=1, lr=0.01))]
+    monkeypatch.setenv(RUNS_VARIABLE, str(tmp_path))  # no root given: the runs' folder
     threads = torch.get_num_threads()
     torch.set_num_threads(4)  # what the caller has: each of two jobs gets half
     try:
-        histories = train_together(*brief, runs, seed=3, jobs=2, device="cpu", root=tmp_path)
+        histories = train_together(*brief, runs, seed=3, jobs=2, device="cpu")
     finally:
         torch.set_num_threads(threads)
     assert [history[0].threads for history in histories] == [2, 2]
     assert histories[0][0].train_loss != histories[1][0].train_loss  # in the order asked
+    assert sorted(folder.name.split("-")[0] for folder in tmp_path.iterdir()) == ["tiny", "tiny"]
 
 
 @pytest.mark.parametrize(
@@ -449,12 +465,12 @@ def test_two_jobs_share_the_threads(brief, tmp_path):
 def test_train_together_refuses_bad_input_before_training(brief, tmp_path, jobs, device, runs,
                                                           message):  # fmt: skip
     with pytest.raises(ValueError, match=message):
-        train_together(*brief, runs, jobs=jobs, device=device, root=tmp_path)
+        train_together(*brief, runs, seed=1, jobs=jobs, device=device, root=tmp_path)
     assert not any(tmp_path.iterdir())  # nothing begun
 
 
 def test_train_together_with_nothing_to_train_starts_nothing(brief):
-    assert train_together(*brief, [], jobs=2) == []
+    assert train_together(*brief, [], seed=1, jobs=2) == []
 
 
 def train_cli(*args):

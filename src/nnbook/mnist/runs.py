@@ -343,8 +343,8 @@ def train_together(
     train: MNISTTensors,
     test: MNISTTensors,
     runs: Sequence[tuple[str, Recipe]],
-    seed: int = 1,
-    jobs: int = 2,
+    seed: int,
+    jobs: int,
     device: str = "auto",
     root: str | os.PathLike[str] | None = None,
 ) -> list[list[EpochResult]]:

@@ -66,6 +66,20 @@ TESTS: dict[str, list[str]] = {
     "nnbook.mnist.summaries": ["tests/test_mnist_small.py", "tests/test_evaluation.py"],
     "nnbook.mnist.checkpoints": ["tests/test_mnist_trainer.py", "tests/test_mnist_small.py"],
     "nnbook.mnist.environment": ["tests/test_mnist_trainer.py", "tests/test_mnist_small.py"],
+    "nnbook.mnist.trainer": [
+        "tests/test_mnist_trainer.py",
+        "tests/test_mnist_small.py",
+        "tests/test_mnist_graphed.py",
+    ],
+    "nnbook.mnist.small": ["tests/test_mnist_small.py", "tests/test_mnist_model.py"],
+    "nnbook.mnist.model": [
+        "tests/test_mnist_model.py",
+        "tests/test_mnist_small.py",
+        "tests/test_mnist_trainer.py",
+    ],
+    "nnbook.mnist.graphed": ["tests/test_mnist_graphed.py"],
+    "nnbook.mnist.allocator": ["tests/test_mnist_allocator.py"],
+    "nnbook.mnist.plots": ["tests/test_mnist_plots.py", "tests/test_mnist_small.py"],
 }
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 36: "timeout"}
 STATUS |= {24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout"}

@@ -1,4 +1,4 @@
-"""The experiments behind "How small can it go": candidate networks and recipe variants, per seed.
+"""The experiments behind "How small can it go": networks tried and recipe variants, per seed.
 
 Each run is ``fit`` with the recipe of the chapter's first steps, for 15 epochs
 (``recipes.SMALL_RECIPE``) unless a ``key=value`` changes a field of it (``clean_last_epochs=N``
@@ -42,13 +42,14 @@ from nnbook.mnist.small import SMALL_MEMORY_FORMAT, SequentialClassifier, conv_b
 from nnbook.mnist.trainer import FitOptions, FitResult, Hooks, fit, predict
 
 
-class Candidate(SequentialClassifier):
-    """A network of ``features`` ending in 10 scores, in the small networks' memory format."""
+class TrialNetwork(SequentialClassifier):
+    """A network tried on the way (not one of the package's ``MODELS``): ``features`` ending in
+    10 scores, in the small networks' memory format."""
 
     memory_format = SMALL_MEMORY_FORMAT
 
 
-class Tiny12(Candidate):
+class Tiny12(TrialNetwork):
     def __init__(self) -> None:
         super().__init__()
         self.features = nn.Sequential(
@@ -58,7 +59,7 @@ class Tiny12(Candidate):
         )  # fmt: skip
 
 
-class Wide16(Candidate):
+class Wide16(TrialNetwork):
     def __init__(self) -> None:
         super().__init__()
         self.features = nn.Sequential(
@@ -68,7 +69,7 @@ class Wide16(Candidate):
         )  # fmt: skip
 
 
-class Narrow14(Candidate):
+class Narrow14(TrialNetwork):
     def __init__(self) -> None:
         super().__init__()
         self.features = nn.Sequential(
@@ -78,7 +79,7 @@ class Narrow14(Candidate):
         )  # fmt: skip
 
 
-class End16(Candidate):
+class End16(TrialNetwork):
     def __init__(self) -> None:
         super().__init__()
         self.features = nn.Sequential(
@@ -88,8 +89,9 @@ class End16(Candidate):
         )  # fmt: skip
 
 
-def separable(in_channels: int, out_channels: int) -> nn.Sequential:
-    """Depthwise 3×3 (one kernel per channel), pointwise 1×1, BatchNorm, ReLU."""
+def separable_trial(in_channels: int, out_channels: int) -> nn.Sequential:
+    """Depthwise 3×3 (one kernel per channel), pointwise 1×1, BatchNorm, ReLU: the first form
+    tried, with no BatchNorm or ReLU between the two (the package's ``separable_bn`` has them)."""
     return nn.Sequential(
         nn.Conv2d(in_channels, in_channels, 3, groups=in_channels, bias=False),
         nn.Conv2d(in_channels, out_channels, 1, bias=False),
@@ -98,23 +100,26 @@ def separable(in_channels: int, out_channels: int) -> nn.Sequential:
     )
 
 
-class Separable(Candidate):
+class FirstSeparableTrial(TrialNetwork):
+    """The first depthwise-separable network tried, not the package's ``separable``."""
+
     def __init__(self) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            conv_bn(1, 12), separable(12, 16), separable(16, 24), nn.MaxPool2d(2),
-            separable(24, 24), separable(24, 32), separable(32, 32), nn.AvgPool2d(5),
-            nn.Conv2d(32, 10, 1),
+            conv_bn(1, 12), separable_trial(12, 16), separable_trial(16, 24), nn.MaxPool2d(2),
+            separable_trial(24, 24), separable_trial(24, 32), separable_trial(32, 32),
+            nn.AvgPool2d(5), nn.Conv2d(32, 10, 1),
         )  # fmt: skip
 
 
-CANDIDATES = {
+#: The networks tried, by the name the command line takes (``deep10`` is the package's ``tiny``).
+TRIALS = {
     "tiny12": Tiny12,
     "wide16": Wide16,
     "deep10": models.MODELS["tiny"],
     "narrow14": Narrow14,
     "end16": End16,
-    "separable": Separable,
+    "separable": FirstSeparableTrial,
 }
 
 
@@ -172,13 +177,13 @@ def record_line(
     origin: dict[str, object], model: str, recipe: recipes.Recipe, switches: dict[str, str],
     seed: int, run: FitResult,
 ) -> dict[str, object]:  # fmt: skip
-    """The record's line of one run of ``model`` (a name of ``CANDIDATES``): where it ran
+    """The record's line of one run of ``model`` (a name of ``TRIALS``): where it ran
     (``origin``, from ``provenance``), the network and its parameters, the recipe's fields, the
     switches of ``hooks_from`` as given (``{"kd": "0.5", ...}``), the seed, and the test
     accuracy after every epoch and the final one, as fractions."""
     return origin | {
         "model": model,
-        "parameters": models.parameter_count(CANDIDATES[model]()),
+        "parameters": models.parameter_count(TRIALS[model]()),
         "recipe": dataclasses.asdict(recipe),
         "switches": switches,
         "seed": seed,
@@ -189,7 +194,7 @@ def record_line(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", nargs="?", choices=tuple(CANDIDATES), default="deep10")
+    parser.add_argument("model", nargs="?", choices=tuple(TRIALS), default="deep10")
     parser.add_argument("changes", nargs="*", metavar="KEY=VALUE")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(targets.FINAL_SEEDS))
     parser.add_argument("--threads", type=int)
@@ -219,7 +224,7 @@ def main() -> None:
         return text in ("1", "true", "True") if kind is bool else kind(text)
 
     recipe = dataclasses.replace(base, **{key: typed(key, text) for key, text in changes.items()})
-    network = CANDIDATES[args.model]
+    network = TRIALS[args.model]
     count = models.parameter_count(network())
     print(f"{args.model} ({count:,} parameters): {recipe}", flush=True)
     for seed in args.seeds:

@@ -85,6 +85,26 @@ STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests"
 STATUS |= {24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout"}
 
 
+#: The scratch copy's ``subprocess_calls/sitecustomize.py``, which Python imports at the start of
+#: every process a test starts (``python -m nnbook``, a bench script, a worker of
+#: ``runs.train_together``): mutmut notes only the calls made in its own process, so without it
+#: a function that only such a process calls would count as untested, and its mutants never
+#: run. While mutmut notes the calls, the process appends each to the test's file.
+SUBPROCESS_CALLS = '''"""Note the package's functions this process calls, for the test that started
+it."""
+
+import os
+
+if os.environ.get("MUTANT_UNDER_TEST") == "stats" and os.environ.get("NNBOOK_SUBPROCESS_CALLS"):
+    from mutmut.mutation import trampoline
+
+    def _note(name, caller=None):
+        with open(os.environ["NNBOOK_SUBPROCESS_CALLS"], "a", encoding="utf-8") as calls:
+            calls.write(name + "\\n")
+
+    trampoline.record_trampoline_hit = _note
+'''
+
 #: The scratch copy's ``conftest.py``. mutmut runs each mutant's tests in a process forked
 #: from one that has already imported the package and the tests and run them once: what was
 #: computed then (at import, in a ``functools.cache``, in a ``parametrize`` list) would be the
@@ -100,6 +120,7 @@ the package from here too, the mutant's, not the installed one."""
 
 import os
 import sys
+import tempfile
 
 import pytest
 
@@ -108,8 +129,41 @@ def pytest_configure(config):
     for name in list(sys.modules):
         if name.split(".")[0] == "nnbook" or name.split(".")[-1].startswith("test_"):
             del sys.modules[name]
-    here = os.path.abspath("src")
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
+    paths = [os.path.abspath("src"), os.path.abspath("subprocess_calls")]
+    paths.append(os.environ.get("PYTHONPATH", ""))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """While mutmut notes which test calls which function: a file for the calls of the
+    processes this test starts (``subprocess_calls/sitecustomize.py`` writes them)."""
+    if os.environ.get("MUTANT_UNDER_TEST") == "stats":
+        handle, path = tempfile.mkstemp(prefix="nnbook-calls-", suffix=".txt")
+        os.close(handle)
+        os.environ["NNBOOK_SUBPROCESS_CALLS"] = path
+
+
+def pytest_runtest_makereport(item, call):
+    """A test's time, which mutmut's limit for a mutant's tests is made from, counts its
+    fixtures' set-up too (mutmut counts the test's call alone): a fixture may start a process."""
+    if call.when == "setup" and os.environ.get("MUTANT_UNDER_TEST") == "stats":
+        from mutmut.state import state
+
+        state().duration_by_test[item.nodeid] += call.duration
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item, nextitem):
+    """The calls of the processes the test started, counted as the test's own (before mutmut
+    files the test's calls)."""
+    path = os.environ.pop("NNBOOK_SUBPROCESS_CALLS", None)
+    if path:
+        from mutmut.state import state
+
+        with open(path, encoding="utf-8") as calls:
+            state()._stats.update(calls.read().split())
+        os.remove(path)
 
 
 @pytest.fixture(autouse=True)
@@ -137,7 +191,10 @@ def scratch_copy(module: str, tests: list[str]) -> Path:
         elif source.exists():
             shutil.copy2(source, folder / part)
     (folder / "conftest.py").write_text(FRESH_IMPORTS_PLUGIN)
+    (folder / "subprocess_calls").mkdir()
+    (folder / "subprocess_calls" / "sitecustomize.py").write_text(SUBPROCESS_CALLS)
     copied = ["bench", "book", ".ci", "_config.yml", "_toc.yml", "README.md", "conftest.py"]
+    copied.append("subprocess_calls")
     if module == "nnbook.pdf":  # its tests print a small book: MathJax comes from npm
         (folder / "node_modules").symlink_to(ROOT / "node_modules")
         copied.append("node_modules")

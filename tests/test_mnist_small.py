@@ -37,6 +37,7 @@ from nnbook.mnist.summaries import (
     last_epochs_table,
     model_summaries,
     page_speed_table,
+    peak_rate_epoch,
     run_summary,
     seeds_table,
     threads_phrase,
@@ -263,6 +264,16 @@ def test_the_average_beside_the_raw_weights_first_and_last():
         assert str(error.value) == (
             "the run kept no average of its weights: there is no raw figure beside"
         )
+
+
+@pytest.mark.parametrize(("schedule", "epochs", "peak"), [("onecycle", 10, 3), ("onecycle", 15, 5),
+                                                       ("constant", 4, 1)])  # fmt: skip
+def test_the_rates_peak_epoch_is_where_the_schedule_tops(schedule, epochs, peak):
+    """One-cycle rises for its first 30 % of steps (PyTorch's default ``pct_start``): with 100
+    steps an epoch the top is step 0.3·1000 − 1 = 299 (epoch 3) of 10 epochs, step 449 (epoch
+    5) of 15; a constant rate is at its top from the first step."""
+    recipe = replace(recipes.SMALL_RECIPE, epochs=epochs, schedule=schedule)
+    assert peak_rate_epoch(recipe, steps_per_epoch=100) == peak
 
 
 @pytest.mark.parametrize(

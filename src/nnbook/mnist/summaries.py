@@ -69,6 +69,20 @@ def run_summary(model: str, history: Sequence[EpochResult]) -> dict[str, float]:
     }
 
 
+def peak_rate_epoch(recipe: Recipe, steps_per_epoch: int) -> int:
+    """The epoch (counted from 1) in which ``recipe``'s learning-rate schedule peaks, stepped as
+    ``fit`` steps it, ``steps_per_epoch`` times an epoch (the first, for a constant rate)."""
+    from nnbook.mnist.trainer import make_optimizer
+
+    optimizer, scheduler = make_optimizer(nn.Linear(1, 1), recipe, steps_per_epoch)
+    rates = []
+    for _ in range(recipe.epochs * steps_per_epoch):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()  # no gradients: nothing moves but the schedule
+        scheduler.step()
+    return rates.index(max(rates)) // steps_per_epoch + 1
+
+
 def average_and_raw(history: Sequence[EpochResult]) -> dict[str, float]:
     """The test accuracy (%) of a run's average of its weights and of its raw weights, after its
     first epoch and after its last: how far the average lags at first, and where both end."""

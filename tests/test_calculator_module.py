@@ -120,7 +120,7 @@ def test_the_calculator_form_starts_at_the_class_values():
     legends = [legend.text for legend in form.find_all("legend")]
     assert legends == ["inputs", "targets", "weights", "biases", "training"]
     labels = [span.text for span in form.select("label.nnbook-field > span")]
-    assert labels[:-1] == [*names, "η", "updates N"]
+    assert labels[:-1] == [*names, "η", "updates T"]
 
 
 def test_the_eta_explorer_starts_at_the_class_network():

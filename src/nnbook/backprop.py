@@ -211,7 +211,7 @@ def train(
     biases: Sequence[float] = BIASES,
     train_biases: bool = False,
 ) -> pd.DataFrame:
-    """One training run as a table: one row per iteration 0..N, columns ``COLUMNS``."""
+    """One training run as a table: one row per iteration 0..T, columns ``COLUMNS``."""
     runs = train_many([lr], iterations, weights, inputs, targets, biases, train_biases)
     return runs[float(lr)]
 

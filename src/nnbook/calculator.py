@@ -116,7 +116,7 @@ def calculator_html() -> str:
         ("biases", [(n, v, n) for n, v in zip(BIAS_NAMES, BIASES, strict=True)]),
         (
             "training",
-            [("eta", DEFAULT_LEARNING_RATE, "η"), ("iterations", DEFAULT_ITERATIONS, "updates N")],
+            [("eta", DEFAULT_LEARNING_RATE, "η"), ("iterations", DEFAULT_ITERATIONS, "updates T")],
         ),
     ]
     limits = {"iterations": {"min": 0, "max": PAGE_MAX_ITERATIONS}}

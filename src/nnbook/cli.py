@@ -78,7 +78,7 @@ def _add_backprop(commands: argparse._SubParsersAction) -> None:
         "--iterations",
         type=int,
         default=DEFAULT_ITERATIONS,
-        help=f"number of updates N; rows 0..N are printed (default {DEFAULT_ITERATIONS})",
+        help=f"number of updates T; rows 0..T are printed (default {DEFAULT_ITERATIONS})",
     )
     _add_network_numbers(parser)
     parser.add_argument("--format", choices=("csv", "json"), default="csv")
@@ -294,7 +294,7 @@ def _add_spreadsheet(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("out", metavar="OUT.xlsx")
     parser.add_argument(
         "--iterations", type=int, default=DEFAULT_ITERATIONS,
-        help=f"rows 0..N on each sheet (default {DEFAULT_ITERATIONS})",
+        help=f"rows 0..T on each sheet (default {DEFAULT_ITERATIONS})",
     )  # fmt: skip
     parser.add_argument(
         "--learning-rates", type=float, nargs="+", default=list(LEARNING_RATES), metavar="ETA",

@@ -46,6 +46,13 @@ TEXTBOOK_EXAMPLE = Example(
     inputs=(0.05, 0.10), targets=(0.01, 0.99), biases=(0.35, 0.60), lr=0.5, iterations=10_000
 )
 
+#: What the worked example publishes of its training, to the digits it prints: the error after
+#: one update, and the error and the two outputs after its 10,000 updates.
+TEXTBOOK_PUBLISHED: dict[int, dict[str, float]] = {
+    1: {"E_total": 0.291027924},
+    10_000: {"E_total": 0.0000351085, "a_o1": 0.015912196, "a_o2": 0.984065734},
+}
+
 WEIGHT_NAMES: tuple[str, ...] = tuple(f"w{k}" for k in range(1, 9))
 BIAS_NAMES: tuple[str, str] = ("b1", "b2")
 INPUT_NAMES: tuple[str, str] = ("i1", "i2")

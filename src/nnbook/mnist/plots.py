@@ -80,7 +80,7 @@ def output_gradients(scores: np.ndarray | None = None) -> Figure:
     sigma = 1 / (1 + np.exp(-z))
     figure, ax = plt.subplots(figsize=(6.5, 3.2))
     ax.plot(z, (sigma - 1) * sigma * (1 - sigma), label="squared error: (σ(z) − 1)·σ′(z)")
-    ax.plot(z, sigma - 1, label="log-likelihood: p − t = σ(z) − 1")
+    ax.plot(z, sigma - 1, label="negative log-likelihood: p − t = σ(z) − 1")
     ax.set_xlabel("score z of the correct class (the other's 0)")
     ax.set_ylabel("∂(loss)/∂z")
     ax.grid(alpha=0.3)

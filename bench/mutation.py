@@ -64,7 +64,11 @@ TESTS: dict[str, list[str]] = {
     "nnbook.mnist.page_training": ["tests/test_mnist_page_training.py"],
     "nnbook.pdf": ["tests/test_pdf_document.py"],  # test_pdf.py reads the built PDF
     "nnbook.mnist.summaries": ["tests/test_mnist_small.py", "tests/test_evaluation.py"],
-    "nnbook.mnist.checkpoints": ["tests/test_mnist_trainer.py", "tests/test_mnist_small.py"],
+    "nnbook.mnist.checkpoints": [
+        "tests/test_mnist_checkpoints.py",
+        "tests/test_mnist_trainer.py",
+        "tests/test_mnist_small.py",
+    ],
     "nnbook.mnist.environment": ["tests/test_mnist_trainer.py", "tests/test_mnist_small.py"],
     "nnbook.mnist.trainer": [
         "tests/test_mnist_trainer.py",

@@ -49,8 +49,9 @@ BOOKKEEPING = re.compile(r"(glue\(|assert )")
 
 @pytest.mark.parametrize("page", html_pages(), ids=lambda p: str(p.relative_to(HTML)))
 def test_the_code_a_reader_sees_teaches(page):
-    """No visible code cell is longer than ``LONGEST_VISIBLE_CELL`` lines, and none is mostly
-    bookkeeping (``glue(`` and ``assert`` statements): those cells run, their input hidden."""
+    """No visible code cell is longer than ``LONGEST_VISIBLE_CELL`` lines, none glues a value
+    for the text (at any depth: a loop of ``glue(`` calls too), and none is mostly bookkeeping
+    (``glue(`` and ``assert`` statements): those run in cells whose input is hidden."""
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
@@ -62,6 +63,7 @@ def test_the_code_a_reader_sees_teaches(page):
         kept = [line for line in statements if BOOKKEEPING.match(line)]
         where = f"{page.relative_to(HTML)}: a cell beginning {lines[0]!r}"
         assert len(lines) <= LONGEST_VISIBLE_CELL, f"{where} shows {len(lines)} lines"
+        assert not any(line.lstrip().startswith("glue(") for line in lines), f"{where} glues"
         assert len(statements) < 4 or 2 * len(kept) < len(statements), f"{where} is bookkeeping"
 
 

@@ -69,7 +69,11 @@ TESTS: dict[str, list[str]] = {
         "tests/test_mnist_trainer.py",
         "tests/test_mnist_small.py",
     ],
-    "nnbook.mnist.environment": ["tests/test_mnist_trainer.py", "tests/test_mnist_small.py"],
+    "nnbook.mnist.environment": [
+        "tests/test_mnist_environment.py",
+        "tests/test_mnist_trainer.py",
+        "tests/test_mnist_small.py",
+    ],
     "nnbook.mnist.trainer": [
         "tests/test_mnist_trainer.py",
         "tests/test_mnist_small.py",

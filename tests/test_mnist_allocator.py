@@ -54,3 +54,57 @@ def test_largest_activation_is_the_second_convolution_at_full_resolution(figures
 def test_the_benchmark_refuses_nonsense(args):
     done = run_bench(*args)
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+@pytest.fixture
+def untuned(monkeypatch):
+    """The allocator as a fresh process finds it (this one may have tuned it already)."""
+    from nnbook.mnist import allocator
+
+    monkeypatch.setattr(allocator, "_applied", False)
+    return allocator
+
+
+def test_elsewhere_than_linux_nothing_is_tuned(untuned, monkeypatch):
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert untuned.keep_freed_memory() is False
+
+
+def test_a_c_library_that_cannot_be_loaded_tunes_nothing(untuned, monkeypatch):
+    def missing(name):
+        raise OSError(f"{name}: cannot open shared object file")
+
+    monkeypatch.setattr(untuned.ctypes, "CDLL", missing)
+    assert untuned.keep_freed_memory() is False
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's soname")
+def test_glibc_is_found_by_its_name_where_the_linker_cache_cannot_say(untuned, monkeypatch):
+    monkeypatch.setattr(untuned.ctypes.util, "find_library", lambda name: None)
+    assert untuned.keep_freed_memory() is True
+
+
+class RecordingLibc:
+    """A C library whose ``mallopt`` records its calls and answers ``answers`` in turn."""
+
+    def __init__(self, answers):
+        self.calls, answers = [], list(answers)
+
+        def mallopt(parameter, value):  # a function: ctypes' argtypes are set on it
+            self.calls.append((parameter, value))
+            return answers.pop(0)
+
+        self.mallopt = mallopt
+
+
+@pytest.mark.parametrize(("answers", "tuned", "calls"), [([1, 1], True, 2), ([0, 1], False, 1),
+                                                         ([1, 0], False, 2)])  # fmt: skip
+def test_both_thresholds_are_set_and_a_refusal_is_reported(untuned, monkeypatch, answers, tuned,
+                                                           calls):  # fmt: skip
+    libc = RecordingLibc(answers)
+    monkeypatch.setattr(untuned.ctypes, "CDLL", lambda name: libc)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert untuned.keep_freed_memory() is tuned
+    expected = [(untuned.M_MMAP_THRESHOLD, untuned.MMAP_THRESHOLD),
+                (untuned.M_TRIM_THRESHOLD, untuned.NEVER_TRIM)]  # fmt: skip
+    assert libc.calls == expected[:calls]

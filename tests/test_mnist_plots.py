@@ -8,6 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np
+import pandas as pd
 import pytest
 import sympy as sp
 import torch
@@ -167,3 +168,70 @@ def test_the_seed_curves_draw_each_runs_test_error_on_a_log_scale():
     np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3])
     low, high = ax.get_ylim()
     assert low < 0.5 and high > 90.2  # every point inside the frame
+
+
+def test_a_digit_grid_shows_each_digit_with_its_label_and_the_networks_answer():
+    images = torch.arange(3 * 28 * 28, dtype=torch.float32).reshape(3, 1, 28, 28)
+    labelled = plots.digit_grid(images, [7, 2, 1], columns=2)
+    assert len(labelled.axes) == 4  # two rows of two; the last one empty
+    shown = [ax for ax in labelled.axes if ax.images]
+    assert [ax.get_title() for ax in shown] == ["7", "2", "1"]
+    for ax, image in zip(shown, images, strict=True):
+        np.testing.assert_array_equal(ax.images[0].get_array(), image[0].numpy())
+    answered = plots.digit_grid(images, [7, 2, 1], [7, 3, 1])
+    assert [ax.get_title() for ax in answered.axes if ax.images] == ["7 → 7", "2 → 3", "1 → 1"]
+    assert all(not ax.axison for ax in answered.axes)  # digits, not plots: no axes drawn
+
+
+def test_class_counts_draw_how_many_of_each_digit_each_set_holds():
+    train = torch.tensor([0, 1, 1, 9, 9, 9])
+    test = torch.tensor([1, 5])
+    (ax,) = plots.class_counts(train, test).axes
+    heights = {
+        container.get_label(): [bar.get_height() for bar in container]
+        for container in ax.containers
+    }
+    assert heights == {
+        "train": [1, 2, 0, 0, 0, 0, 0, 0, 0, 3],
+        "test": [0, 1, 0, 0, 0, 1, 0, 0, 0, 0],
+    }
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("digit", "examples")
+
+
+def test_the_confusion_matrix_counts_true_digit_by_row_and_answer_by_column():
+    labels = torch.tensor([3, 3, 3, 5, 0])
+    predictions = torch.tensor([3, 5, 5, 5, 0])
+    figure, counts = plots.confusion_matrix(labels, predictions)
+    assert counts.shape == (10, 10) and counts.sum() == len(labels)
+    assert (counts[3, 3], counts[3, 5], counts[5, 5], counts[0, 0]) == (1, 2, 1, 1)
+    (ax,) = figure.axes
+    written = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text()
+               for t in ax.texts}  # fmt: skip
+    assert written == {(3, 3): "1", (3, 5): "2", (5, 5): "1", (0, 0): "1"}  # (row, column)
+    shaded = ax.images[0].get_array()
+    assert shaded[3, 5] == 2 and np.trace(shaded) == 0  # only the mistakes are shaded
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted digit", "true digit")
+
+
+def test_the_frontier_draws_each_familys_mean_lowest_and_last_epochs_and_the_target():
+    family = pd.DataFrame(
+        {"parameters": [300, 100], "mean final (%)": [99.5, 99.1], "min final (%)": [99.4, 98.8],
+         "min of last 3 (%)": [99.3, 98.7]},
+        index=["wide", "narrow"],
+    )  # fmt: skip
+    figure = plots.frontier({"toy": family}, 0.994, published=[("published", 200, 99.45)],
+                            claim=("claimed", 50, 99.6, 99.0))  # fmt: skip
+    (ax,) = figure.axes
+    curves = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata()))
+              for line in ax.lines if not line.get_label().startswith("_")}  # fmt: skip
+    assert curves["toy: mean final"] == ([100, 300], [99.1, 99.5])  # by parameters
+    assert curves["toy: lowest final"] == ([100, 300], [98.8, 99.4])
+    assert curves["toy: min of last 3 epochs"] == ([100, 300], [98.7, 99.3])
+    target = next(line for line in ax.lines if line.get_label() == "99.4 %")
+    assert list(target.get_ydata()) == [99.4, 99.4]
+    names = {text.get_text() for text in ax.texts}
+    assert {"wide", "narrow", "published", "claimed"} <= names
+    assert (ax.get_xlabel(), ax.get_ylabel()) == (
+        "trainable parameters",
+        "final test accuracy (%)",
+    )

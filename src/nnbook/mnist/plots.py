@@ -42,8 +42,15 @@ def class_counts(train_labels: torch.Tensor, test_labels: torch.Tensor) -> Figur
     digits = np.arange(10)
     figure, ax = plt.subplots(figsize=(7, 3))
     width = 0.4
-    ax.bar(digits - width / 2, torch.bincount(train_labels, minlength=10), width, label="train")
-    ax.bar(digits + width / 2, torch.bincount(test_labels, minlength=10), width, label="test")
+    ax.bar(
+        digits - width / 2,
+        torch.bincount(train_labels, minlength=10).numpy(),
+        width,
+        label="train",
+    )
+    ax.bar(
+        digits + width / 2, torch.bincount(test_labels, minlength=10).numpy(), width, label="test"
+    )
     ax.set_xticks(digits)
     ax.set_xlabel("digit")
     ax.set_ylabel("examples")

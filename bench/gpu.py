@@ -98,7 +98,6 @@ def main() -> None:
     )  # fmt: skip
     args = parser.parse_args()
     began = time.perf_counter()
-
     machine = provenance("cuda")  # the command, commit, date, GPU, cuDNN and versions
 
     def report(kind: str, **fields) -> None:
@@ -110,6 +109,13 @@ def main() -> None:
     data = load()
     train, test = data.train.to("cuda"), data.test.to("cuda")
     timed_fit(train.subset(2048), test.subset(512), replace(GPU_RECIPE, epochs=1), 1)
+    measure_recipes(train, test, args, began, report)
+    if args.checks:
+        check_eager_repeat_and_resume(train, test, report)
+
+
+def measure_recipes(train, test, args: argparse.Namespace, began: float, report) -> None:
+    """Step 1: each recipe named on each seed, until ``--budget`` seconds have passed."""
     for name in args.recipes:
         recipe = RECIPES[name]
         for seed in args.seeds:
@@ -129,11 +135,12 @@ def main() -> None:
                 final_accuracy=run.final_test_accuracy,
                 accuracies=[r.test_accuracy for r in run.history],
             )
-    if not args.checks:
-        return
+
+
+def check_eager_repeat_and_resume(train, test, report) -> None:
+    """Steps 2 to 4: the eager trainer's epochs, the same seed twice, a resumed run."""
     eager, seconds = timed_fit(train, test, replace(DEFAULT_RECIPE, epochs=2), 1, cuda_graph=False)
     report("eager", seconds=round(seconds, 2), epoch_seconds=[r.seconds for r in eager.history])
-
     short = replace(GPU_RECIPE, epochs=3)
     first, _ = timed_fit(train, test, short, 1)
     second, _ = timed_fit(train, test, short, 1)

@@ -7,6 +7,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +15,13 @@ import sympy as sp
 import torch
 
 from nnbook.mnist import derivations, plots
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
 
 SCORES = np.array([-7.5, -3.0, -0.4, 0.3, 2.0, 6.5])  # away from ReLU's kink at 0
 
@@ -235,3 +243,183 @@ def test_the_frontier_draws_each_familys_mean_lowest_and_last_epochs_and_the_tar
         "trainable parameters",
         "final test accuracy (%)",
     )
+
+
+# What a reader sees besides the numbers: which x each curve is drawn at, the words on the axes
+# and in the legends (the chapters' prose names them), colours that tell things apart.
+
+
+def _legend(ax):
+    return [text.get_text() for text in ax.get_legend().get_texts()]
+
+
+def _rgba(colour):
+    return matplotlib.colors.to_rgba(colour)
+
+
+def _history(test_accuracies):
+    from nnbook.mnist.trainer import EpochResult
+
+    return [
+        EpochResult(epoch=k + 1, train_loss=0.1, train_accuracy=0.99, test_loss=0.2,
+                    test_accuracy=test, seconds=1.0, lr=0.1, threads=1)
+        for k, test in enumerate(test_accuracies)
+    ]  # fmt: skip
+
+
+def _assert_target_stands_apart(ax, label):
+    (target,) = [line for line in ax.lines if line.get_label() == label]
+    assert target.get_linestyle() == "--"
+    data = [line for line in ax.lines if line is not target]
+    assert data and all(_rgba(line.get_color()) != _rgba(target.get_color()) for line in data)
+    r, g, b, _ = _rgba(target.get_color())
+    assert r == g == b  # grey: not one of the data's colours
+
+
+def test_the_activations_are_drawn_at_the_scores_with_named_panels():
+    figure = plots.activations(SCORES)
+    value_ax, slope_ax = figure.axes
+    for line in value_ax.lines + slope_ax.lines:
+        np.testing.assert_array_equal(line.get_xdata(), SCORES)
+    assert (value_ax.get_title(), slope_ax.get_title()) == ("the function", "its slope")
+    assert value_ax.get_xlabel() == slope_ax.get_xlabel() == "x"
+    assert _legend(value_ax) == ["σ(x)", "ReLU(x) = max(x, 0)"]
+    assert _legend(slope_ax) == ["σ′(x) = σ(x)(1 − σ(x))", "ReLU′(x)"]
+
+
+def test_relus_slope_at_its_kink_is_torchs():
+    x = torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64, requires_grad=True)
+    (slope,) = torch.autograd.grad(torch.relu(x).sum(), x)
+    relu_slope = plots.activations(x.detach().numpy()).axes[1].lines[1]
+    np.testing.assert_array_equal(relu_slope.get_ydata(), slope.numpy())  # 0 at x = 0
+
+
+def test_by_default_the_curves_run_symmetrically_to_where_sigma_saturates():
+    value_ax, _ = plots.activations().axes
+    z, sigma = value_ax.lines[0].get_xdata(), value_ax.lines[0].get_ydata()
+    assert z[0] == -z[-1] and z[len(z) // 2] == 0
+    assert sigma[0] < 0.01 and sigma[-1] > 0.99
+    (ax,) = plots.output_gradients().axes
+    z, squared = ax.lines[0].get_xdata(), ax.lines[0].get_ydata()
+    assert z[0] == -z[-1] and z[len(z) // 2] == 0
+    assert abs(squared[0]) < 1e-3 < abs(ax.lines[1].get_ydata()[0])  # sure and wrong: vanishes
+
+
+def test_sigmas_range_is_inside_the_frame_and_not_dwarfed_by_relu():
+    value_ax, _ = plots.activations().axes
+    low, high = value_ax.get_ylim()
+    assert low < 0 and 1 < high
+    assert 1 / (high - low) >= 0.25  # σ's (0, 1) takes a quarter of the height at least
+
+
+def test_the_losses_gradients_are_drawn_at_the_scores_and_named():
+    (ax,) = plots.output_gradients(SCORES).axes
+    for line in ax.lines:
+        np.testing.assert_array_equal(line.get_xdata(), SCORES)
+    assert _legend(ax) == [
+        "squared error: (σ(z) − 1)·σ′(z)", "negative log-likelihood: p − t = σ(z) − 1"
+    ]  # fmt: skip
+    assert ax.get_xlabel() == "score z of the correct class (the other's 0)"
+    assert ax.get_ylabel() == "∂(loss)/∂z"
+
+
+def test_the_training_curves_name_each_panel_and_mark_every_epoch():
+    history = [replace(row, raw_test_accuracy=0.95) for row in _history([0.1, 0.9, 0.99])]
+    loss_ax, error_ax = plots.training_curves(history, target=0.994).axes
+    assert _legend(loss_ax) == ["train", "test"]
+    assert _legend(error_ax) == ["train", "test", "test, raw weights", "target: 0.6 % error"]
+    assert loss_ax.get_ylabel() == "NLL loss (log scale)"
+    assert error_ax.get_ylabel() == "error (%) = 100 − accuracy (log scale)"
+    assert loss_ax.get_xlabel() == error_ax.get_xlabel() == "epoch"
+    for line in loss_ax.lines + error_ax.lines[:3]:
+        np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3])
+        assert line.get_marker() not in ("None", "", None)  # each epoch a point
+    test, raw = error_ax.lines[1:3]
+    assert raw.get_marker() != test.get_marker() and raw.get_linestyle() != test.get_linestyle()
+    assert raw.get_markerfacecolor() == "none"  # open: the weights the book does not keep
+    _assert_target_stands_apart(error_ax, "target: 0.6 % error")
+
+
+def test_the_seed_curves_mark_every_epoch_and_name_their_axes():
+    epochs = pd.DataFrame({"epoch 1": [9.8, 11.35], "epoch 2": [99.0, 98.5]}, index=["a", "b"])
+    (ax,) = plots.seed_curves(epochs, target=0.994).axes
+    assert all(line.get_marker() == "o" for line in ax.lines[:2])
+    assert ax.get_xlabel() == "epoch"
+    assert ax.get_ylabel() == "test error (%) = 100 − accuracy (log scale)"
+    assert _legend(ax) == ["a", "b", "target: 0.6 % error"]
+    _assert_target_stands_apart(ax, "target: 0.6 % error")
+
+
+def test_a_digit_grid_is_ten_across_in_dark_ink_on_white_and_wrong_answers_are_red():
+    images = torch.rand(20, 1, 28, 28)
+    grid = plots.digit_grid(images, list(range(10)) * 2, [0, 5] + list(range(2, 10)) * 2 + [9, 9])
+    assert len(grid.axes) == 20 and grid.axes[0].get_subplotspec().get_geometry()[:2] == (2, 10)
+    colourmap = grid.axes[0].images[0].get_cmap()
+    assert colourmap(0.0)[:3] == (1.0, 1.0, 1.0) and colourmap(1.0)[:3] == (0.0, 0.0, 0.0)
+    right, wrong = grid.axes[0].title, grid.axes[1].title
+    assert (right.get_text(), wrong.get_text()) == ("0 → 0", "1 → 5")
+    assert _rgba(right.get_color()) == _rgba("black") and _rgba(wrong.get_color()) == _rgba("C3")
+    labelled = plots.digit_grid(images[:2], [4, 4])
+    assert all(_rgba(ax.title.get_color()) == _rgba("black") for ax in labelled.axes)
+
+
+def test_each_digits_two_bars_stand_side_by_side_around_it_without_touching_the_next():
+    train = torch.tensor([0, 1, 1, 8])  # no 9 in the training labels: still ten bars
+    test = torch.tensor([9])
+    (ax,) = plots.class_counts(train, test).axes
+    train_bars, test_bars = ax.containers
+    assert len(train_bars) == len(test_bars) == 10
+    for digit, (left, right) in enumerate(zip(train_bars, test_bars, strict=True)):
+        left_centre = left.get_x() + left.get_width() / 2
+        right_centre = right.get_x() + right.get_width() / 2
+        assert digit - left_centre == pytest.approx(right_centre - digit) and left_centre < digit
+        assert left.get_x() + left.get_width() <= right.get_x() + 1e-12  # side by side
+        assert left.get_x() > digit - 0.5 and right.get_x() + right.get_width() < digit + 0.5
+    assert _legend(ax) == ["train", "test"]
+    assert list(ax.get_xticks()) == list(range(10))
+
+
+def test_the_confusion_matrix_leaves_no_mistake_white_and_writes_right_answers_apart():
+    labels = torch.tensor([3, 3, 5])
+    predictions = torch.tensor([3, 5, 5])
+    figure, _ = plots.confusion_matrix(labels, predictions)
+    (ax,) = figure.axes
+    colourmap = ax.images[0].get_cmap()
+    assert colourmap(0.0)[:3] == pytest.approx((1.0, 1.0, 1.0), abs=0.07)  # none: white
+    assert colourmap(1.0)[0] > 2 * colourmap(1.0)[2]  # many: red
+    colours = {(round(t.get_position()[1]), round(t.get_position()[0])): _rgba(t.get_color())
+               for t in ax.texts}  # fmt: skip
+    assert colours[(3, 3)] == colours[(5, 5)] == _rgba("C2")
+    assert colours[(3, 5)] == _rgba("black")
+    assert not any(line.get_visible() for line in ax.get_xgridlines() + ax.get_ygridlines())
+    assert list(ax.get_xticks()) == list(ax.get_yticks()) == list(range(10))
+
+
+def test_the_frontier_tells_families_apart_by_colour_and_their_lines_by_style():
+    def family(parameters):
+        return pd.DataFrame(
+            {"parameters": parameters, "mean final (%)": [99.5, 99.1],
+             "min final (%)": [99.4, 98.8], "min of last 3 (%)": [99.3, 98.7]},
+            index=[f"n{p}" for p in parameters],
+        )  # fmt: skip
+
+    figure = plots.frontier({"one": family([300, 100]), "two": family([400, 200])}, 0.994,
+                            published=[("elsewhere", 150, 99.2)],
+                            claim=("claimed", 50, 99.6, 99.0))  # fmt: skip
+    (ax,) = figure.axes
+    lines = {line.get_label(): line for line in ax.lines}
+    for name in ("one", "two"):
+        three = [line for label, line in lines.items() if label.startswith(f"{name}:")]
+        assert len(three) == 3 and len({_rgba(line.get_color())[:3] for line in three}) == 1
+        assert len({(line.get_linestyle(), line.get_marker()) for line in three}) == 3
+    one, two = (_rgba(lines[f"{name}: mean final"].get_color()) for name in ("one", "two"))
+    assert one != two
+    _assert_target_stands_apart(ax, "99.4 %")
+    (arrow,) = [text for text in ax.texts if text.get_text() == ""]
+    assert arrow.xy == (50, 99.0) and arrow.xyann == (50, 99.6)  # from what it says to its log
+    (named,) = [text for text in ax.texts if text.get_text() == "claimed"]
+    assert named.xy == (50, 99.6) and _rgba(named.get_color()) == _rgba("C3")
+    names = {text.get_text(): text for text in ax.texts}
+    assert names["n100"].xyann[1] > 0 > names["elsewhere"].xyann[1]  # book: above; others: below
+    (star,) = [line for line in ax.lines if line.get_marker() == "*"]
+    assert (list(star.get_xdata()), list(star.get_ydata())) == ([150], [99.2])

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nnbook.mnist.allocator import keep_freed_memory
-from nnbook.mnist.model import Net
+from nnbook.mnist.networks.net import Net
 
 WARM_UP_STEPS = 10  #: oneDNN picks its kernels, the heap grows to its working size (3 left
 #: a tuned run page-faulting up to a few hundred times per step in the first 10 steps after it)

@@ -1,6 +1,6 @@
 """The frontier of "How small can it go": Tiny narrower and narrower, each on seeds 1-3.
 
-Trains every network of ``nnbook.mnist.models.FRONTIER``, largest first, with the last step's
+Trains every network of ``nnbook.mnist.networks.FRONTIER``, largest first, with the last step's
 recipe (``recipe_for``), once per seed, and appends one line per network to the seeds record,
 as ``bench/seeds.py`` does. It stops after the first network that misses the target on some
 seed's final epoch: the record then shows where the frontier ends.
@@ -35,7 +35,7 @@ from seeds import add_seed_arguments, chosen_seeds, train_seeds
 
 from nnbook.mnist import load
 from nnbook.mnist.environment import pick_device
-from nnbook.mnist.models import FRONTIER, SEPARABLE_FRONTIER
+from nnbook.mnist.networks import FRONTIER, SEPARABLE_FRONTIER
 from nnbook.mnist.recipes import recipe_for
 from nnbook.mnist.targets import FINAL_SEEDS, TARGET_ACCURACY
 

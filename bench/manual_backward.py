@@ -23,7 +23,7 @@ from provenance import append_record, provenance
 from speed import best_seconds  # one timing loop for every bench script
 
 from nnbook.mnist.manual import loss_and_gradients
-from nnbook.mnist.models import MODELS, build_model
+from nnbook.mnist.networks import MODELS, build_model
 
 
 def timings(model: str, batch_size: int, repeats: int) -> dict[str, float]:

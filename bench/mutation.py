@@ -59,7 +59,7 @@ TESTS: dict[str, list[str]] = {
         "tests/test_mnist_page_training.py",
     ],
     "nnbook.mnist.hardware": ["tests/test_mnist_trainer.py"],
-    "nnbook.mnist.models": ["tests/test_mnist_small.py", "tests/test_mnist_model.py"],
+    "nnbook.mnist.networks.registry": ["tests/test_mnist_small.py", "tests/test_mnist_model.py"],
     "nnbook.mnist.export": ["tests/test_mnist_export.py"],
     "nnbook.mnist.page_training": ["tests/test_mnist_page_training.py"],
     "nnbook.pdf": ["tests/test_pdf_document.py"],  # test_pdf.py reads the built PDF
@@ -79,11 +79,18 @@ TESTS: dict[str, list[str]] = {
         "tests/test_mnist_small.py",
         "tests/test_mnist_graphed.py",
     ],
-    "nnbook.mnist.small": ["tests/test_mnist_small.py", "tests/test_mnist_model.py"],
-    "nnbook.mnist.model": [
+    "nnbook.mnist.networks.base": [
         "tests/test_mnist_model.py",
         "tests/test_mnist_small.py",
         "tests/test_mnist_trainer.py",
+    ],
+    "nnbook.mnist.networks.net": ["tests/test_mnist_model.py", "tests/test_mnist_trainer.py"],
+    "nnbook.mnist.networks.steps": ["tests/test_mnist_small.py", "tests/test_mnist_model.py"],
+    "nnbook.mnist.networks.candidates": ["tests/test_mnist_small.py", "tests/test_mnist_model.py"],
+    "nnbook.mnist.layer_report": [
+        "tests/test_mnist_model.py",
+        "tests/test_mnist_small.py",
+        "tests/test_mnist_manual.py",
     ],
     "nnbook.mnist.graphed": ["tests/test_mnist_graphed.py"],
     "nnbook.mnist.allocator": ["tests/test_mnist_allocator.py"],

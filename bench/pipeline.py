@@ -21,7 +21,7 @@ from torchvision import datasets, transforms
 
 from nnbook.mnist.allocator import keep_freed_memory
 from nnbook.mnist.data import load, random_affine, verify
-from nnbook.mnist.model import Net
+from nnbook.mnist.networks.net import Net
 from nnbook.mnist.recipes import DEFAULT_RECIPE
 
 

@@ -39,7 +39,7 @@ from provenance import append_record, provenance
 from nnbook.mnist import CLASS_RECIPE, fit, load
 from nnbook.mnist.data import MNIST
 from nnbook.mnist.environment import pick_device
-from nnbook.mnist.models import DEFAULT_MODEL, MODELS, build_model, parameter_count
+from nnbook.mnist.networks import DEFAULT_MODEL, MODELS, build_model, parameter_count
 from nnbook.mnist.recipes import Recipe, recipe_for
 from nnbook.mnist.summaries import ROLES, model_summaries
 from nnbook.mnist.targets import EVALUATION_SEEDS, HELD_EPOCHS, TARGET_ACCURACY

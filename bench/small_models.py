@@ -37,8 +37,9 @@ import torch.nn.functional as F
 from provenance import append_record, provenance
 from torch import nn
 
-from nnbook.mnist import load, models, recipes, targets
-from nnbook.mnist.small import SMALL_MEMORY_FORMAT, SequentialClassifier, conv_bn
+from nnbook.mnist import load, networks, recipes, targets
+from nnbook.mnist.networks.base import SequentialClassifier
+from nnbook.mnist.networks.steps import SMALL_MEMORY_FORMAT, conv_bn
 from nnbook.mnist.trainer import FitOptions, FitResult, Hooks, fit, predict
 
 
@@ -116,7 +117,7 @@ class FirstSeparableTrial(TrialNetwork):
 TRIALS = {
     "tiny12": Tiny12,
     "wide16": Wide16,
-    "deep10": models.MODELS["tiny"],
+    "deep10": networks.MODELS["tiny"],
     "narrow14": Narrow14,
     "end16": End16,
     "separable": FirstSeparableTrial,
@@ -183,7 +184,7 @@ def record_line(
     accuracy after every epoch and the final one, as fractions."""
     return origin | {
         "model": model,
-        "parameters": models.parameter_count(TRIALS[model]()),
+        "parameters": networks.parameter_count(TRIALS[model]()),
         "recipe": dataclasses.asdict(recipe),
         "switches": switches,
         "seed": seed,
@@ -225,7 +226,7 @@ def main() -> None:
 
     recipe = dataclasses.replace(base, **{key: typed(key, text) for key, text in changes.items()})
     network = TRIALS[args.model]
-    count = models.parameter_count(network())
+    count = networks.parameter_count(network())
     print(f"{args.model} ({count:,} parameters): {recipe}", flush=True)
     for seed in args.seeds:
         run = fit(

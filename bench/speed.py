@@ -43,7 +43,7 @@ from provenance import append_record, provenance
 from nnbook.mnist import load
 from nnbook.mnist.environment import pick_device
 from nnbook.mnist.hardware import bfloat16_in_hardware
-from nnbook.mnist.models import MODELS, build_model
+from nnbook.mnist.networks import MODELS, build_model
 from nnbook.mnist.recipes import Recipe, recipe_for
 from nnbook.mnist.summaries import model_summaries
 from nnbook.mnist.targets import CPU_TARGET_SHARE

@@ -9,7 +9,7 @@ from bench_script import BENCH, load_bench_script
 from provenance import FIELDS, append_record, provenance
 from torch import nn
 
-from nnbook.mnist import models
+from nnbook.mnist import networks
 from nnbook.mnist.recipes import SMALL_RECIPE
 from nnbook.mnist.trainer import EpochResult, FitResult
 
@@ -37,7 +37,7 @@ def test_a_runs_line_names_the_network_recipe_seed_and_accuracies(small_models, 
     line = small_models.record_line(origin, "deep10", SMALL_RECIPE, switches, 3, made_up_run())
     assert {key: line[key] for key in origin} == origin  # where it ran, first
     assert line["model"] == "deep10"
-    assert line["parameters"] == models.parameter_count(models.MODELS["tiny"]())
+    assert line["parameters"] == networks.parameter_count(networks.MODELS["tiny"]())
     assert line["recipe"]["epochs"] == SMALL_RECIPE.epochs
     assert line["recipe"]["batch_size"] == SMALL_RECIPE.batch_size
     assert line["recipe"]["weight_decay"] == SMALL_RECIPE.weight_decay
@@ -69,7 +69,7 @@ def test_record_appends_one_line_per_seed(small_models, tmp_path, monkeypatch, c
         assert all(line[field] for field in FIELDS)
         assert line["command"] == "python bench/small_models.py " + " ".join(argv)
         assert line["model"] == "tiny12"
-        assert line["parameters"] == models.parameter_count(small_models.Tiny12())
+        assert line["parameters"] == networks.parameter_count(small_models.Tiny12())
         assert line["recipe"]["weight_decay"] == recipe.weight_decay == 0.0001
         assert line["recipe"]["batch_size"] == recipe.batch_size == 128
         assert line["recipe"]["epochs"] == SMALL_RECIPE.epochs

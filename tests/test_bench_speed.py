@@ -7,7 +7,7 @@ import pytest
 import torch
 from bench_script import BENCH, load_bench_script
 
-from nnbook.mnist.models import MODELS
+from nnbook.mnist.networks import MODELS
 from nnbook.mnist.recipes import DEFAULT_RECIPE, TWELVE_EPOCH_RECIPE
 from nnbook.mnist.summaries import model_summaries
 
@@ -25,7 +25,7 @@ def test_the_convolutions_found_are_the_work_torchinfo_counts(speed, model):
     order (their outputs are the shapes ``manual.layer_costs`` walks); their multiply-adds, as
     the package counts them, are torchinfo's less the biases' additions."""
     from nnbook.mnist.manual import layer_costs
-    from nnbook.mnist.models import build_model
+    from nnbook.mnist.networks import build_model
 
     found = speed.convolution_inputs(model, CPU)
     assert found and found[0][1] == (1, 28, 28)  # the first sees the images
@@ -48,7 +48,7 @@ def test_the_epochs_work_is_what_pytorch_counts_in_its_steps(speed, model):
     an independent count (the first convolution needs no input gradient, so a little less)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from nnbook.mnist.models import build_model
+    from nnbook.mnist.networks import build_model
 
     network = build_model(model)
     train_images, test_images = 4, 3
@@ -129,7 +129,7 @@ def test_the_command_refuses_a_batch_of_none():
 
 @pytest.mark.parametrize("model", ["skeleton", "tiny"])
 def test_the_other_memory_format_is_the_one_the_class_does_not_name(speed, model):
-    from nnbook.mnist.models import build_model
+    from nnbook.mnist.networks import build_model
 
     network = build_model(model)
     own = network.memory_format

@@ -124,6 +124,6 @@ def test_the_commands_of_part_1_do_not_load_pytorch():
 
 def test_the_train_commands_default_network_is_the_registrys():
     from nnbook.cli import DEFAULT_MODEL
-    from nnbook.mnist import models
+    from nnbook.mnist import networks
 
-    assert DEFAULT_MODEL == models.DEFAULT_MODEL
+    assert DEFAULT_MODEL == networks.DEFAULT_MODEL

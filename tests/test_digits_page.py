@@ -21,8 +21,8 @@ from nnbook.mnist.checkpoints import MODEL
 from nnbook.mnist.data import read_raw
 from nnbook.mnist.environment import seed_from_environment
 from nnbook.mnist.export import DRAWN_MODELS
-from nnbook.mnist.model import receptive_fields
-from nnbook.mnist.models import ANSWER, build_model
+from nnbook.mnist.layer_report import receptive_fields
+from nnbook.mnist.networks import ANSWER, build_model
 from nnbook.mnist.recipes import recipe_for
 from nnbook.mnist.runs import run_folder, runs_root
 

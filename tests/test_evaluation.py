@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import beta
 
 from nnbook.mnist import recipes, targets
-from nnbook.mnist.models import ANSWER, build_model, parameter_count
+from nnbook.mnist.networks import ANSWER, build_model, parameter_count
 from nnbook.mnist.summaries import (
     evaluation_report,
     evaluation_table,

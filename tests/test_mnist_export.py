@@ -12,7 +12,7 @@ import torch
 
 from nnbook.mnist import export
 from nnbook.mnist.manual import network_layers
-from nnbook.mnist.models import ANSWER, build_model
+from nnbook.mnist.networks import ANSWER, build_model
 
 
 def decoded(entry: dict) -> np.ndarray:

@@ -14,7 +14,7 @@ from nnbook.mnist.checkpoints import HISTORY
 from nnbook.mnist.data import MNISTTensors
 from nnbook.mnist.environment import seed_everything
 from nnbook.mnist.graphed import CapturedStep
-from nnbook.mnist.models import MODELS, build_model
+from nnbook.mnist.networks import MODELS, build_model
 from nnbook.mnist.recipes import (
     DEFAULT_RECIPE,
     GPU_RECIPE,

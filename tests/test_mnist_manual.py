@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from nnbook.mnist import derivations, manual
-from nnbook.mnist.models import MODELS, build_model
-from nnbook.mnist.small import Separable
+from nnbook.mnist.networks import MODELS, build_model
+from nnbook.mnist.networks.candidates import Separable
 
 TOLERANCE = 1e-10  # float64: the same sums in another order differ by ~1e-16 relative
 #: Through a whole network at its initial weights the gradients of some batch-norm scales (of

@@ -7,8 +7,8 @@ import torch
 import torchinfo
 
 from nnbook.mnist import Net
-from nnbook.mnist.model import layer_table, receptive_fields, square_size
-from nnbook.mnist.models import MODELS, build_model
+from nnbook.mnist.layer_report import layer_table, receptive_fields, square_size
+from nnbook.mnist.networks import MODELS, build_model
 
 
 def test_parameter_count():

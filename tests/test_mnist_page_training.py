@@ -201,7 +201,7 @@ def test_only_a_one_cycle_recipe_is_scaled_for_the_page(monkeypatch):
 
 def test_the_page_trains_tiny_the_answer_and_its_frontier_whether_drawn_or_not():
     from nnbook.mnist.export import DRAWN_MODELS
-    from nnbook.mnist.models import ANSWER, SEPARABLE_FRONTIER
+    from nnbook.mnist.networks import ANSWER, SEPARABLE_FRONTIER
 
     trained = page_training.TRAINED_MODELS
     assert {"tiny", ANSWER, SEPARABLE_FRONTIER[0]} <= set(trained)

@@ -18,8 +18,8 @@ from torch import nn
 
 from nnbook.mnist import recipes, runs, targets, trainer
 from nnbook.mnist.checkpoints import CHECKPOINT, HISTORY, MODEL
-from nnbook.mnist.model import receptive_fields
-from nnbook.mnist.models import (
+from nnbook.mnist.layer_report import receptive_fields
+from nnbook.mnist.networks import (
     ANSWER,
     CANDIDATES,
     FRONTIER,
@@ -28,8 +28,9 @@ from nnbook.mnist.models import (
     build_model,
     parameter_count,
 )
+from nnbook.mnist.networks.candidates import Separable, separable_bn
+from nnbook.mnist.networks.steps import Tiny, conv_bn
 from nnbook.mnist.runs import RunFileWarning, run_folder, runs_root, trained
-from nnbook.mnist.small import Separable, Tiny, conv_bn, separable_bn
 from nnbook.mnist.summaries import (
     average_and_raw,
     epochs_table,
@@ -664,7 +665,10 @@ def test_the_digest_covers_what_the_trainer_imports_and_nothing_else():
         for alias in node.names
     }
     assert taken <= borrowed
-    assert {("nnbook.mnist.model", "set_dropout"), ("nnbook.mnist.recipes", "Recipe")} <= borrowed
+    assert {
+        ("nnbook.mnist.networks.base", "set_dropout"),
+        ("nnbook.mnist.recipes", "Recipe"),
+    } <= borrowed
 
 
 def test_comments_docstrings_and_layout_are_not_code_but_arithmetic_is():
@@ -713,7 +717,7 @@ def test_a_runs_key_is_the_same_in_a_fresh_interpreter():
     import sys
 
     code = (
-        "from nnbook.mnist import runs; from nnbook.mnist.models import build_model; "
+        "from nnbook.mnist import runs; from nnbook.mnist.networks import build_model; "
         "print(runs.source_digest(), runs.network_digest(build_model('separable-31')))"
     )
     env = os.environ | {"PYTHONHASHSEED": "12345"}  # another order for sets of strings
@@ -727,7 +731,7 @@ def test_a_runs_key_is_the_same_in_a_fresh_interpreter():
 def test_the_code_of_what_the_trainer_borrows_is_in_the_digest(monkeypatch):
     """The trainer uses ``set_dropout`` from the networks' module, which the digest leaves out
     as a whole: an edit to that function's code changes the digest all the same."""
-    from nnbook.mnist.model import set_dropout
+    from nnbook.mnist.networks.base import set_dropout
 
     before = runs.source_digest()
     real = inspect.getsource
@@ -792,7 +796,7 @@ def test_the_code_a_function_names_is_followed_once_with_its_constants_and_no_st
     (state that changes as the program runs) nor the module ``JSON`` (whose text is its path)."""
     codes = runs._referenced_code(probe.bounded, set())
     expected = [
-        f"nnbook_probe: {runs.normalised_code(inspect.getsource(function))}"
+        runs.normalised_code(inspect.getsource(function))
         for function in (probe.bounded, probe.even, probe.odd)
     ]
     assert sorted(codes) == sorted([*expected, "LIMIT = 3"])
@@ -818,11 +822,19 @@ def test_a_class_and_a_constant_the_trainer_borrows_are_in_the_digest(probe, mon
     assert runs.source_digest() != before
 
 
-def test_a_class_renamed_keeps_its_key_and_pytorchs_layers_are_told_apart_by_class(probe):
-    """The package's classes are named in a run's key by their code alone, so a class renamed,
-    its code unchanged, keeps its runs; PyTorch's layers by their class, so ReLU and SiLU (the
-    same settings, ``inplace=False``, no weights) make two keys."""
+def test_a_class_renamed_or_moved_keeps_its_key_and_pytorchs_layers_are_told_apart_by_class(
+    probe, tmp_path
+):
+    """The package's classes are named in a run's key by their code alone, so a class renamed
+    or moved to another module, its code unchanged, keeps its runs; PyTorch's layers by their
+    class, so ReLU and SiLU (the same settings, ``inplace=False``, no weights) make two keys."""
+    import importlib
+
     assert runs.network_digest(probe.First()) == runs.network_digest(probe.Second())
+    (tmp_path / "nnbook_probe_moved.py").write_text(PROBE)
+    moved = importlib.import_module("nnbook_probe_moved")
+    assert moved.First.__module__ != probe.First.__module__
+    assert runs.network_digest(moved.First()) == runs.network_digest(probe.First())
     relu = runs.network_digest(nn.Sequential(nn.Linear(2, 2), nn.ReLU()))
     assert relu != runs.network_digest(nn.Sequential(nn.Linear(2, 2), nn.SiLU()))
 
@@ -845,7 +857,7 @@ def test_a_runs_key_holds_its_own_network_and_no_other():
 def test_a_runs_key_holds_the_packages_code_and_not_the_mode(monkeypatch):
     """An edit to the code of a network's class changes the key; a network in evaluation mode
     has the key of the same network training."""
-    from nnbook.mnist import small
+    from nnbook.mnist.networks import steps
 
     tiny = build_model("tiny")
     before = runs.network_digest(tiny)
@@ -853,7 +865,7 @@ def test_a_runs_key_holds_the_packages_code_and_not_the_mode(monkeypatch):
     real = inspect.getsource
 
     def edited(value):  # Tiny's code as if a line were added to its class
-        return real(value) + ("    EXTRA = 1\n" if value is small.Tiny else "")
+        return real(value) + ("    EXTRA = 1\n" if value is steps.Tiny else "")
 
     monkeypatch.setattr(inspect, "getsource", edited)
     assert runs.network_digest(tiny) != before
@@ -875,8 +887,7 @@ def test_the_digest_follows_a_module_imported_from_its_package_and_the_classes_c
     assert "nnbook.mnist.manual" in runs.training_code("nnbook.mnist.derivations")[0]
     codes = runs._referenced_code(trainer.start_run, set())
     source = inspect.getsource(trainer.RunInProgress)
-    run_class = f"nnbook.mnist.trainer: {runs.normalised_code(source)}"
-    assert run_class in codes
+    assert runs.normalised_code(source) in codes
 
 
 def test_an_empty_module_is_code_too():
@@ -885,19 +896,19 @@ def test_an_empty_module_is_code_too():
 
 
 def test_a_runs_key_covers_the_helpers_its_network_is_built_with(monkeypatch):
-    """``conv_bn`` is a function of ``small.py``, not a class: a change to it (here, the
+    """``conv_bn`` is a function of ``networks/steps.py``, not a class: a change to it (here, the
     BatchNorm scales initialised otherwise) changes the key of every network built with it."""
-    from nnbook.mnist import small
+    from nnbook.mnist.networks import steps
 
     before = runs.network_digest(build_model("tiny"))
-    built_with = small.conv_bn
+    built_with = steps.conv_bn
 
     def conv_bn_scaled(*args, **kwargs):
         block = built_with(*args, **kwargs)
         torch.nn.init.constant_(block[1].weight, 0.5)
         return block
 
-    monkeypatch.setattr(small, "conv_bn", conv_bn_scaled)
+    monkeypatch.setattr(steps, "conv_bn", conv_bn_scaled)
     assert runs.network_digest(build_model("tiny")) != before
 
 

@@ -11,7 +11,8 @@ from cli_runner import run_nnbook
 from nnbook.mnist import Net
 from nnbook.mnist.checkpoints import CHECKPOINT, HISTORY, MODEL, RunFileError
 from nnbook.mnist.environment import pick_device, seed_from_environment
-from nnbook.mnist.model import DROPOUT, set_dropout
+from nnbook.mnist.networks.base import set_dropout
+from nnbook.mnist.networks.net import DROPOUT
 from nnbook.mnist.recipes import DEFAULT_RECIPE, TWELVE_EPOCH_RECIPE, Recipe
 from nnbook.mnist.runs import (
     RUNS_VARIABLE,

@@ -24,9 +24,9 @@ from page_gradients import (
 from torch import nn
 
 from nnbook.mnist import export
-from nnbook.mnist.models import ANSWER, SEPARABLE_FRONTIER, build_model
+from nnbook.mnist.networks import ANSWER, SEPARABLE_FRONTIER, build_model
+from nnbook.mnist.networks.base import SequentialClassifier
 from nnbook.mnist.page_training import TRAINED_MODELS
-from nnbook.mnist.small import SequentialClassifier
 
 MEAN, STD = 0.1307, 0.3081  # MNIST's, near enough: any normalisation checks the same
 

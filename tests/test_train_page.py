@@ -23,7 +23,7 @@ from torch import nn
 
 from nnbook.mnist.export import DRAWN_MODELS
 from nnbook.mnist.manual import largest_relative_difference
-from nnbook.mnist.models import ANSWER, build_model
+from nnbook.mnist.networks import ANSWER, build_model
 from nnbook.mnist.page_training import (
     TRAINED_MODELS,
     initial_network,

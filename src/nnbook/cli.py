@@ -116,7 +116,7 @@ def _train(args: argparse.Namespace) -> None:
 
     from nnbook.mnist.data import MNISTDataError, load
     from nnbook.mnist.environment import pick_device
-    from nnbook.mnist.models import check_model
+    from nnbook.mnist.networks import check_model
     from nnbook.mnist.trainer import FitOptions, fit
 
     try:
@@ -152,7 +152,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-#: ``nnbook.mnist.models.DEFAULT_MODEL``, repeated here so that building the parser (for the
+#: ``nnbook.mnist.networks.DEFAULT_MODEL``, repeated here so that building the parser (for the
 #: commands of Part 1 too) does not load PyTorch; a test holds the two equal.
 DEFAULT_MODEL = "net"
 

@@ -1,7 +1,7 @@
 """Part 2: the class notes' MNIST network, its data pipeline and its trainer."""
 
 from nnbook.mnist.data import MNISTDataError, load
-from nnbook.mnist.model import Net
+from nnbook.mnist.networks.net import Net
 from nnbook.mnist.recipes import CLASS_RECIPE, DEFAULT_RECIPE, Recipe
 from nnbook.mnist.trainer import FitOptions, evaluate, fit
 

@@ -5,7 +5,7 @@ plain ``<script>`` tag loads: it registers ``window.nnbookDigitModels[name]`` wi
 
 - ``layers``: the network's layers in the order its ``forward`` runs them (the same walk as
   ``nnbook.mnist.manual.network_layers``), each with the state-dict keys of its parameters and
-  the receptive field of its output (``nnbook.mnist.model.receptive_fields``);
+  the receptive field of its output (``nnbook.mnist.layer_report.receptive_fields``);
 - ``state``: every entry of the PyTorch state dict (BatchNorm's running statistics included) as
   ``{shape, dtype, data}``, the data base64-encoded little-endian float32 (or int64);
 - ``mean`` and ``std``: the normalisation of the training set, which the page applies to ink
@@ -35,13 +35,13 @@ from torch import nn
 
 from nnbook.files import atomic_write
 from nnbook.mnist.data import MNIST
+from nnbook.mnist.layer_report import receptive_fields
 from nnbook.mnist.manual import LAYER_KINDS, network_layers
-from nnbook.mnist.model import receptive_fields
-from nnbook.mnist.models import ANSWER
+from nnbook.mnist.networks import ANSWER
 
 #: Where a build wants the page's files: the Sphinx extension points it at ``_static/``.
 STATIC_VARIABLE = "NNBOOK_STATIC"
-#: The networks the page can show, by their names in ``nnbook.mnist.models.MODELS``: the
+#: The networks the page can show, by their names in ``nnbook.mnist.networks.MODELS``: the
 #: training chapter's ``net``, ``tiny`` and the small networks chapter's answer.
 PAGE_MODELS = ("net", "tiny", ANSWER)
 #: The networks the build's chapters export for drawing, which the page loads (a subset of

@@ -30,7 +30,7 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from torch import nn
 
-from nnbook.mnist.model import square_size
+from nnbook.mnist.layer_report import square_size
 
 # ---------------------------------------------------------------------------------------------
 # Convolution (stride 1, zero padding): im2col, then one matrix product; a grouped convolution

@@ -32,7 +32,7 @@ from torch import nn
 from nnbook.mnist.data import load, read_raw
 from nnbook.mnist.environment import seed_everything
 from nnbook.mnist.export import model_export, static_folder, write_static_script
-from nnbook.mnist.models import ANSWER, SEPARABLE_FRONTIER, build_model
+from nnbook.mnist.networks import ANSWER, SEPARABLE_FRONTIER, build_model
 from nnbook.mnist.recipes import at_batch_size, recipe_for
 
 #: The page's batch: a step of ``tiny`` takes tens of milliseconds in JavaScript, so the loss

@@ -11,7 +11,7 @@ from dataclasses import fields as dataclass_fields
 import numpy as np
 
 from nnbook.mnist.hardware import bfloat16_in_hardware
-from nnbook.mnist.models import (
+from nnbook.mnist.networks import (
     ANSWER,
     CANDIDATES,
     DEFAULT_MODEL,
@@ -203,7 +203,7 @@ PLAIN_RECIPE = replace(SMALL_RECIPE, augment=False, epochs=FIRST_STEPS_EPOCHS)
 #: the last thousand steps, which holds the target in the last epochs where the weights of the
 #: step alone wobble around it (its runs per seed in bench/results/seeds.jsonl).
 FINAL_RECIPE = replace(SMALL_RECIPE, batch_size=128, lr=0.2, ema_decay=0.999)
-#: The recipe of the chapter's answer (``models.ANSWER``): the last step's, its last five
+#: The recipe of the chapter's answer (``networks.ANSWER``): the last step's, its last five
 #: epochs on the digits as they are, so that the network ends on digits like those it is tested
 #: on (every seed's run in bench/results/seeds.jsonl).
 ANSWER_RECIPE = replace(FINAL_RECIPE, clean_last_epochs=5)
@@ -214,7 +214,7 @@ class Step:
     """One step of the chapter: a model trained with a recipe, aiming at a target."""
 
     title: str
-    model: str  #: a name of ``nnbook.mnist.models.MODELS``
+    model: str  #: a name of ``nnbook.mnist.networks.MODELS``
     recipe: Recipe
     target: str  #: what this step sets out to show, in a sentence
     #: whether the book's build trains it; else its chapter reads its runs from the seeds record

@@ -38,7 +38,7 @@ from torch import nn
 from nnbook.mnist.checkpoints import CHECKPOINT, HISTORY, MODEL, RunFileError, load_run_file
 from nnbook.mnist.data import MNISTTensors
 from nnbook.mnist.environment import pick_device
-from nnbook.mnist.models import DEFAULT_MODEL, build_model
+from nnbook.mnist.networks import DEFAULT_MODEL, build_model
 from nnbook.mnist.recipes import DEFAULT_RECIPE, Recipe
 from nnbook.mnist.trainer import EpochResult, FitOptions, FitResult, fit
 
@@ -64,8 +64,10 @@ TRAINING_MODULE = "nnbook.mnist.trainer"
 #: ``Recipe`` with its methods); the modules they import are not followed.
 NOT_TRAINING_CODE = frozenset(
     {
-        "nnbook", "nnbook.mnist", "nnbook.mnist.model", "nnbook.mnist.models",
-        "nnbook.mnist.small", "nnbook.mnist.recipes", "nnbook.mnist.targets",
+        "nnbook", "nnbook.mnist", "nnbook.mnist.networks", "nnbook.mnist.networks.base",
+        "nnbook.mnist.networks.net", "nnbook.mnist.networks.steps",
+        "nnbook.mnist.networks.candidates", "nnbook.mnist.networks.frontier",
+        "nnbook.mnist.networks.registry", "nnbook.mnist.recipes", "nnbook.mnist.targets",
     }
 )  # fmt: skip
 
@@ -148,7 +150,7 @@ def _referenced_code(value: object, seen: set[object]) -> list[str]:
         return []
     seen.add(value)
     code = normalised_code(inspect.getsource(value))
-    found = [f"{value.__module__}: {code}"]
+    found = [code]  # not its module's name: a class moved elsewhere runs the same
     scope = vars(inspect.getmodule(value))
     for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(value)))):
         named = scope.get(node.id) if isinstance(node, ast.Name) else None
@@ -208,7 +210,8 @@ def _initial_state(network: nn.Module) -> bytes:
 
 def _kind(layer: nn.Module) -> str:
     """A layer's class: PyTorch's by name; the package's all alike, their code being in the
-    digest by itself (so that a class renamed, its code unchanged, keeps its runs)."""
+    digest by itself (so that a class renamed or moved to another module, its code unchanged,
+    keeps its runs)."""
     cls = type(layer)
     return (
         "nnbook" if cls.__module__.startswith("nnbook") else f"{cls.__module__}.{cls.__qualname__}"

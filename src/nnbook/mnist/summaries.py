@@ -1,6 +1,6 @@
 """Reports on the book's networks: what each costs (parameters, multiply-adds per image,
 receptive field, layers), how a run of one ended, and how its runs on several seeds did. Kept
-apart from ``nnbook.mnist.models``, which the trainer imports: the runs' digest covers the
+apart from ``nnbook.mnist.networks``, which the trainer imports: the runs' digest covers the
 trainer's modules, and a change to a table should retrain nothing.
 """
 
@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from torch import nn
 
-from nnbook.mnist.model import receptive_fields, square_size
-from nnbook.mnist.models import MODELS, check_model, parameter_count
+from nnbook.mnist.layer_report import receptive_fields, square_size
+from nnbook.mnist.networks import MODELS, check_model, parameter_count
 from nnbook.mnist.recipes import Recipe, recorded_recipe
 from nnbook.mnist.targets import HELD_EPOCHS, TARGET_ACCURACY
 

@@ -32,8 +32,8 @@ from nnbook.mnist.checkpoints import (
 )
 from nnbook.mnist.data import MNISTTensors, random_affine
 from nnbook.mnist.environment import DEFAULT_SEED, prepare_device, seed_everything
-from nnbook.mnist.model import DigitClassifier, set_dropout
-from nnbook.mnist.models import DEFAULT_MODEL, build_model, check_model
+from nnbook.mnist.networks import DEFAULT_MODEL, build_model, check_model
+from nnbook.mnist.networks.base import DigitClassifier, set_dropout
 from nnbook.mnist.recipes import DEFAULT_RECIPE, Recipe
 
 #: Test-set batch: 256 images keep the largest activation (25.7 MB) on the reusable heap (see
@@ -378,7 +378,7 @@ def fit(
     model: str | type[DigitClassifier] = DEFAULT_MODEL,
     options: FitOptions = FitOptions(),  # frozen: one shared default is safe
 ) -> FitResult:
-    """Train a fresh network (``model``: a name of ``nnbook.mnist.models.MODELS``, or a class)
+    """Train a fresh network (``model``: a name of ``nnbook.mnist.networks.MODELS``, or a class)
     with ``recipe`` from ``seed``; return it with its per-epoch history. ``options``: how it
     runs (``FitOptions``: the device, a folder for its files, a resume, a callback per epoch)."""
     if isinstance(model, str):

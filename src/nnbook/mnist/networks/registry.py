@@ -1,30 +1,24 @@
 """Every MNIST network of the book by name (what ``python -m nnbook train --model`` accepts),
-how to build one and count its parameters. What each costs and how its runs ended are reported
-by ``nnbook.mnist.summaries``, which the trainer does not import (so a change to a report
-retrains nothing).
-"""
+the groups the chapters train them in, how to build one and count its parameters."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from nnbook.mnist.model import DigitClassifier, Net
-from nnbook.mnist.small import (
-    Normalised,
-    Separable,
+from nnbook.mnist.networks.base import DigitClassifier
+from nnbook.mnist.networks.candidates import Separable, Separable31, Widening
+from nnbook.mnist.networks.frontier import (
     Separable13,
     Separable16,
     Separable19,
-    Separable31,
-    Skeleton,
-    Tiny,
     Tiny5,
     Tiny6,
     Tiny7,
     Tiny8,
-    Widening,
 )
+from nnbook.mnist.networks.net import Net
+from nnbook.mnist.networks.steps import Normalised, Skeleton, Tiny
 
 #: Name → class, in the order the book meets them. ``net`` is the default everywhere.
 MODELS: dict[str, type[DigitClassifier]] = {

@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 
 from provenance import ROOT, append_record, provenance
@@ -359,16 +360,25 @@ def classified(record: dict, listed: dict[str, dict[str, set[str]]]) -> dict[str
     }
 
 
-def table(lines: list[str], listed: dict[str, dict[str, set[str]]]) -> str:
+def table(
+    lines: list[str],
+    listed: dict[str, dict[str, set[str]]],
+    modules: Iterable[str] | None = None,
+) -> str:
     """The README's table: per module, its last record, its survivors by kind (the record's own
     ``equivalent`` and ``accepted`` where it has them, else ``mutation-equivalent.md``'s), the
-    raw kill rate and the score (equivalents left out)."""
+    raw kill rate and the score (equivalents left out). With ``modules``, those alone, in the
+    records' order, then those with no record yet, marked "not measured"; a record of a module
+    no longer there (renamed, split) is left out."""
     rows = [
         "| module | mutants | killed | equivalent | accepted | other survivors | timed out "
         "| untested | raw kill rate | score | run |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for module, record in latest_records(lines).items():
+    latest = latest_records(lines)
+    wanted = list(latest) if modules is None else [m for m in latest if m in set(modules)]
+    for module in wanted:
+        record = latest[module]
         kinds = {kind: record.get(kind) for kind in ("equivalent", "accepted")}
         if None in kinds.values():
             kinds = classified(record, listed)
@@ -381,6 +391,8 @@ def table(lines: list[str], listed: dict[str, dict[str, set[str]]]) -> str:
             f"{100 * killed_share(record, 0):.0f} % | "
             f"{100 * killed_share(record, equivalent):.0f} % | {record['seconds']:.0f} s |"
         )
+    for module in [m for m in modules or () if m not in latest]:
+        rows.append(f"| `{module}` | not measured |" + " |" * 9)
     return "\n".join(rows)
 
 
@@ -431,7 +443,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.table:
         lines = args.table.read_text(encoding="utf-8").splitlines()
-        print(table(lines, listed()))
+        print(table(lines, listed(), TESTS))
         return
     if args.rerun or args.classify:
         lines = args.record.read_text(encoding="utf-8").splitlines()

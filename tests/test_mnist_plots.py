@@ -276,9 +276,15 @@ def _assert_target_stands_apart(ax, label):
     assert r == g == b  # grey: not one of the data's colours
 
 
+def _side_by_side(left, right):
+    first, second = left.get_position(), right.get_position()
+    return first.x1 <= second.x0 and first.y0 == second.y0
+
+
 def test_the_activations_are_drawn_at_the_scores_with_named_panels():
     figure = plots.activations(SCORES)
     value_ax, slope_ax = figure.axes
+    assert _side_by_side(value_ax, slope_ax)
     for line in value_ax.lines + slope_ax.lines:
         np.testing.assert_array_equal(line.get_xdata(), SCORES)
     assert (value_ax.get_title(), slope_ax.get_title()) == ("the function", "its slope")
@@ -326,6 +332,7 @@ def test_the_losses_gradients_are_drawn_at_the_scores_and_named():
 def test_the_training_curves_name_each_panel_and_mark_every_epoch():
     history = [replace(row, raw_test_accuracy=0.95) for row in _history([0.1, 0.9, 0.99])]
     loss_ax, error_ax = plots.training_curves(history, target=0.994).axes
+    assert _side_by_side(loss_ax, error_ax)
     assert _legend(loss_ax) == ["train", "test"]
     assert _legend(error_ax) == ["train", "test", "test, raw weights", "target: 0.6 % error"]
     assert loss_ax.get_ylabel() == "NLL loss (log scale)"
@@ -391,6 +398,7 @@ def test_the_confusion_matrix_leaves_no_mistake_white_and_writes_right_answers_a
                for t in ax.texts}  # fmt: skip
     assert colours[(3, 3)] == colours[(5, 5)] == _rgba("C2")
     assert colours[(3, 5)] == _rgba("black")
+    assert {(t.get_ha(), t.get_va()) for t in ax.texts} == {("center", "center")}  # mid-cell
     assert not any(line.get_visible() for line in ax.get_xgridlines() + ax.get_ygridlines())
     assert list(ax.get_xticks()) == list(ax.get_yticks()) == list(range(10))
 
@@ -420,6 +428,37 @@ def test_the_frontier_tells_families_apart_by_colour_and_their_lines_by_style():
     (named,) = [text for text in ax.texts if text.get_text() == "claimed"]
     assert named.xy == (50, 99.6) and _rgba(named.get_color()) == _rgba("C3")
     names = {text.get_text(): text for text in ax.texts}
+    assert all(
+        names[name].anncoords == "offset points" for name in ("n100", "elsewhere", "claimed")
+    )
     assert names["n100"].xyann[1] > 0 > names["elsewhere"].xyann[1]  # book: above; others: below
+    assert names["claimed"].xyann[1] > 0
     (star,) = [line for line in ax.lines if line.get_marker() == "*"]
     assert (list(star.get_xdata()), list(star.get_ydata())) == ([150], [99.2])
+    assert arrow.arrow_patch is not None  # an arrow, not only a name
+
+
+def test_the_frontier_marks_each_network_and_draws_the_ones_the_text_names_larger():
+    family = pd.DataFrame(
+        {"parameters": [300, 100], "mean final (%)": [99.5, 99.1], "min final (%)": [99.4, 98.8],
+         "min of last 3 (%)": [99.3, 98.7]},
+        index=["wide", "narrow"],
+    )  # fmt: skip
+    figure = plots.frontier({"toy": family}, 0.994, published=[("elsewhere", 150, 99.2)],
+                            claim=("claimed", 50, 99.6, 99.0))  # fmt: skip
+    (ax,) = figure.axes
+    lines = {line.get_label(): line for line in ax.lines}
+    family_lines = [lines[f"toy: {kind}"] for kind in ("mean final", "lowest final")]
+    family_lines.append(lines["toy: min of last 3 epochs"])
+    assert all(line.get_marker() not in ("None", "", None) for line in family_lines)
+    assert lines["toy: lowest final"].get_markerfacecolor() == "none"  # open: the lowest seed
+    assert lines["toy: mean final"].get_markerfacecolor() != "none"
+    singles = [line for line in ax.lines if line.get_label().startswith("_")]
+    star, claimed, logged = (line for line in singles if line.get_xdata().size == 1)
+    assert star.get_marker() == "*" and (claimed.get_marker(), logged.get_marker()) == ("o", "X")
+    largest = max(line.get_markersize() for line in family_lines)
+    assert min(line.get_markersize() for line in (star, claimed, logged)) > largest
+    assert (claimed.get_xdata()[0], claimed.get_ydata()[0]) == (50, 99.6)
+    assert (logged.get_xdata()[0], logged.get_ydata()[0]) == (50, 99.0)
+    assert claimed.get_markerfacecolor() == "none"  # what it says: open; what its log shows: full
+    assert _rgba(claimed.get_markeredgecolor()) == _rgba(logged.get_color()) == _rgba("C3")

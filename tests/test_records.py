@@ -109,6 +109,9 @@ def test_the_table_gives_the_raw_kill_rate_beside_the_score():
     listed = {"m": {"equivalent": {"m.x_f__mutmut_0"}, "accepted": set()}}
     row = table([json.dumps(record)], listed).splitlines()[-1]
     assert row == "| `m` | 110 | 80 | 1 | 0 | 19 | 0 | 10 | 80 % | 81 % | 5 s |"
+    # of the modules asked for: a record of another is left out, one with none is marked
+    rows = table([json.dumps(record)], listed, modules=["n"]).splitlines()[2:]
+    assert rows == ["| `n` | not measured | | | | | | | | | |"]
 
 
 def test_the_kinds_of_survivor_are_read_apart():
@@ -135,10 +138,10 @@ def test_the_kinds_of_survivor_are_read_apart():
 
 def test_the_readmes_mutation_table_is_the_records():
     """README quotes the table ``bench/mutation.py --table`` prints from the record, as it is."""
-    from mutation import listed, table
+    from mutation import TESTS, listed, table
 
     lines = (ROOT / "bench" / "results" / "mutation.jsonl").read_text().splitlines()
-    printed = table(lines, listed())
+    printed = table(lines, listed(), TESTS)
     assert printed in (ROOT / "README.md").read_text(encoding="utf-8")
 
 

@@ -48,16 +48,16 @@ class ConvCache:
 def conv2d_forward(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, padding: int
 ) -> tuple[np.ndarray, ConvCache]:
-    """y[n,o,i,j] = Σ_c Σ_p Σ_q w[o,c,p,q] · x_pad[n,c,i+p,j+q] + b[o]."""
+    """y[n,o,i,j] = Σ_c Σ_Δi Σ_Δj w[o,c,Δi,Δj] · x_pad[n,c,i+Δi,j+Δj] + b[o]."""
     out_channels, _, k, _ = weight.shape
     x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     windows = sliding_window_view(x_pad, (k, k), axis=(2, 3))  # N × C × H' × W' × k × k
-    n, c, h, w = windows.shape[:4]
-    columns = windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * h * w, c * k * k)
+    n, c, rows, cols = windows.shape[:4]  # the output is rows × cols
+    columns = windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * rows * cols, c * k * k)
     y = columns @ weight.reshape(out_channels, -1).T  # (N·H'·W') × O
     if bias is not None:
         y = y + bias
-    return y.reshape(n, h, w, out_channels).transpose(0, 3, 1, 2), ConvCache(
+    return y.reshape(n, rows, cols, out_channels).transpose(0, 3, 1, 2), ConvCache(
         columns, x.shape, weight, padding
     )
 
@@ -65,23 +65,26 @@ def conv2d_forward(
 def conv2d_backward(
     grad_out: np.ndarray, cache: ConvCache, need_input_grad: bool = True
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-    """∂L/∂w = Σ δ · (the input window) = δᵀ·columns; ∂L/∂b = Σ δ; ∂L/∂x: the transposed im2col
-    product δ·W, each window's share added back where it was read (col2im). That is the
-    correlation of the zero-padded δ with the kernel flipped in both directions."""
+    """∂L/∂w = Σ δ · (the input window) = δᵀ·columns; ∂L/∂b = Σ δ; ∂L/∂x: the product of δ
+    with the kernels, a gradient for every entry of every window, each added back to the pixel
+    it was read from (col2im). That is itself a convolution: of the zero-padded δ with each
+    kernel flipped in both directions, its input and output channels swapped."""
     weight, pad = cache.weight, cache.padding
     out_channels, in_channels, k, _ = weight.shape
-    n, _, h, w = grad_out.shape
+    n, _, rows, cols = grad_out.shape  # the output is rows × cols
     delta = grad_out.transpose(0, 2, 3, 1).reshape(-1, out_channels)  # (N·H'·W') × O
     grad_weight = (delta.T @ cache.columns).reshape(weight.shape)
     grad_bias = delta.sum(axis=0)
     if not need_input_grad:
         return None, grad_weight, grad_bias
-    grad_columns = (delta @ weight.reshape(out_channels, -1)).reshape(n, h, w, in_channels, k, k)
+    grad_columns = delta @ weight.reshape(out_channels, -1)
+    grad_columns = grad_columns.reshape(n, rows, cols, in_channels, k, k)
     _, _, height, width = cache.input_shape
     grad_pad = np.zeros((n, in_channels, height + 2 * pad, width + 2 * pad), grad_columns.dtype)
-    for p in range(k):  # col2im: k·k shifted additions, not a loop over pixels
-        for q in range(k):
-            grad_pad[:, :, p : p + h, q : q + w] += grad_columns[..., p, q].transpose(0, 3, 1, 2)
+    for di in range(k):  # col2im: k·k shifted additions (offsets Δi, Δj), not a loop over pixels
+        for dj in range(k):
+            window_grad = grad_columns[..., di, dj].transpose(0, 3, 1, 2)
+            grad_pad[:, :, di : di + rows, dj : dj + cols] += window_grad
     return grad_pad[:, :, pad : pad + height, pad : pad + width], grad_weight, grad_bias
 
 
@@ -232,7 +235,8 @@ def avgpool_forward(x: np.ndarray, size: int) -> tuple[np.ndarray, PoolCache]:
 
 
 def avgpool_backward(grad_out: np.ndarray, cache: PoolCache) -> np.ndarray:
-    """∂L/∂x = δ/size² at every pixel of the window: each pixel counts 1/size² in the mean."""
+    """∂L/∂x = δ/(H·W) at every pixel of an H × W window (global average pooling: the whole
+    map): each pixel counts 1/(H·W) in the mean."""
     shares = np.repeat(grad_out[..., None] / cache.size**2, cache.size**2, axis=-1)
     return _unwindows(shares, cache)
 
@@ -354,8 +358,8 @@ class LayerKind:
 #: Every kind of layer the book's networks use: the one place that dispatches on a layer's kind.
 LAYER_KINDS: dict[type[nn.Module], LayerKind] = {
     nn.Conv2d: LayerKind(
-        "y = Σ w·x over each window + b (im2col · W)",
-        "∂x = corr(δ, flip w) (col2im), ∂w = Σδ·x, ∂b = Σδ",
+        "y = Σ w·x over each window + b (im2col · kernels)",
+        "∂w = Σδ·x, ∂b = Σδ; ∂x = δ convolved with the flipped kernels (col2im)",
         _conv_forward, _conv_backward,
         "conv", lambda m: {"padding": square_size(m.padding), "groups": m.groups},
     ),
@@ -381,7 +385,7 @@ LAYER_KINDS: dict[type[nn.Module], LayerKind] = {
         "dropout", lambda m: {"p": m.p},
     ),
     nn.AvgPool2d: LayerKind(
-        "y = mean of each window", "∂x = δ / k² at every pixel of it",
+        "y = mean of each window", "∂x = δ/(H·W) at every pixel of it",
         partial(_pooled, pool=avgpool_forward), partial(_parameterless, backward=avgpool_backward),
         "avgpool", lambda m: {"size": square_size(m.kernel_size)},
     ),
@@ -530,9 +534,9 @@ def loss_and_gradients(
     masks: Sequence[np.ndarray] | None = None,
 ) -> tuple[float, dict[str, np.ndarray]]:
     """The mean NLL loss of ``model``'s log-softmax output on ``images`` (N × 1 × 28 × 28) and
-    ``labels`` (N ints), batch normalisation in training mode, and ∂L/∂θ for every entry of
-    ``model.named_parameters()`` (same names, same shapes, float64). ``masks``: one array per
-    ``Dropout`` (``model.modules()`` order) of that layer's output shape, 0 or 1/(1 − p);
+    ``labels`` (N ints), batch normalisation in training mode, and ∂L/∂w for every parameter w
+    of ``model.named_parameters()`` (same names, same shapes, float64). ``masks``: one array per
+    ``Dropout`` (``model.modules()`` order) of that layer's output shape, 0 or 1/(1 − q);
     None drops no unit. NumPy only: no autograd, and the model is not changed."""
     steps = forward(model, images, masks)
     scores = steps[-1].output.reshape(len(steps[-1].output), -1)
@@ -627,6 +631,12 @@ def sgd_step(
     return new_params, new_momenta
 
 
+def _first_layer(backward_rule: str) -> str:
+    """A layer's backward rule without its ∂x, which the first layer does not compute."""
+    kept = [part for part in backward_rule.split("; ") if not part.startswith("∂x")]
+    return "; ".join([*kept, "no ∂x: the images need none"])
+
+
 def layer_costs(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict[str, Any]]:
     """One row per layer: its kind, output shape, forward and backward rule, and the
     multiply-adds of the pass through it for a batch of ``input_shape`` (convolutions: one per
@@ -646,7 +656,7 @@ def layer_costs(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict[str
                 "kind": type(step.module).__name__,
                 "output": "×".join(map(str, step.output.shape[1:])),
                 "forward": kind.forward_rule,
-                "backward": kind.backward_rule,
+                "backward": kind.backward_rule if index > 0 else _first_layer(kind.backward_rule),
                 "forward MACs": macs,
                 "backward MACs": macs * (2 if index > 0 else 1),
             }

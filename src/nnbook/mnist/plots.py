@@ -80,7 +80,7 @@ def activations(scores: np.ndarray | None = None) -> Figure:
         figure, (value_ax, slope_ax) = plt.subplots(1, 2, figsize=(9, 3.2))
         value_ax.plot(z, sigma, label="σ(x)")
         value_ax.plot(z, np.maximum(z, 0), label="ReLU(x) = max(x, 0)")
-        value_ax.set_ylim(-0.5, 3)  # ReLU grows without bound; σ's (0, 1) stays readable
+        value_ax.set_ylim(top=3)  # ReLU grows without bound; σ's (0, 1) stays readable
         slope_ax.plot(z, sigma * (1 - sigma), label="σ′(x) = σ(x)(1 − σ(x))")
         slope_ax.plot(z, np.where(z > 0, 1.0, 0.0), label="ReLU′(x)")  # 0 at the kink, as torch
         for ax, title in ((value_ax, "the function"), (slope_ax, "its slope")):
@@ -146,7 +146,7 @@ def seed_curves(epochs: pd.DataFrame, target: float | None = None) -> Figure:
     with plt.style.context(STYLE):
         figure, ax = plt.subplots()
         for name, accuracies in epochs.iterrows():
-            ax.plot(numbers, 100 - accuracies.to_numpy(dtype=float), "o-", label=str(name))
+            ax.plot(numbers, 100 - accuracies.to_numpy(), "o-", label=str(name))
         _draw_target_error(ax, target)
         ax.set_yscale("log")
         ax.set_xlabel("epoch")

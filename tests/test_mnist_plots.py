@@ -1,6 +1,7 @@
 """The curves of the bridge chapter's figures are the functions they name: σ, ReLU and their
 slopes against torch.autograd, the losses' gradients against SymPy's derivatives."""
 
+import math
 from dataclasses import replace
 
 import matplotlib
@@ -462,3 +463,45 @@ def test_the_frontier_marks_each_network_and_draws_the_ones_the_text_names_large
     assert (logged.get_xdata()[0], logged.get_ydata()[0]) == (50, 99.0)
     assert claimed.get_markerfacecolor() == "none"  # what it says: open; what its log shows: full
     assert _rgba(claimed.get_markeredgecolor()) == _rgba(logged.get_color()) == _rgba("C3")
+
+
+def _one_cycle(step, total, start, peak, end, pct=0.3):
+    """PyTorch's documented one-cycle curve: cosine from ``start`` to ``peak`` over the first
+    ``pct`` of the steps, then from ``peak`` to ``end``."""
+
+    def cosine(a, b, share):
+        return b + (a - b) / 2 * (1 + math.cos(math.pi * share))
+
+    turn = pct * total - 1
+    if step <= turn:
+        return cosine(start, peak, step / turn)
+    return cosine(peak, end, (step - turn) / (total - 1 - turn))
+
+
+def test_the_schedule_is_the_one_cycle_curve_step_by_step():
+    from nnbook.mnist.recipes import DEFAULT_RECIPE
+
+    recipe = replace(DEFAULT_RECIPE, epochs=3, lr=0.2)
+    figure = plots.schedule(recipe, steps_per_epoch=10)
+    rate_ax, momentum_ax = figure.axes
+    assert _side_by_side(rate_ax, momentum_ax)
+    (rates,), (momenta,) = rate_ax.lines, momentum_ax.lines
+    np.testing.assert_allclose(rates.get_xdata(), np.arange(30) / 10)  # in epochs, every step
+    peak = recipe.lr  # OneCycleLR's defaults: from peak / 25 up, and down to peak / 25 / 10⁴
+    expected = [_one_cycle(t, 30, peak / 25, peak, peak / 25 / 1e4) for t in range(30)]
+    np.testing.assert_allclose(rates.get_ydata(), expected, rtol=1e-6)
+    expected = [_one_cycle(t, 30, 0.95, 0.85, 0.95) for t in range(30)]  # the other way
+    np.testing.assert_allclose(momenta.get_ydata(), expected, rtol=1e-6)
+    assert (rate_ax.get_ylabel(), momentum_ax.get_ylabel()) == ("learning rate η", "momentum α")
+    assert rate_ax.get_xlabel() == momentum_ax.get_xlabel() == "epoch"
+    assert _rgba(rates.get_color()) != _rgba(momenta.get_color())
+
+
+def test_the_schedule_leaves_the_callers_network_alone():
+    from nnbook.mnist.recipes import DEFAULT_RECIPE
+
+    torch.manual_seed(0)
+    expected = torch.rand(2)
+    torch.manual_seed(0)
+    plots.schedule(replace(DEFAULT_RECIPE, epochs=1), steps_per_epoch=4)
+    assert torch.equal(torch.rand(2), expected)  # its throwaway layer drew no random numbers

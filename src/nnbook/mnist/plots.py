@@ -16,7 +16,8 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from nnbook.mnist.trainer import EpochResult
+from nnbook.mnist.recipes import Recipe
+from nnbook.mnist.trainer import EpochResult, make_optimizer
 
 #: The book's look for Part 2's figures.
 STYLE = Path(__file__).with_name("plots.mplstyle")
@@ -103,6 +104,30 @@ def output_gradients(scores: np.ndarray | None = None) -> Figure:
         ax.set_xlabel("score z of the correct class (the other's 0)")
         ax.set_ylabel("∂(loss)/∂z")
         ax.legend()
+    return figure
+
+
+def schedule(recipe: Recipe, steps_per_epoch: int) -> Figure:
+    """The learning rate η (left) and the momentum α (right) of every step of a run with
+    ``recipe``, as the trainer's optimiser sets them (``make_optimizer``), against the epoch."""
+    stand_in = torch.nn.ParameterList([torch.zeros(1)])  # a weight to schedule, never moved
+    optimizer, scheduler = make_optimizer(stand_in, recipe, steps_per_epoch)
+    rates, momenta = [], []
+    for _ in range(recipe.epochs * steps_per_epoch):
+        group = optimizer.param_groups[0]
+        rates.append(group["lr"])
+        momenta.append(group["momentum"])
+        optimizer.step()  # no gradient: no weight moves, the schedule goes on
+        scheduler.step()
+    epochs = np.arange(len(rates)) / steps_per_epoch
+    with plt.style.context(STYLE):
+        figure, (rate_ax, momentum_ax) = plt.subplots(1, 2, figsize=(9, 3.2))
+        rate_ax.plot(epochs, rates)
+        rate_ax.set_ylabel("learning rate η")
+        momentum_ax.plot(epochs, momenta, color="C1")
+        momentum_ax.set_ylabel("momentum α")
+        for ax in (rate_ax, momentum_ax):
+            ax.set_xlabel("epoch")
     return figure
 
 

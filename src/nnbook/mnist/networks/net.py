@@ -13,11 +13,10 @@ DROPOUT = 0.30
 def conv_block(
     in_channels: int, out_channels: int, padding: int, batch_norm: bool = True
 ) -> nn.Sequential:
-    """conv 3×3 → ReLU → BatchNorm (BN after the non-linearity, as in the class notes).
+    """A 3 × 3 convolution → ReLU → batch normalisation (after the ReLU, as in the class notes).
 
-    The ReLU overwrites the convolution's output (``inplace``): the convolution's gradients need
-    its input, not its output, so the numbers are the same and a step keeps one activation fewer.
-    """
+    The ReLU overwrites the convolution's output (``inplace``): the convolution's backward needs
+    its input, not its output, so the numbers are the same and a step keeps one map fewer."""
     layers: list[nn.Module] = [
         nn.Conv2d(in_channels, out_channels, 3, padding=padding),
         nn.ReLU(inplace=True),

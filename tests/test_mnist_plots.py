@@ -434,6 +434,7 @@ def test_the_frontier_tells_families_apart_by_colour_and_their_lines_by_style():
     )
     assert names["n100"].xyann[1] > 0 > names["elsewhere"].xyann[1]  # book: above; others: below
     assert names["claimed"].xyann[1] > 0
+    assert all(max(map(abs, names[name].xyann)) <= 20 for name in names if name)  # beside it
     (star,) = [line for line in ax.lines if line.get_marker() == "*"]
     assert (list(star.get_xdata()), list(star.get_ydata())) == ([150], [99.2])
     assert arrow.arrow_patch is not None  # an arrow, not only a name

@@ -78,3 +78,65 @@ def test_relu_in_place_changes_no_gradient(name):
     assert torch.equal(losses[0], losses[1])
     for ours, theirs in zip(in_place.parameters(), copying.parameters(), strict=True):
         assert torch.equal(ours.grad, theirs.grad)
+
+
+def _field_by_autograd(layers: torch.nn.Sequential) -> tuple[int, float]:
+    """The side and the centre (in input rows) of the input that output pixel (0, 0) depends
+    on: where the gradient of that pixel with respect to the input is not zero."""
+    image = torch.rand(1, 1, 40, 40, requires_grad=True)
+    layers(image)[0, 0, 0, 0].backward()
+    rows = torch.nonzero(image.grad[0, 0].abs().sum(dim=1)).flatten()
+    first, last = int(rows.min()), int(rows.max())
+    return last - first + 1, (first + last) / 2
+
+
+def test_receptive_fields_and_their_centres_are_the_inputs_a_pixel_depends_on():
+    layers = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 2, 3), torch.nn.AvgPool2d(2), torch.nn.Conv2d(2, 1, 3),
+        torch.nn.AvgPool2d(2), torch.nn.Conv2d(1, 1, 5),
+    )  # fmt: skip
+    for module in layers:
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.constant_(module.weight, 1.0)  # every input counts, with one sign
+    fields = receptive_fields(layers)
+    assert [field.layer for field in fields] == [type(m).__name__ for m in layers]
+    assert [field.name for field in fields] == ["0", "1", "2", "3", "4"]
+    for count, field in enumerate(fields, start=1):
+        side, centre = _field_by_autograd(layers[:count])
+        assert (field.receptive_field, field.start) == (side, centre), field.name
+    assert [field.jump for field in fields] == [1, 2, 2, 4, 4]
+
+
+def test_the_layer_table_is_what_a_forward_pass_gives_each_layer(capsys):
+    model = build_model("net").eval()
+    shapes = {}
+
+    def note(module, inputs, output):
+        shapes[names[module]] = tuple(output.shape)
+
+    kinds = torch.nn.Conv2d | torch.nn.MaxPool2d | torch.nn.AvgPool2d
+    names = {m: name for name, m in model.named_modules() if isinstance(m, kinds)}
+    hooks = [module.register_forward_hook(note) for module in names]
+    model(torch.zeros(1, 1, 32, 32))  # not MNIST's size: the table follows its input
+    for hook in hooks:
+        hook.remove()
+    table = layer_table(model, input_size=(1, 1, 32, 32))
+    assert capsys.readouterr().out == ""  # a report to glue, not a print
+    assert list(table.columns) == ["type", "output shape", "parameters", "receptive field", "jump"]
+    assert list(table.index) == list(shapes)
+    modules = dict(model.named_modules())
+    for name, row in table.iterrows():
+        assert row["output shape"] == "×".join(map(str, shapes[name][1:]))  # C×H×W
+        assert row["type"] == type(modules[name]).__name__
+        assert row["parameters"] == sum(p.numel() for p in modules[name].parameters())
+    fields = {field.name: field for field in receptive_fields(model)}
+    assert list(table["receptive field"]) == [fields[n].receptive_field for n in table.index]
+    assert list(table["jump"]) == [fields[n].jump for n in table.index]
+
+
+def test_the_layer_table_reaches_layers_nested_four_deep():
+    deep = torch.nn.Sequential(
+        torch.nn.Sequential(torch.nn.Sequential(torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3))))
+    )
+    table = layer_table(deep, input_size=(1, 1, 8, 8))
+    assert list(table.index) == ["0.0.0.0"] and table.loc["0.0.0.0", "output shape"] == "2×6×6"

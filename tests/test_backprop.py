@@ -154,7 +154,7 @@ def test_the_gradient_table_holds_four_agreeing_methods_for_the_eight_weights():
     from nnbook.gradcheck import gradient_table
 
     table = gradient_table(INITIAL_WEIGHTS)
-    assert list(table.index) == [f"∂E/∂{name}" for name in WEIGHT_NAMES]
+    assert list(table.index) == [f"∂E_total/∂{name}" for name in WEIGHT_NAMES]
     assert table.index.name == "gradient"  # the header of the derivatives chapter's table
     assert list(table.columns) == [
         "NumPy backprop", "SymPy (lambdified)", "torch.autograd", "finite differences"

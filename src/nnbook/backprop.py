@@ -108,7 +108,7 @@ def deltas(weights: np.ndarray, targets: Sequence[float], state: ForwardPass) ->
     # δo = ∂E_total/∂o = (a_o − t) · σ'(o), with σ'(o) = a_o (1 − a_o)
     delta_o1 = (state.a_o1 - t1) * state.a_o1 * (1 - state.a_o1)
     delta_o2 = (state.a_o2 - t2) * state.a_o2 * (1 - state.a_o2)
-    # δh = ∂E_total/∂h = (Σ_k δo_k · w_hk) · a_h (1 − a_h)
+    # δh1 = ∂E_total/∂h1 = (δo1 · w5 + δo2 · w7) · a_h1 (1 − a_h1), and likewise δh2
     delta_h1 = (delta_o1 * w5 + delta_o2 * w7) * state.a_h1 * (1 - state.a_h1)
     delta_h2 = (delta_o1 * w6 + delta_o2 * w8) * state.a_h2 * (1 - state.a_h2)
     return Deltas(delta_o1, delta_o2, delta_h1, delta_h2)
@@ -128,17 +128,17 @@ def gradients(
     i1, i2 = as_pair(inputs, INPUT_NAMES)
     d = deltas(w, targets, s)
     weight_gradients = [
-        d.h1 * i1,  # dE/dw1 = δh1 · i1
-        d.h1 * i2,  # dE/dw2 = δh1 · i2
-        d.h2 * i1,  # dE/dw3 = δh2 · i1
-        d.h2 * i2,  # dE/dw4 = δh2 · i2
-        d.o1 * s.a_h1,  # dE/dw5 = δo1 · a_h1
-        d.o1 * s.a_h2,  # dE/dw6 = δo1 · a_h2
-        d.o2 * s.a_h1,  # dE/dw7 = δo2 · a_h1
-        d.o2 * s.a_h2,  # dE/dw8 = δo2 · a_h2
+        d.h1 * i1,  # dE_total/dw1 = δh1 · i1
+        d.h1 * i2,  # dE_total/dw2 = δh1 · i2
+        d.h2 * i1,  # dE_total/dw3 = δh2 · i1
+        d.h2 * i2,  # dE_total/dw4 = δh2 · i2
+        d.o1 * s.a_h1,  # dE_total/dw5 = δo1 · a_h1
+        d.o1 * s.a_h2,  # dE_total/dw6 = δo1 · a_h2
+        d.o2 * s.a_h1,  # dE_total/dw7 = δo2 · a_h1
+        d.o2 * s.a_h2,  # dE_total/dw8 = δo2 · a_h2
     ]
-    # each shared bias collects both units' δ: dE/db1 = δh1 + δh2 (b1 feeds both hidden
-    # units), dE/db2 = δo1 + δo2
+    # each shared bias collects both units' δ: dE_total/db1 = δh1 + δh2 (b1 feeds both hidden
+    # units), dE_total/db2 = δo1 + δo2
     bias_gradients = [d.h1 + d.h2, d.o1 + d.o2]
     return Gradients(np.stack(weight_gradients, axis=-1), np.stack(bias_gradients, axis=-1))
 

@@ -89,7 +89,7 @@ def gradient_table(weights: object) -> pd.DataFrame:
             "torch.autograd": autograd_gradients(weights).weights,
             "finite differences": finite_difference_gradients(weights).weights,
         },
-        index=pd.Index([f"∂E/∂{name}" for name in WEIGHT_NAMES], name="gradient"),
+        index=pd.Index([f"∂E_total/∂{name}" for name in WEIGHT_NAMES], name="gradient"),
     )
     return table
 

@@ -405,7 +405,10 @@ LAID_OUT = [
 def test_shapes_and_receptive_fields_in_the_comments_are_the_real_ones(name):
     """Each layer's comment (``# 10×24×24, RF 5``) says what torchinfo and the RF formula find."""
     cls = MODELS[name]
-    comments = re.findall(r"# (\d+)×(\d+)×(\d+)(?:.*?RF (\d+))?", inspect.getsource(cls))
+    source = inspect.getsource(cls)
+    start = source.index("self.features = nn.Sequential(")  # the first layout: the class's own
+    layout = source[start : source.index("\n        )", start)]
+    comments = re.findall(r"# (\d+)×(\d+)×(\d+)(?:.*?RF (\d+))?", layout)
     network = cls()
     stats = torchinfo.summary(network, input_size=(1, 1, 28, 28), verbose=0, depth=2)
     children = {id(m) for m in network.features.children()}

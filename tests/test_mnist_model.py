@@ -140,3 +140,12 @@ def test_the_layer_table_reaches_layers_nested_four_deep():
     )
     table = layer_table(deep, input_size=(1, 1, 8, 8))
     assert list(table.index) == ["0.0.0.0"] and table.loc["0.0.0.0", "output shape"] == "2×6×6"
+
+
+def test_nets_dropout_layers_drop_the_share_it_is_given():
+    from nnbook.mnist.networks.net import DROPOUT
+
+    for given, expected in ((None, DROPOUT), (0.1, 0.1)):
+        net = Net() if given is None else Net(dropout=given)
+        rates = [m.p for m in net.modules() if isinstance(m, torch.nn.Dropout)]
+        assert rates == [expected, expected]  # one after each block's 1 × 1 transition

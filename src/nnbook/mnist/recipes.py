@@ -226,7 +226,7 @@ STEPS = (
         "The skeleton",
         "skeleton",
         PLAIN_RECIPE,
-        "a network under the course's parameter budget, of the shape every later step keeps",
+        "a network under the course's parameter budget, of the shape the next step keeps",
     ),
     Step(
         "Batch normalisation",

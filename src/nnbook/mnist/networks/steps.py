@@ -35,7 +35,7 @@ def conv_relu(in_channels: int, out_channels: int, padding: int = 0) -> nn.Seque
 
 
 class Skeleton(SequentialClassifier):
-    """Step 1: the shape of every later step — two blocks, a 1×1 transition, GAP — and no more."""
+    """Step 1: a shape — two blocks, a 1×1 transition, GAP — and no more."""
 
     memory_format = torch.channels_last
 

@@ -487,7 +487,8 @@ def test_the_schedule_is_the_one_cycle_curve_step_by_step():
     rate_ax, momentum_ax = figure.axes
     assert _side_by_side(rate_ax, momentum_ax)
     (rates,), (momenta,) = rate_ax.lines, momentum_ax.lines
-    np.testing.assert_allclose(rates.get_xdata(), np.arange(30) / 10)  # in epochs, every step
+    for line in (rates, momenta):  # in epochs, every step
+        np.testing.assert_allclose(line.get_xdata(), np.arange(30) / 10)
     peak = recipe.lr  # OneCycleLR's defaults: from peak / 25 up, and down to peak / 25 / 10⁴
     expected = [_one_cycle(t, 30, peak / 25, peak, peak / 25 / 1e4) for t in range(30)]
     np.testing.assert_allclose(rates.get_ydata(), expected, rtol=1e-6)

@@ -983,3 +983,26 @@ def test_page_speed_table_reads_each_networks_latest_line_of_today():
     assert row["PyTorch float32 ms"] == 17.5
     lines.append(line("tiny", 160.0))
     assert page_speed_table(lines, ["tiny"]).loc["tiny", "page ms per step"] == 160.0
+
+
+@pytest.mark.parametrize("name", [n for n in MODELS if n not in ("net", "skeleton")])
+def test_batch_normalisation_leaves_no_convolution_a_bias_but_the_last(name):
+    """A convolution whose output batch normalisation standardises (directly, or after the next
+    convolution) needs no bias: the steps drop every one but the last 1 × 1's, whose scores no
+    normalisation follows."""
+    network = build_model(name)
+    convolutions = [m for m in network.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [conv.bias is not None for conv in convolutions] == [False] * (
+        len(convolutions) - 1
+    ) + [True]
+
+
+def test_a_separable_block_is_two_convolutions_each_normalised_then_rectified():
+    from nnbook.mnist.networks.candidates import separable_bn
+
+    block = separable_bn(4, 6)
+    kinds = [type(layer).__name__ for layer in block]
+    assert kinds == ["Conv2d", "BatchNorm2d", "ReLU"] * 2
+    depthwise, pointwise = block[0], block[3]
+    assert (depthwise.groups, depthwise.kernel_size, pointwise.kernel_size) == (4, (3, 3), (1, 1))
+    assert (depthwise.out_channels, pointwise.out_channels) == (4, 6)

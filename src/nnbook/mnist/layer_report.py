@@ -52,7 +52,7 @@ def layer_table(model: nn.Module, input_size: tuple[int, ...] = (1, 1, 28, 28)) 
     """Convolution and pooling layers: output shape, parameters, receptive field (torchinfo)."""
     import torchinfo
 
-    stats = torchinfo.summary(model, input_size=input_size, verbose=0, depth=4)
+    stats = torchinfo.summary(model, input_size=input_size, verbose=0)  # every layer, any depth
     by_module = {id(layer.module): layer for layer in stats.summary_list}
     modules = dict(model.named_modules())
     rows = []

@@ -28,9 +28,9 @@ def conv_bn(in_channels: int, out_channels: int, padding: int = 0) -> nn.Sequent
     )
 
 
-def conv_relu(in_channels: int, out_channels: int, padding: int = 0) -> nn.Sequential:
-    """conv 3×3 with a bias → ReLU: the skeleton's layer, before BatchNorm arrives."""
-    conv = nn.Conv2d(in_channels, out_channels, 3, padding=padding)
+def conv_relu(in_channels: int, out_channels: int) -> nn.Sequential:
+    """conv 3×3 with a bias, unpadded → ReLU: the skeleton's layer, before BatchNorm arrives."""
+    conv = nn.Conv2d(in_channels, out_channels, 3)
     return nn.Sequential(conv, nn.ReLU(inplace=True))  # as in Net's conv_block
 
 

@@ -6,9 +6,9 @@ book), and appends one record per module to ``--record``: mutants made, killed, 
 out or untested, the surviving mutants by name, the seconds it took. Slow — every mutant runs
 its tests again — so it is not part of CI.
 
-    python bench/mutation.py --modules nnbook.network nnbook.gradcheck
-    python bench/mutation.py --record bench/results/mutation.jsonl   # every module of TESTS
-    python bench/mutation.py --modules nnbook.pdf --record bench/results/mutation.jsonl \
+    python -m bench.mutation --modules nnbook.network nnbook.gradcheck
+    python -m bench.mutation --record bench/results/mutation.jsonl   # every module of TESTS
+    python -m bench.mutation --modules nnbook.pdf --record bench/results/mutation.jsonl \
         --rerun nnbook.pdf.x_chapters__mutmut_13   # survivors again, after a sharper test
 
 A surviving mutant is either killed by a sharper test, or listed in
@@ -33,7 +33,7 @@ import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
-from provenance import ROOT, append_record, provenance
+from bench.provenance import ROOT, append_record, provenance
 
 #: The modules whose figures the book states, and the unit tests that exercise each.
 TESTS: dict[str, list[str]] = {

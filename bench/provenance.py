@@ -1,7 +1,7 @@
 """Where a measurement came from: every line a bench script appends to ``bench/results/*.jsonl``
 starts with these fields, so that the book can say what it reads and anyone can run it again.
 
-    command    the command line, as run from the repository's root
+    command    the command line, as run from the repository's root (``python -m bench.…``)
     commit     ``git rev-parse HEAD``, with ``+changes`` when tracked files besides the records
                themselves differed from it
     date       the day, ISO 8601
@@ -59,12 +59,20 @@ def commit() -> str:
     return head + ("+changes" if changed else "")
 
 
+def program() -> list[str]:
+    """How this process was started, as run from the repository's root: ``python -m
+    bench.timing.speed`` for a module of ``bench`` (they run only so), else ``python`` and the
+    script's path."""
+    script = Path(sys.argv[0]).resolve()
+    if script.is_relative_to(ROOT / "bench") and script.suffix == ".py":
+        return ["python", "-m", ".".join(script.relative_to(ROOT).with_suffix("").parts)]
+    return ["python", str(script.relative_to(ROOT) if script.is_relative_to(ROOT) else script)]
+
+
 def provenance(device: torch.device | str = "cpu") -> dict[str, object]:
     """The fields above for a measurement made now, by this process, on ``device``."""
-    script = Path(sys.argv[0]).resolve()
-    where = script.relative_to(ROOT) if script.is_relative_to(ROOT) else script
     fields: dict[str, object] = {
-        "command": shlex.join(["python", str(where), *sys.argv[1:]]),
+        "command": shlex.join([*program(), *sys.argv[1:]]),
         "commit": commit(),
         "date": datetime.date.today().isoformat(),
         "cpu": cpu_name(),

@@ -1,17 +1,18 @@
-"""``bench/halve.py``: the recipes it sets side by side, and a run it times."""
+"""``bench/experiments/halve.py``: the recipes it sets side by side, and a run it times."""
 
 import dataclasses
 
 import pytest
-from bench_script import load_bench_script
+from built_book import ROOT
 
+from bench.experiments import halve as halve_script
 from nnbook.mnist.hardware import bfloat16_in_hardware
 from nnbook.mnist.recipes import DEFAULT_RECIPE, TWELVE_EPOCH_RECIPE
 
 
 @pytest.fixture(scope="module")
 def halve():
-    return load_bench_script("halve")
+    return halve_script
 
 
 def changed(recipe, base):
@@ -102,7 +103,7 @@ def test_the_build_is_measured_and_recorded_as_one_line(halve, mnist, tmp_path, 
     before and after name the runs they sum (the recipes cut to one epoch, on a few digits)."""
     import json
 
-    from provenance import provenance
+    from bench.provenance import provenance
 
     one_epoch = {
         name: (model, one_epoch_of(recipe), every)
@@ -131,7 +132,7 @@ def test_the_build_is_measured_and_recorded_as_one_line(halve, mnist, tmp_path, 
 def test_the_lever_alone_is_a_line_without_a_build(halve, mnist, tmp_path, monkeypatch):
     import json
 
-    from provenance import provenance
+    from bench.provenance import provenance
 
     one_epoch = {
         name: (model, dataclasses.replace(recipe, epochs=1), every)
@@ -152,17 +153,14 @@ def test_the_lever_alone_is_a_line_without_a_build(halve, mnist, tmp_path, monke
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--threads", "0"], "--threads must be 1 or more"),
-        (["--first-steps-epochs", "0"], "--first-steps-epochs must be 1 or more"),
+        (["--threads", "0"], "--threads: must be a positive whole number, got 0"),
+        (["--first-steps-epochs", "0"], "--first-steps-epochs: must be a positive whole number"),
     ],
 )
 def test_the_command_refuses_what_it_cannot_run(arguments, message):
     import subprocess
     import sys
 
-    from bench_script import BENCH
-
-    done = subprocess.run(
-        [sys.executable, str(BENCH / "halve.py"), *arguments], capture_output=True, text=True
-    )
+    command = [sys.executable, "-m", "bench.experiments.halve", *arguments]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 2 and message in done.stderr

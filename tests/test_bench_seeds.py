@@ -1,19 +1,20 @@
-"""``bench/seeds.py``: seeds trained in worker processes give the runs trained one by one."""
+"""``bench/experiments/seeds.py``: seeds trained in worker processes give the runs trained one
+by one."""
 
 import dataclasses
 
 import pytest
 import torch
-from bench_script import load_bench_script
 
+from bench.experiments import seeds as seeds_script
 from nnbook.mnist.data import MNIST
 from nnbook.mnist.recipes import recipe_for
-from nnbook.mnist.targets import EVALUATION_SEEDS, FINAL_SEEDS, HELD_EPOCHS, HOLD_SEEDS
+from nnbook.mnist.targets import HELD_EPOCHS
 
 
 @pytest.fixture(scope="module")
 def seeds():
-    return load_bench_script("seeds")
+    return seeds_script
 
 
 @pytest.fixture(scope="module")
@@ -38,24 +39,6 @@ def test_parallel_seeds_equal_seeds_one_after_another(seeds, few: MNIST):
     assert together["best accuracy"] == [max(first), max(second)]
     assert together["seeds"] == [1, 2] and together["model"] == "skeleton"
     assert together["role"] == "selection"
-
-
-def test_evaluation_seeds_are_their_own_role(seeds):
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    seeds.add_seed_arguments(parser, default=[1, 2, 3])
-    pick = lambda *argv: seeds.chosen_seeds(parser, parser.parse_args(argv))  # noqa: E731
-    assert pick() == ("selection", [1, 2, 3])
-    assert pick("--seeds", "4", "5") == ("selection", [4, 5])
-    assert pick("--evaluation-seeds") == ("evaluation", list(EVALUATION_SEEDS))
-    assert pick("--evaluation-seeds", "101", "102") == ("evaluation", [101, 102])
-    with pytest.raises(SystemExit):  # an evaluation seed may not serve a choice
-        pick("--seeds", "1", str(EVALUATION_SEEDS[0]))
-    with pytest.raises(SystemExit):  # one role a call
-        pick("--seeds", "1", "--evaluation-seeds", "101")
-    assert not set(EVALUATION_SEEDS) & {*HOLD_SEEDS, *FINAL_SEEDS}
-    assert len(EVALUATION_SEEDS) >= 10
 
 
 def test_a_record_says_the_role_its_seeds_played(seeds, few: MNIST):

@@ -1,14 +1,15 @@
-"""``bench/small_models.py``: the line its ``--record`` appends for a run, without training."""
+"""``bench/experiments/small_models.py``: the line its ``--record`` appends for a run, without
+training."""
 
 import json
 import sys
 from types import SimpleNamespace
 
 import pytest
-from bench_script import BENCH, load_bench_script
-from provenance import FIELDS, append_record, provenance
 from torch import nn
 
+from bench.experiments import small_models as small_models_script
+from bench.provenance import FIELDS, append_record, provenance
 from nnbook.mnist import networks
 from nnbook.mnist.recipes import SMALL_RECIPE
 from nnbook.mnist.trainer import EpochResult, FitResult
@@ -18,7 +19,7 @@ ACCURACIES = [0.9812, 0.9901, 0.9937]  # made up: one per epoch
 
 @pytest.fixture(scope="module")
 def small_models():
-    return load_bench_script("small_models")
+    return small_models_script
 
 
 def made_up_run(accuracies: list[float] = ACCURACIES) -> FitResult:
@@ -61,13 +62,13 @@ def test_record_appends_one_line_per_seed(small_models, tmp_path, monkeypatch, c
     record = tmp_path / "small.jsonl"
     argv = ["tiny12", "weight_decay=0.0001", "batch_size=128", "smoothing=0.1",
             "--seeds", "1", "2", "--record", str(record)]  # fmt: skip
-    monkeypatch.setattr(sys, "argv", [str(BENCH / "small_models.py"), *argv])
+    monkeypatch.setattr(sys, "argv", [small_models_script.__file__, *argv])
     small_models.main()
     lines = [json.loads(text) for text in record.read_text().splitlines()]
     assert [line["seed"] for line in lines] == [1, 2] == [seed for _, seed, _ in calls]
     for line, (recipe, seed, hooks) in zip(lines, calls, strict=True):
         assert all(line[field] for field in FIELDS)
-        assert line["command"] == "python bench/small_models.py " + " ".join(argv)
+        assert line["command"] == "python -m bench.experiments.small_models " + " ".join(argv)
         assert line["model"] == "tiny12"
         assert line["parameters"] == networks.parameter_count(small_models.Tiny12())
         assert line["recipe"]["weight_decay"] == recipe.weight_decay == 0.0001

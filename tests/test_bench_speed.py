@@ -1,12 +1,14 @@
-"""``bench/speed.py``: the work it counts, the convolutions it times, the profile it groups."""
+"""``bench/timing/speed.py``: the work it counts, the convolutions it times, the profile it
+groups."""
 
 import subprocess
 import sys
 
 import pytest
 import torch
-from bench_script import BENCH, load_bench_script
+from built_book import ROOT
 
+from bench.timing import speed as speed_script
 from nnbook.mnist.networks import MODELS
 from nnbook.mnist.recipes import DEFAULT_RECIPE, TWELVE_EPOCH_RECIPE
 from nnbook.mnist.summaries import model_summaries
@@ -16,7 +18,7 @@ CPU = torch.device("cpu")
 
 @pytest.fixture(scope="module")
 def speed():
-    return load_bench_script("speed")
+    return speed_script
 
 
 @pytest.mark.parametrize("model", list(MODELS))
@@ -122,9 +124,9 @@ def test_an_unknown_variant_is_refused(speed):
 
 
 def test_the_command_refuses_a_batch_of_none():
-    command = [sys.executable, str(BENCH / "speed.py"), "--batch-size", "0"]
-    done = subprocess.run(command, capture_output=True, text=True)
-    assert done.returncode == 2 and "--batch-size must be a positive" in done.stderr
+    command = [sys.executable, "-m", "bench.timing.speed", "--batch-size", "0"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2 and "must be a positive whole number, got 0" in done.stderr
 
 
 @pytest.mark.parametrize("model", ["skeleton", "tiny"])

@@ -25,9 +25,9 @@ RECIPE = recipes.recipe_for(ANSWER)
 
 
 def line(seeds, runs, role="evaluation", model=ANSWER, recipe=RECIPE, **more):
-    """A hand-made line of the seeds record, as ``bench/seeds.py`` writes it."""
+    """A hand-made line of the seeds record, as ``bench/experiments/seeds.py`` writes it."""
     fields = {
-        "command": "python bench/seeds.py", "commit": "a" * 40, "date": "2026-12-06",
+        "command": "python -m bench.experiments.seeds", "commit": "a" * 40, "date": "2026-12-06",
         "cpu": "CPU", "threads": 1, "model": model,
         "parameters": parameter_count(build_model(model)),
         "multiply-adds per image": int(model_summaries().loc[model, "MACs per image"]),
@@ -133,8 +133,8 @@ def test_a_missing_or_bad_evaluation_is_a_clear_error():
 def test_a_missing_evaluation_says_exactly_what_to_run():
     good = run(0.995, 0.995, 0.995)
     command = (
-        "run `python bench/seeds.py --model separable-31 --evaluation-seeds --record "
-        "results/seeds.jsonl` in bench/"
+        "run `python -m bench.experiments.seeds --model separable-31 --evaluation-seeds --record "
+        "bench/results/seeds.jsonl` from the repository's root"
     )
     for judge in (evaluation_report, evaluations_by_kernels):
         with pytest.raises(ValueError) as missing:
@@ -256,7 +256,8 @@ def test_the_evaluation_table_has_a_row_per_set_of_kernels():
 def test_a_lines_provenance_names_its_command_host_and_commit():
     one = line([101], [run(0.995, 0.995, 0.995)], **{"vector instructions": "AVX2"})
     assert provenance_of(one) == (
-        "`python bench/seeds.py` on an CPU (AVX2, 1 thread a run, 2026-12-06, commit `aaaaaaa`)"
+        "`python -m bench.experiments.seeds` on an CPU (AVX2, 1 thread a run, 2026-12-06, "
+        "commit `aaaaaaa`)"
     )
     two = one | {"threads": 2, "instruction limits": AVX2}
     assert "(AVX2, limited, 2 threads a run," in provenance_of(two)

@@ -1,4 +1,5 @@
-"""``keep_freed_memory`` and ``bench/allocator.py``: fewer page faults, and no number changes."""
+"""``keep_freed_memory`` and ``bench/timing/allocator.py``: fewer page faults, and no number
+changes."""
 
 import json
 import platform
@@ -11,12 +12,11 @@ from built_book import ROOT
 from nnbook.mnist.allocator import keep_freed_memory
 
 GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
-BENCH = ROOT / "bench" / "allocator.py"
 
 
 def run_bench(*args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, str(BENCH), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+    command = [sys.executable, "-m", "bench.timing.allocator", *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
 def test_reports_whether_it_could_tune():
@@ -25,10 +25,14 @@ def test_reports_whether_it_could_tune():
 
 
 @pytest.fixture(scope="module")
-def figures():
-    done = run_bench("--json", "--batch-size", "128", "--steps", "4")
+def figures(tmp_path_factory):
+    record = tmp_path_factory.mktemp("allocator") / "allocator.jsonl"
+    done = run_bench("--batch-size", "128", "--steps", "4", "--record", str(record))
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    (line,) = record.read_text().splitlines()  # one line, with where it ran
+    figures = json.loads(line)
+    assert figures["command"].startswith("python -m bench.timing.allocator --batch-size 128")
+    return figures
 
 
 def test_the_setting_changes_no_weight(figures):

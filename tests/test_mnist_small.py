@@ -215,7 +215,8 @@ def seeds_line(model, seeds, runs, recipe=recipes.FINAL_RECIPE, commit="a" * 40,
         "model": model, "parameters": parameter_count(build_model(model)),
         "multiply-adds per image": today if macs is None else macs,
         "recipe": asdict(recipe), "seeds": seeds, "accuracy per epoch": runs, "commit": commit,
-        "command": "python bench/seeds.py", "date": "2026-11-29", "cpu": "CPU", "threads": 1,
+        "command": "python -m bench.experiments.seeds", "date": "2026-11-29", "cpu": "CPU",
+        "threads": 1,
     }  # fmt: skip
 
 

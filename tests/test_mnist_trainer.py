@@ -289,6 +289,17 @@ def test_a_records_recipe_reads_back_and_a_field_it_predates_takes_its_value_bef
         Recipe()
 
 
+def test_the_default_recipe_of_a_machine_with_bfloat16_or_without():
+    from nnbook.mnist.hardware import bfloat16_in_hardware
+    from nnbook.mnist.recipes import default_recipe_for
+
+    assert default_recipe_for(bfloat16_in_hardware()) == DEFAULT_RECIPE  # this machine's
+    for bfloat16 in (True, False):  # a record of either kind of CPU finds its default
+        recipe = default_recipe_for(bfloat16)
+        assert recipe.cpu_bfloat16 is bfloat16
+        assert replace(recipe, cpu_bfloat16=DEFAULT_RECIPE.cpu_bfloat16) == DEFAULT_RECIPE
+
+
 def test_the_edges_of_a_good_recipe():
     """No momentum and no weight decay are recipes too (the class's SGD without momentum)."""
     assert twelve_epochs_with(momentum=0.0, weight_decay=0.0, nesterov=False).momentum == 0.0

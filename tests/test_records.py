@@ -2,10 +2,12 @@
 
 import json
 import re
+import sys
 
 import pytest
 from built_book import ROOT
-from provenance import FIELDS, INSTRUCTION_LIMITS, provenance
+
+from bench.provenance import FIELDS, INSTRUCTION_LIMITS, provenance
 
 RECORDS = sorted((ROOT / "bench" / "results").glob("*.jsonl"))
 
@@ -23,9 +25,26 @@ def test_every_line_parses_and_names_its_provenance(path):
         record = json.loads(line)
         missing = [field for field in FIELDS if not record.get(field)]
         assert not missing, f"{path.name}:{number} names no {missing}"
-        assert record["command"].startswith("python bench/"), (path.name, number)
+        # ``python -m bench.…`` since bench/ is a package; ``python bench/….py`` before
+        assert record["command"].startswith(("python -m bench.", "python bench/")), (
+            path.name,
+            number,
+        )
         assert record.get("cpu") or record.get("gpu"), f"{path.name}:{number}: no hardware"
         assert len(record["commit"].split("+")[0]) == 40, f"{path.name}:{number}: commit"
+
+
+@pytest.mark.parametrize(
+    ("script", "program"),
+    [
+        ("bench/timing/speed.py", ["python", "-m", "bench.timing.speed"]),
+        ("bench/mutation.py", ["python", "-m", "bench.mutation"]),
+        ("src/nnbook/cli.py", ["python", "src/nnbook/cli.py"]),
+    ],
+)
+def test_a_record_names_the_command_as_run_from_the_root(monkeypatch, script, program):
+    monkeypatch.setattr(sys, "argv", [str(ROOT / script), "--record", "x.jsonl"])
+    assert provenance()["command"] == " ".join([*program, "--record", "x.jsonl"])
 
 
 def test_a_record_names_the_instruction_limits_it_ran_under(monkeypatch):
@@ -64,7 +83,7 @@ def test_every_surviving_mutant_is_listed_as_equivalent_and_nothing_else():
     ``mutation-equivalent.md`` lists for it, each with its reason and as one kind (equivalent,
     accepted, untested behaviour; README: the table), but for the modules not yet read, whose
     list holds no mutant that survived no longer."""
-    from mutation import EQUIVALENT, KINDS, NOT_YET_READ, latest_records, listed_mutants
+    from bench.mutation import EQUIVALENT, KINDS, NOT_YET_READ, latest_records, listed_mutants
 
     lines = (ROOT / "bench" / "results" / "mutation.jsonl").read_text().splitlines()
     listed = listed_mutants(EQUIVALENT.read_text(encoding="utf-8"))
@@ -83,7 +102,7 @@ def test_a_records_kinds_are_the_lists_of_mutation_equivalent():
     """Where a module's last record sorts its survivors by kind itself (``equivalent``,
     ``accepted``), they are the lists of ``mutation-equivalent.md``: the record and the reading
     say the same."""
-    from mutation import classified, latest_records, listed
+    from bench.mutation import classified, latest_records, listed
 
     lines = (ROOT / "bench" / "results" / "mutation.jsonl").read_text().splitlines()
     for module, record in latest_records(lines).items():
@@ -95,7 +114,7 @@ def test_a_records_kinds_are_the_lists_of_mutation_equivalent():
 def test_the_table_gives_the_raw_kill_rate_beside_the_score():
     """Raw: killed over the tested mutants; score: the same without the equivalent ones. The
     accepted and the other survivors count against both."""
-    from mutation import table
+    from bench.mutation import table
 
     record = {
         "module": "m", "mutants": 110, "killed": 80, "survived": 20, "timeout": 0,
@@ -117,7 +136,7 @@ def test_the_table_gives_the_raw_kill_rate_beside_the_score():
 def test_the_kinds_of_survivor_are_read_apart():
     """Only the first list under a module is equivalent (left out of the score); the accepted
     and the untested are survivors, each under its heading."""
-    from mutation import listed_mutants
+    from bench.mutation import listed_mutants
 
     text = (
         "# title\n\n## m\n\n- `x_f__mutmut_1`, `_2` — same.\n\n### Accepted\n\n"
@@ -138,7 +157,7 @@ def test_the_kinds_of_survivor_are_read_apart():
 
 def test_the_readmes_mutation_table_is_the_records():
     """README quotes the table ``bench/mutation.py --table`` prints from the record, as it is."""
-    from mutation import TESTS, listed, table
+    from bench.mutation import TESTS, listed, table
 
     lines = (ROOT / "bench" / "results" / "mutation.jsonl").read_text().splitlines()
     printed = table(lines, listed(), TESTS)
@@ -193,7 +212,9 @@ def test_the_readmes_table_of_records_is_the_scripts_and_the_chapters_that_read_
     reading = chapters_reading_records()
     assert set(table) == set(reading)
     for record, (scripts, chapter) in table.items():
-        assert re.findall(r"`(bench/\w+\.py)`", scripts) == records.RECORDS[record].split(" and ")
+        named = re.findall(r"`(bench/[\w/]+\.py)`", scripts)
+        assert named == records.RECORDS[record].split(" and ")
+        assert all((ROOT / script).is_file() for script in named)
         assert {chapter} == reading[record], record
 
 
@@ -211,14 +232,14 @@ def test_a_record_read_through_the_package_is_the_file_in_bench(path):
     [
         ('{"command": "x"}\n{"command": \n', r"broken\.jsonl, line 2: not JSON"),
         ('{"command": "x"}\n[1, 2]\n', r"broken\.jsonl, line 2: not a JSON object"),
-        ("", r"broken\.jsonl holds no line: bench/seeds\.py"),
+        ("", r"broken\.jsonl holds no line: bench/experiments/seeds\.py"),
     ],
 )
 def test_a_broken_record_is_an_error_naming_its_line(tmp_path, monkeypatch, text, message):
     from nnbook import records
 
     (tmp_path / "broken.jsonl").write_text(text, encoding="utf-8")
-    monkeypatch.setitem(records.RECORDS, "broken", "bench/seeds.py")
+    monkeypatch.setitem(records.RECORDS, "broken", "bench/experiments/seeds.py")
     monkeypatch.setattr(records, "record_file", lambda name: tmp_path / f"{name}.jsonl")
     with pytest.raises(ValueError, match=message):
         records.read("broken")
@@ -230,7 +251,8 @@ def test_a_missing_or_unknown_record_is_an_error_naming_what_to_do(tmp_path, mon
     with pytest.raises(ValueError, match=r"no record 'seed': the records are backprop, "):
         records.read("seed")
     monkeypatch.setattr(records, "files", lambda package: tmp_path)
-    with pytest.raises(ValueError, match=r"seeds\.jsonl is missing: bench/seeds\.py and "):
+    missing = r"seeds\.jsonl is missing: bench/experiments/seeds\.py and "
+    with pytest.raises(ValueError, match=missing):
         records.latest("seeds")
 
 

@@ -252,7 +252,7 @@ def train_to_ninety(tab, name: str, timeout_ms: int) -> int:
 def test_clicking_train_teaches_the_network_and_pause_stops_it(tab):
     assert train_to_ninety(tab, "tiny", 180_000) <= STEPS_TO_NINETY
     # the page answers while the Worker trains: a click on Pause takes effect (how long the
-    # page's own tasks take meanwhile is measured by bench/train_page.py, not asserted here)
+    # page's own tasks take meanwhile is measured by bench/timing/train_page.py, not asserted here)
     tab.click('button[data-action="pause"]')
     # the Worker ends the step it is in, says so, and takes no further step
     tab.wait_for_selector("[data-training-paused]", state="attached")
@@ -284,7 +284,7 @@ def test_clicking_train_teaches_the_network_and_pause_stops_it(tab):
 
 def test_a_pass_teaches_the_answer_in_the_page(tab):
     """The chapter's answer, trained in the page from its start, gets nine in ten of the shipped
-    test digits right within one pass over the training digits (bench/train_page.py: 96.4 %
+    test digits right within one pass over the training digits (bench/timing/train_page.py: 96.4 %
     after the whole pass)."""
     assert train_to_ninety(tab, ANSWER, 300_000) <= page_recipe(ANSWER)["stepsPerPass"]
     tab.click('button[data-action="pause"]')
@@ -296,7 +296,7 @@ def test_a_pass_teaches_the_answer_in_the_page(tab):
 def test_the_depthwise_networks_train_in_the_worker_with_their_recipe(tab, name):
     """The answer and its frontier's network train in the page's Worker from their own start
     (neither needs to be drawn), at their recipe's rate: ten steps, a finite loss, no error (a
-    whole pass is bench/train_page.py's; ten steps of the one-cycle warm-up move little)."""
+    whole pass is bench/timing/train_page.py's; ten steps of the one-cycle warm-up move little)."""
     tab.select_option("#nnbook-train-model", name)
     assert float(tab.input_value("#nnbook-train-rate")) == page_recipe(name)["lr"]
     tab.click('button[data-action="train"]')

@@ -18,14 +18,14 @@ from importlib.resources.abc import Traversable
 
 #: Each record, and the script of ``bench/`` that writes it.
 RECORDS = {
-    "backprop": "bench/manual_backward.py",
-    "digits_page": "bench/digits_page.py",
-    "gpu": "bench/gpu.py",
-    "halve": "bench/halve.py",
+    "backprop": "bench/timing/manual_backward.py",
+    "digits_page": "bench/timing/digits_page.py",
+    "gpu": "bench/timing/gpu.py",
+    "halve": "bench/experiments/halve.py",
     "mutation": "bench/mutation.py",
-    "seeds": "bench/seeds.py and bench/frontier.py",
-    "speed": "bench/speed.py",
-    "train_page": "bench/train_page.py",
+    "seeds": "bench/experiments/seeds.py and bench/experiments/frontier.py",
+    "speed": "bench/timing/speed.py",
+    "train_page": "bench/timing/train_page.py",
 }
 
 

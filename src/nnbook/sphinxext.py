@@ -203,7 +203,9 @@ def _link_the_book_pdf(
 #: Chapters that run a script of the repository (not of the package), and why: opened alone in
 #: Colab or Binder they could not run, so their pages offer no launch button.
 NEEDS_THE_REPOSITORY = {
-    "book/appendix/performance": "runs bench/allocator.py in fresh processes on the reader's CPU",
+    "book/appendix/performance": (
+        "runs bench/timing/allocator.py in fresh processes on the reader's CPU"
+    ),
 }
 
 

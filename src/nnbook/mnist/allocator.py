@@ -9,8 +9,9 @@ to 2.7 times as long (batch 64: 1.3 to 1.6 times).
 ``keep_freed_memory`` sets two ``mallopt`` parameters: blocks up to 32 MB come from the heap, not
 ``mmap``, and the heap is never trimmed, so freed blocks are reused. This is what PyTorch's
 performance guide gets by preloading jemalloc or tcmalloc, done in-process so that a notebook
-kernel gets it too. It changes no numbers, only where memory comes from. ``bench/allocator.py``
-measures what it saves; the book's appendix on performance shows the figures.
+kernel gets it too. It changes no numbers, only where memory comes from.
+``bench/timing/allocator.py`` measures what it saves; the book's appendix on performance shows the
+figures.
 """
 
 from __future__ import annotations

@@ -135,7 +135,7 @@ class CapturedStep:
         saved_rng = torch.cuda.get_rng_state(device)
         self.network.train()
         # cuDNN picks its algorithms by heuristics (benchmark mode timed them for 4 s at every
-        # new batch size and made the steps no faster, bench/gpu.py).
+        # new batch size and made the steps no faster, bench/timing/gpu.py).
         side = torch.cuda.Stream(device)
         side.wait_stream(torch.cuda.current_stream(device))
         with torch.cuda.stream(side):

@@ -106,10 +106,10 @@ class Recipe:
 
 
 #: The book's recipe until it was halved: one-cycle SGD with Nesterov momentum and mild affine
-#: augmentation, 12 epochs, the network's own dropout. The GPU's recipe and those of "How small
-#: can it go" are built on it; ``bench/halve.py`` trains it beside today's default. Batch 64, not
-#: 128: on a CPU an epoch takes the same time, with twice the updates (final test accuracies per
-#: seed: ``bench/seeds.py``, recorded in ``bench/results/seeds.jsonl``).
+#: augmentation, 12 epochs, the network's own dropout. The GPU's recipe and those of "How small can
+#: it go" are built on it; ``bench/experiments/halve.py`` trains it beside today's default. Batch
+#: 64, not 128: on a CPU an epoch takes the same time, with twice the updates (final test
+#: accuracies per seed: ``bench/experiments/seeds.py``, recorded in ``bench/results/seeds.jsonl``).
 TWELVE_EPOCH_RECIPE = Recipe(
     epochs=12,
     batch_size=64,
@@ -130,7 +130,7 @@ TWELVE_EPOCH_RECIPE = Recipe(
 #: The book's default recipe: the same SGD and augmentation in two thirds of the epochs, without
 #: dropout (the augmentation regularises already; a step draws no masks), keeping the average of
 #: the weights over about the last thousand steps, in bfloat16 on a CPU that has it in hardware:
-#: under half the CPU seconds there, at no loss of accuracy (bench/halve.py, its record
+#: under half the CPU seconds there, at no loss of accuracy (bench/experiments/halve.py, its record
 #: bench/results/halve.jsonl, every lever alone too), two thirds of the epochs elsewhere.
 DEFAULT_RECIPE = replace(
     TWELVE_EPOCH_RECIPE,
@@ -151,6 +151,12 @@ CLASS_RECIPE = replace(
 )
 
 
+def default_recipe_for(bfloat16: bool) -> Recipe:
+    """The default recipe as a CPU trains it with bfloat16 instructions (``bfloat16=True``) or
+    without: a record made on one machine names the one it ran there, whatever this one has."""
+    return replace(DEFAULT_RECIPE, cpu_bfloat16=bfloat16)
+
+
 def recorded_recipe(fields: Mapping[str, object]) -> Recipe:
     """The recipe a record's line names (``dataclasses.asdict`` of one). A field added to
     ``Recipe`` after the line was written is absent from it; it takes the value every run had
@@ -165,14 +171,14 @@ def recorded_recipe(fields: Mapping[str, object]) -> Recipe:
 # On a GPU -----------------------------------------------------------------------------------
 
 #: The batch a GPU trains with: at batch 64 it is mostly idle, and a step at 256 costs far less
-#: than four at 64 (bench/gpu.py).
+#: than four at 64 (bench/timing/gpu.py).
 GPU_BATCH_SIZE = 256
 
 
 def at_batch_size(recipe: Recipe, batch_size: int) -> Recipe:
     """``recipe`` at ``batch_size`` (a GPU's, ``GPU_BATCH_SIZE``; the page's): its peak learning
-    rate scaled by the square root of the ratio of the batches (in proportion to it, the rate
-    made training diverge: bench/gpu.py), and the decay of its average per step raised to that
+    rate scaled by the square root of the ratio of the batches (in proportion to it, the rate made
+    training diverge: bench/timing/gpu.py), and the decay of its average per step raised to that
     ratio, so that it averages over as many images."""
     factor = batch_size / recipe.batch_size
     return replace(
@@ -199,9 +205,9 @@ FIRST_STEPS_EPOCHS = 10
 #: The first steps see the digits as they are; augmentation arrives with its own step.
 PLAIN_RECIPE = replace(SMALL_RECIPE, augment=False, epochs=FIRST_STEPS_EPOCHS)
 #: The last step: twice the batch and twice the peak rate (the variants tried are in
-#: bench/small_models.py), and the network it keeps is the average of its weights over about
-#: the last thousand steps, which holds the target in the last epochs where the weights of the
-#: step alone wobble around it (its runs per seed in bench/results/seeds.jsonl).
+#: bench/experiments/small_models.py), and the network it keeps is the average of its weights over
+#: about the last thousand steps, which holds the target in the last epochs where the weights of
+#: the step alone wobble around it (its runs per seed in bench/results/seeds.jsonl).
 FINAL_RECIPE = replace(SMALL_RECIPE, batch_size=128, lr=0.2, ema_decay=0.999)
 #: The recipe of the chapter's answer (``networks.ANSWER``): the last step's, its last five
 #: epochs on the digits as they are, so that the network ends on digits like those it is tested

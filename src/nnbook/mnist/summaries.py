@@ -205,9 +205,9 @@ def epochs_table(
 
 
 def page_speed_table(lines: Sequence[dict], networks: Sequence[str]) -> pd.DataFrame:
-    """One row per network of ``networks`` that ``bench/train_page.py`` measured in its version
-    of today (the same multiply-adds per image), from its latest such line of ``lines``: ms per
-    step in the page and in PyTorch (float64, float32) and one pass over the page's digits
+    """One row per network of ``networks`` that ``bench/timing/train_page.py`` measured in its
+    version of today (the same multiply-adds per image), from its latest such line of ``lines``:
+    ms per step in the page and in PyTorch (float64, float32) and one pass over the page's digits
     (seconds, test accuracy %). A network without such a line has no row."""
     costs = model_summaries()["MACs per image"]
     rows = {}
@@ -272,8 +272,8 @@ def _of_network(line: dict, multiply_adds: int, network: str) -> bool:
     return network == "any" or as_built == (network == "as built")
 
 
-#: The roles a line's seeds play (``bench/seeds.py``): runs on selection seeds choose networks
-#: and recipes; runs on evaluation seeds only judge a choice already made.
+#: The roles a line's seeds play (``bench/experiments/seeds.py``): runs on selection seeds choose
+#: networks and recipes; runs on evaluation seeds only judge a choice already made.
 ROLES = ("selection", "evaluation")
 
 
@@ -366,8 +366,8 @@ def _no_evaluation(model: str, limits: Mapping[str, str] | None) -> ValueError:
     under = f" under {dict(limits)}" if limits else ""
     return ValueError(
         f"the seeds record has no run of {model} on evaluation seeds{under}: run "
-        f"`python bench/seeds.py --model {model} --evaluation-seeds --record "
-        "results/seeds.jsonl` in bench/"
+        f"`python -m bench.experiments.seeds --model {model} --evaluation-seeds --record "
+        "bench/results/seeds.jsonl` from the repository's root"
     )
 
 

@@ -22,18 +22,20 @@ SMALLEST_PUBLISHED_PARAMETERS = 4_838
 SMALLEST_PUBLISHED_CITATION = "adil-woolly"  #: its key in ``book/references.bib``
 #: The chapter's own bound for its last step: below that network.
 FINAL_MAX_PARAMETERS = 4_800
-#: The seeds on which the last step is measured (``bench/seeds.py``, recorded in
+#: The seeds on which the last step is measured (``bench/experiments/seeds.py``, recorded in
 #: ``bench/results/seeds.jsonl``, which the chapter reads).
 FINAL_SEEDS = (1, 2, 3)
 #: The frontier's first aim: a network of fewer parameters than this at the target.
 FRONTIER_MAX_PARAMETERS = 3_000
 #: "Consistently": a run holds the target when each of its last this many epochs reaches it ...
 HELD_EPOCHS = 3
-#: ... and the last step should hold it on each of these seeds (bench/seeds.py measures them).
+#: ... and the last step should hold it on each of these seeds (bench/experiments/seeds.py measures
+#: them).
 HOLD_SEEDS = (1, 2, 3, 4, 5)
-#: Evaluation seeds: never used for any choice (of a network, a recipe, a frontier's end), only
-#: to judge one made on the seeds above, as test data judges a model chosen on other data.
-#: ``bench/seeds.py --evaluation-seeds`` trains on them and records ``"role": "evaluation"``.
+#: Evaluation seeds: never used for any choice (of a network, a recipe, a frontier's end), only to
+#: judge one made on the seeds above, as test data judges a model chosen on other data.
+#: ``bench/experiments/seeds.py --evaluation-seeds`` trains on them and records ``"role":
+#: "evaluation"``.
 EVALUATION_SEEDS = tuple(range(101, 111))
 #: A smaller claim, and what its own log shows: the README of the same repository reports a
 #: network of this many parameters at this accuracy; the notebook that trains it logs at best
@@ -60,12 +62,13 @@ GPU_TARGET_DEVICE = "H100"
 #: The book's training in half the time: the default network's final epoch at this accuracy on
 #: every seed of ``FINAL_SEEDS`` ...
 HALVED_TARGET_ACCURACY = 0.995
-#: ... in at most this share of the CPU seconds the twelve-epoch recipe took (bench/halve.py
-#: trains both side by side).
+#: ... in at most this share of the CPU seconds the twelve-epoch recipe took
+#: (bench/experiments/halve.py trains both side by side).
 HALVED_TARGET_SHARE = 0.5
-#: The build trains the chapter's answer in ``Tiny``'s place: its training may take at most
-#: this share of the CPU seconds it took before (bench/halve.py --build measures both builds).
+#: The build trains the chapter's answer in ``Tiny``'s place: its training may take at most this
+#: share of the CPU seconds it took before (bench/experiments/halve.py --build measures both
+#: builds).
 ANSWER_BUILD_MAX_SHARE = 1.25
 #: What a CPU epoch was to reach: this share of the machine's own float32 matmul rate, the work
-#: counted from the network's multiply-adds (``bench/speed.py`` measures both).
+#: counted from the network's multiply-adds (``bench/timing/speed.py`` measures both).
 CPU_TARGET_SHARE = 0.60

@@ -107,8 +107,8 @@ def nll_loss(log_probs: torch.Tensor, labels: torch.Tensor, index: torch.Tensor)
 
 @dataclass(frozen=True)
 class Hooks:
-    """What an experiment (``bench/small_models.py``) may change in a run: the loss and the
-    optimiser; the defaults are the book's training."""
+    """What an experiment (``bench/experiments/small_models.py``) may change in a run: the loss
+    and the optimiser; the defaults are the book's training."""
 
     loss: LossFunction = nll_loss
     optimizer: Callable[[nn.Module, Recipe, int], tuple] = make_optimizer
@@ -122,6 +122,31 @@ def bfloat16_on_cpu(device: torch.device, recipe: Recipe) -> torch.autocast:
     that changes nothing."""
     on = recipe.cpu_bfloat16 and device.type == "cpu"
     return torch.autocast("cpu", torch.bfloat16, enabled=on)
+
+
+def train_step(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    recipe: Recipe,
+    loss_of: LossFunction = nll_loss,
+    index: torch.Tensor | None = None,
+    averaged: AveragedModel | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of SGD on a batch already augmented: forward (in bfloat16 where the recipe
+    asks for it on a CPU), the loss, backward, the update, and the average taking in the new
+    weights; returns (log-probabilities, loss). ``index`` is where the batch lies in the
+    training set (a loss may look its targets up by it). The benchmarks time this step."""
+    optimizer.zero_grad(set_to_none=True)
+    with bfloat16_on_cpu(images.device, recipe):
+        log_probs = model(images).float()  # float32 already, unless under bfloat16
+    loss = loss_of(log_probs, labels, index)
+    loss.backward()  # every dL/dw
+    optimizer.step()  # w ← w − η · (the optimiser's direction)
+    if averaged is not None:
+        averaged.update_parameters(model)
+    return log_probs, loss
 
 
 def train_epoch(
@@ -150,15 +175,10 @@ def train_epoch(
             images = random_affine(
                 images, **recipe.augmentation(), generator=generator if on_cpu else None
             )
-        optimizer.zero_grad(set_to_none=True)
-        with bfloat16_on_cpu(images.device, recipe):
-            log_probs = model(images).float()  # float32 already, unless under bfloat16
-        loss = loss_of(log_probs, labels, index)
-        loss.backward()
-        optimizer.step()
+        log_probs, loss = train_step(
+            model, images, labels, optimizer, recipe, loss_of, index, averaged
+        )
         scheduler.step()
-        if averaged is not None:
-            averaged.update_parameters(model)
         nll = loss if loss_of is nll_loss else F.nll_loss(log_probs, labels)
         total_loss += nll.detach() * len(labels)
         correct += (log_probs.argmax(1) == labels).sum()

@@ -1,5 +1,5 @@
 """The frontier: the answer and Tiny narrower and narrower, to see how small each can go
-(``bench/frontier.py`` trains each and records every run)."""
+(``bench/experiments/frontier.py`` trains each and records every run)."""
 
 from __future__ import annotations
 

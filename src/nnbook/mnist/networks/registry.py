@@ -38,13 +38,13 @@ MODELS: dict[str, type[DigitClassifier]] = {
     "separable-13": Separable13,
 }
 #: The frontier of "How small can it go": Tiny narrower and narrower, largest first. The book's
-#: build trains none of them (``bench/frontier.py`` does, and records every run).
+#: build trains none of them (``bench/experiments/frontier.py`` does, and records every run).
 FRONTIER = ("tiny-8", "tiny-7", "tiny-6", "tiny-5")
 #: The answer's frontier: ``separable-31`` narrower and narrower after the pool, largest first,
-#: trained with its recipe (``bench/frontier.py`` again).
+#: trained with its recipe (``bench/experiments/frontier.py`` again).
 SEPARABLE_FRONTIER = ("separable-19", "separable-16", "separable-13")
-#: Candidates for the last step, measured against it on every seed (``bench/seeds.py``); the
-#: book's build trains none of them either.
+#: Candidates for the last step, measured against it on every seed
+#: (``bench/experiments/seeds.py``); the book's build trains none of them either.
 CANDIDATES = ("widening", "separable", "separable-31")
 #: The candidate the chapter presents as its answer, trained with ``recipes.ANSWER_RECIPE``.
 ANSWER = "separable-31"

@@ -2,7 +2,7 @@
 
 Figures only, printed; nothing here is asserted (a loaded machine is slower, not wrong).
 
-    python bench/part1.py --repeats 5
+    python -m bench.timing.part1 --repeats 5
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.common import positive_int
 from nnbook import spreadsheet, symbolic
 from nnbook.backprop import train_array
 from nnbook.network import DEFAULT_ITERATIONS, LEARNING_RATES
@@ -31,7 +32,7 @@ def best_of(repeats: int, work: Callable[[], object]) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=positive_int, default=5)
     parser.add_argument("--skip-libreoffice", action="store_true")
     args = parser.parse_args()
     if args.repeats <= 0:

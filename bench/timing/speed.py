@@ -14,16 +14,16 @@ The work of an epoch is counted from each model's multiply-adds per image (torch
 image costs a forward pass and a backward pass of about twice its work (gradients of the inputs
 and of the weights), 3 × 2 × MACs floating-point operations; a test image 2 × MACs.
 
-    MNIST_ROOT=../shared/mnist python bench/speed.py
-    python bench/speed.py --variants 50 --record bench/results/speed.jsonl  # MNIST_ROOT set
-    MNIST_ROOT=../shared/mnist python bench/speed.py --models net --profile 50
+    python -m bench.timing.speed
+    python -m bench.timing.speed --variants 50 \\
+        --record bench/results/speed.jsonl
+    python -m bench.timing.speed --models net --profile 50
 
 ``--variants`` also times training steps as the trainer runs them, compiled by ``torch.compile``
-(inductor) and under bfloat16 autocast; ``--record`` appends the report as one line to a
-JSON-lines file (``--json`` only prints it as JSON, instead of a table). The measurements are
-the lines of ``bench/results/speed.jsonl``, one per machine measured, which the appendix "Why a
-CPU is enough" tables in its section on where an epoch's time goes (the figures this docstring
-once quoted: ``git show deaccaa:bench/speed.py``).
+(inductor) and under bfloat16 autocast; ``--record PATH`` appends the report as one line to a
+JSON-lines file. The measurements are the lines of ``bench/results/speed.jsonl``, one per machine
+measured, which the appendix "Why a CPU is enough" tables in its section on where an epoch's
+time goes.
 """
 
 from __future__ import annotations
@@ -31,15 +31,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import json
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import torch
-import torch.nn.functional as F
-from provenance import append_record, provenance
 
+from bench.common import (
+    add_record_flag,
+    add_threads_flag,
+    best_seconds,
+    positive_int,
+    training_step,
+    use_threads,
+)
+from bench.provenance import append_record, provenance
 from nnbook.mnist import load
 from nnbook.mnist.environment import pick_device
 from nnbook.mnist.hardware import bfloat16_in_hardware
@@ -51,10 +56,7 @@ from nnbook.mnist.trainer import (
     CUDA_EVAL_BATCH_SIZE,
     EVAL_BATCH_SIZE,
     FitOptions,
-    average_of,
-    bfloat16_on_cpu,
     fit,
-    make_optimizer,
     network_for,
 )
 
@@ -93,24 +95,10 @@ def profiled_steps(
     from torch.profiler import ProfilerActivity, profile
 
     recipe = recipe or recipe_for(model)
-    network = network_for(model, recipe, device).train()
-    optimizer, _ = make_optimizer(network, recipe, steps_per_epoch=steps + 5)
-    averaged = average_of(network, recipe.ema_decay) if recipe.ema_decay else None
-    images = torch.randn(batch_size, 1, 28, 28, device=device)
-    images = images.contiguous(memory_format=network.memory_format)
-    labels = torch.randint(0, 10, (batch_size,), device=device)
+    step = training_step(network_for(model, recipe, device).train(), recipe, batch_size)
     activities = [ProfilerActivity.CPU]
     if device.type == "cuda":
         activities.append(ProfilerActivity.CUDA)
-
-    def step() -> None:  # as train_epoch takes it, on a batch already augmented
-        optimizer.zero_grad(set_to_none=True)
-        with bfloat16_on_cpu(device, recipe):
-            log_probs = network(images).float()
-        F.nll_loss(log_probs, labels).backward()
-        optimizer.step()
-        if averaged is not None:
-            averaged.update_parameters(network)
 
     for _ in range(5):  # warm-up
         step()
@@ -159,20 +147,6 @@ def convolution_inputs(model: str, device: torch.device) -> list[tuple[torch.nn.
     for hook in hooks:
         hook.remove()
     return seen
-
-
-def best_seconds(step: Callable[[], object], repeats: int, device: torch.device) -> float:
-    """Shortest of ``repeats`` timed calls of ``step``, after three that warm up."""
-    best = float("inf")
-    for _ in range(repeats + 3):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        started = time.perf_counter()
-        step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 def convolution_seconds(
@@ -268,25 +242,18 @@ def step_seconds(
     run as ``variant`` (one of ``VARIANTS``); the first step is where compiling happens."""
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    recipe = recipe_for(model)
+    # the recipe's optimiser and average; bfloat16 only as the variant of that name (on a GPU,
+    # autocast around the step), so that each variant changes one thing
+    recipe = dataclasses.replace(recipe_for(model), cpu_bfloat16=variant == "bfloat16")
     network = network_for(model, recipe, device).train()
-    optimizer, _ = make_optimizer(network, recipe, steps_per_epoch=steps + 6)
-    averaged = average_of(network, recipe.ema_decay) if recipe.ema_decay else None
     memory_format = variant_memory_format(network, variant)
-    forward = torch.compile(network) if variant == "compiled" else network
-    images = torch.randn(batch_size, 1, 28, 28, device=device).contiguous(
-        memory_format=memory_format
-    )
-    labels = torch.randint(0, 10, (batch_size,), device=device)
+    forward = torch.compile(network) if variant == "compiled" else None
+    one_step = training_step(network, recipe, batch_size, memory_format, forward)
+    on_gpu = variant == "bfloat16" and device.type == "cuda"
 
     def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, torch.bfloat16, enabled=variant == "bfloat16"):
-            log_probs = forward(images)
-        F.nll_loss(log_probs.float(), labels).backward()
-        optimizer.step()
-        if averaged is not None:
-            averaged.update_parameters(network)
+        with torch.autocast(device.type, torch.bfloat16, enabled=on_gpu):
+            one_step()
 
     with variant_kernels(variant):
         started = time.perf_counter()
@@ -386,20 +353,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", choices=tuple(MODELS), default=list(MODELS))
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--batch-size", type=int, help="override each recipe's batch size")
-    parser.add_argument("--profile", type=int, metavar="STEPS", help="also profile STEPS steps")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
-        "--record", type=Path, metavar="JSONL",
-        help="append the report as one line to this file (bench/results/speed.jsonl)",
-    )  # fmt: skip
+        "--batch-size", type=positive_int, help="override each recipe's batch size"
+    )
     parser.add_argument(
-        "--variants", type=int, metavar="STEPS",
+        "--profile", type=positive_int, metavar="STEPS", help="also profile STEPS steps"
+    )
+    parser.add_argument(
+        "--variants", type=positive_int, metavar="STEPS",
         help="also time STEPS training steps eager, compiled and under bfloat16 autocast",
     )  # fmt: skip
+    add_record_flag(parser, "bench/results/speed.jsonl")
+    add_threads_flag(parser)
     args = parser.parse_args()
-    if args.batch_size is not None and args.batch_size < 1:
-        parser.error(f"--batch-size must be a positive whole number, got {args.batch_size}")
+    use_threads(args)
     device = pick_device(args.device)
     origin = provenance(device)  # now: the commit and tree that run, not those at the end
     rate = matmul_gflops(device=device.type)
@@ -424,10 +391,7 @@ def main() -> None:
         ]
     if args.record:
         append_record(args.record, report)
-    if args.json:
-        print(json.dumps(report, indent=1))
-    else:
-        print_report(report)
+    print_report(report)
     if args.profile:
         for model in args.models:
             batch = args.batch_size or recipe_for(model).batch_size

@@ -3,9 +3,9 @@
 The issue's target for the book's default recipe is about the *final* epoch of every seed, not
 the best epoch of the best seed; this script measures exactly that, and the seconds per epoch.
 
-    MNIST_ROOT=../shared/mnist python bench/seeds.py --seeds 1 2 3
-    MNIST_ROOT=../shared/mnist python bench/seeds.py --recipe class --seeds 1
-    MNIST_ROOT=../shared/mnist python bench/seeds.py --model tiny  # its recipe, 15 epochs
+    python -m bench.experiments.seeds --seeds 1 2 3
+    python -m bench.experiments.seeds --recipe class --seeds 1
+    python -m bench.experiments.seeds --model tiny  # 15 epochs
 
 ``--jobs 2`` trains two seeds at a time, each in its own process on one thread (on a 2-core
 machine that is faster than one run on both cores: small networks do not keep two busy).
@@ -15,7 +15,8 @@ the runs on them choose networks and recipes. ``--evaluation-seeds`` (by themsel
 ``EVALUATION_SEEDS`` of ``nnbook.mnist.targets``, 101 to 110) are never used for a choice, only
 to judge one already made:
 
-    MNIST_ROOT=../shared/mnist python bench/seeds.py --model separable-31 --evaluation-seeds
+    python -m bench.experiments.seeds --model separable-31 \\
+        --evaluation-seeds
 
 ``--record bench/results/seeds.jsonl`` appends one line per call: where it ran
 (``provenance.py``), the model, its parameters and multiply-adds per image, the recipe, the seeds
@@ -31,18 +32,25 @@ import dataclasses
 import multiprocessing
 import statistics
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import torch
-from provenance import append_record, provenance
 
+from bench.common import (
+    add_jobs_flag,
+    add_record_flag,
+    add_seed_flags,
+    add_threads_flag,
+    chosen_seeds,
+    use_threads,
+)
+from bench.provenance import append_record, provenance
 from nnbook.mnist import CLASS_RECIPE, fit, load
 from nnbook.mnist.data import MNIST
 from nnbook.mnist.environment import pick_device
 from nnbook.mnist.networks import DEFAULT_MODEL, MODELS, build_model, parameter_count
 from nnbook.mnist.recipes import Recipe, recipe_for
 from nnbook.mnist.summaries import ROLES, model_summaries
-from nnbook.mnist.targets import EVALUATION_SEEDS, HELD_EPOCHS, TARGET_ACCURACY
+from nnbook.mnist.targets import HELD_EPOCHS, TARGET_ACCURACY
 from nnbook.mnist.trainer import FitOptions
 
 
@@ -50,7 +58,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=tuple(MODELS), default=DEFAULT_MODEL)
     parser.add_argument("--recipe", choices=("default", "class"), default="default")
-    add_seed_arguments(parser, default=[1, 2, 3])
+    add_seed_flags(parser, default=[1, 2, 3])
     parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
     parser.add_argument("--batch-size", type=int, help="override the recipe's batch size")
     parser.add_argument("--lr", type=float, help="override the recipe's (peak) learning rate")
@@ -61,16 +69,15 @@ def main() -> None:
         "--clean-last-epochs", type=int, help="override how many last epochs are unaugmented"
     )
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--jobs", type=int, default=1, help="seeds at a time (one thread each)")
     parser.add_argument(
         "--target", type=float, default=TARGET_ACCURACY,
         help=f"final accuracy to reach (default: the class's {TARGET_ACCURACY})",
     )  # fmt: skip
-    parser.add_argument(
-        "--record", type=Path, metavar="JSONL",
-        help="append the results as one line to this file (bench/results/seeds.jsonl)",
-    )  # fmt: skip
+    add_jobs_flag(parser)
+    add_threads_flag(parser)
+    add_record_flag(parser, "bench/results/seeds.jsonl")
     args = parser.parse_args()
+    use_threads(args)
     role, chosen = chosen_seeds(parser, args)
     recipe = CLASS_RECIPE if args.recipe == "class" else recipe_for(args.model)
     changes = {
@@ -79,8 +86,6 @@ def main() -> None:
         "ema_decay": args.ema_decay, "clean_last_epochs": args.clean_last_epochs,
     }  # fmt: skip
     recipe = dataclasses.replace(recipe, **{k: v for k, v in changes.items() if v is not None})
-    if args.jobs < 1:
-        parser.error(f"--jobs must be 1 or more, got {args.jobs}")
     if args.jobs > 1:
         torch.set_num_threads(1)  # each process's, as the record's provenance says
     device = pick_device(args.device)
@@ -92,33 +97,6 @@ def main() -> None:
     )
     if args.record:
         append_record(args.record, origin | record)
-
-
-def add_seed_arguments(parser: argparse.ArgumentParser, default: list[int]) -> None:
-    """``--seeds`` (selection seeds, ``default``) or ``--evaluation-seeds``, one or the other."""
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument(
-        "--seeds", type=int, nargs="+", default=default,
-        help="selection seeds: those whose runs a choice is made on (default: "
-        f"{' '.join(map(str, default))})",
-    )  # fmt: skip
-    group.add_argument(
-        "--evaluation-seeds", type=int, nargs="*", metavar="SEED",
-        help="evaluation seeds instead, never used for a choice (by themselves: "
-        f"{' '.join(map(str, EVALUATION_SEEDS))})",
-    )  # fmt: skip
-
-
-def chosen_seeds(
-    parser: argparse.ArgumentParser, args: argparse.Namespace
-) -> tuple[str, list[int]]:
-    """The role (``ROLES``) and the seeds of ``add_seed_arguments``'s arguments; an evaluation
-    seed passed as a selection seed is an error (it would then serve a choice)."""
-    if args.evaluation_seeds is not None:
-        return "evaluation", args.evaluation_seeds or list(EVALUATION_SEEDS)
-    if overlap := sorted(set(args.seeds) & set(EVALUATION_SEEDS)):
-        parser.error(f"seeds {overlap} are evaluation seeds: pass them as --evaluation-seeds")
-    return "selection", args.seeds
 
 
 def train_seeds(
@@ -165,7 +143,7 @@ def train_seeds(
         "final accuracy": finals,
         "best accuracy": bests,
         "accuracy per epoch": accuracies,
-    }  # no seconds: speed is bench/speed.py's, measured on an otherwise idle machine
+    }  # no seconds: speed is bench/timing/speed.py's, measured on an otherwise idle machine
 
 
 def train_one_seed(

@@ -14,9 +14,9 @@ record line each, named by the network and its multiply-adds per image:
   task of the page's own thread from the first step on (what the reader waits for, at worst,
   when clicking while the Worker trains; the browser reports tasks over 50 ms).
 
-    python bench/train_page.py
-    python bench/train_page.py --record bench/results/train_page.jsonl
-    python bench/train_page.py --model separable-31 separable-19
+    python -m bench.timing.train_page
+    python -m bench.timing.train_page --record bench/results/train_page.jsonl
+    python -m bench.timing.train_page --model separable-31 separable-19
 
 The chapter quotes the latest line (``records.latest("train_page")``), which must be ``tiny``'s:
 record another network before ``tiny``, never after it.
@@ -30,9 +30,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from provenance import ROOT, append_record, provenance
-from speed import best_seconds
 
+from bench.common import add_record_flag, best_seconds, positive_int
+from bench.provenance import ROOT, append_record, provenance
 from nnbook.browser import allow_files_only, chromium
 from nnbook.mnist.data import read_raw
 from nnbook.mnist.environment import seed_from_environment
@@ -149,9 +149,9 @@ def measure(page_path: Path, name: str, steps: int, images, labels) -> dict[str,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", nargs="+", default=["tiny"], choices=TRAINED_MODELS)
-    parser.add_argument("--steps", type=int, default=20, help="timed steps in the page")
+    parser.add_argument("--steps", type=positive_int, default=20, help="timed steps in the page")
     parser.add_argument("--page", type=Path, default=PAGE, help="the built digits page")
-    parser.add_argument("--record", type=Path, metavar="JSONL")
+    add_record_flag(parser, "bench/results/train_page.jsonl")
     args = parser.parse_args()
     if not args.page.is_file():
         parser.error(f"no {args.page}: build the book first")

@@ -4,17 +4,16 @@ Opens the built page from ``file://`` (build the book first), and times, inside 
 ``nnbookDigits.logProbabilities`` on test digits one at a time (the forward pass alone), for
 each network, best and median of ``--digits`` calls after a warm-up.
 
-    python bench/digits_page.py --digits 200
-    python bench/digits_page.py --record bench/results/digits_page.jsonl
+    python -m bench.timing.digits_page --digits 200
+    python -m bench.timing.digits_page --record bench/results/digits_page.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from provenance import ROOT, append_record, provenance
-
+from bench.common import add_record_flag, positive_int
+from bench.provenance import ROOT, append_record, provenance
 from nnbook.browser import chromium
 from nnbook.mnist.data import read_raw
 from nnbook.mnist.export import DRAWN_MODELS
@@ -33,8 +32,8 @@ TIMED = """([name, rows]) => {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--digits", type=int, default=200)
-    parser.add_argument("--record", type=Path, metavar="JSONL")
+    parser.add_argument("--digits", type=positive_int, default=200)
+    add_record_flag(parser, "bench/results/digits_page.jsonl")
     args = parser.parse_args()
     if not PAGE.is_file():
         parser.error(f"no {PAGE}: build the book first")

@@ -1,11 +1,12 @@
 """What ``keep_freed_memory`` saves: page faults and time per CPU training step of ``Net``.
 
 Each measurement runs in a fresh Python process (``mallopt`` changes the allocator of a whole
-process for good): warm-up steps, then ``--steps`` timed SGD steps on random images, then a
-SHA-256 of the weights, to show that the setting changes no number. It prints a table, or JSON
-with ``--json`` (the book's appendix on performance reads that).
+process for good): warm-up steps, then ``--steps`` timed training steps on random images (the
+trainer's own step, ``bench.common.training_step``), then a SHA-256 of the weights, to show that
+the setting changes no number. It prints a table; ``--record PATH`` also appends the figures as
+a JSON line (the book's appendix on performance runs it so as it is built, and reads that).
 
-    python bench/allocator.py --batch-size 64 --steps 10
+    python -m bench.timing.allocator --batch-size 64 --steps 10
 """
 
 from __future__ import annotations
@@ -19,11 +20,15 @@ import sys
 import time
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from bench.common import add_record_flag, positive_int, training_step
+from bench.provenance import ROOT, append_record, provenance
 from nnbook.mnist.allocator import keep_freed_memory
+from nnbook.mnist.networks import DEFAULT_MODEL
 from nnbook.mnist.networks.net import Net
+from nnbook.mnist.recipes import recipe_for
+from nnbook.mnist.trainer import network_for
 
 WARM_UP_STEPS = 10  #: oneDNN picks its kernels, the heap grows to its working size (3 left
 #: a tuned run page-faulting up to a few hundred times per step in the first 10 steps after it)
@@ -73,19 +78,13 @@ def minor_page_faults() -> int | None:
 
 
 def run_steps(batch_size: int, steps: int, keep_freed: bool) -> StepCost:
-    """``steps`` SGD steps of ``Net`` in this process (call it before anything else allocates)."""
+    """``steps`` training steps of ``Net`` in this process, as the trainer takes them with the
+    default recipe in float32 (call it before anything else allocates)."""
     keep_freed = keep_freed and keep_freed_memory()  # before the first step allocates
     torch.manual_seed(0)
-    model = Net().to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    images = torch.randn(batch_size, 1, 28, 28).contiguous(memory_format=torch.channels_last)
-    labels = torch.randint(0, 10, (batch_size,))
-
-    def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        F.nll_loss(model(images), labels).backward()
-        optimizer.step()
-
+    recipe = dataclasses.replace(recipe_for(DEFAULT_MODEL), cpu_bfloat16=False)
+    model = network_for(DEFAULT_MODEL, recipe).train()
+    step = training_step(model, recipe, batch_size)
     for _ in range(WARM_UP_STEPS):
         step()
     faults, started = minor_page_faults(), time.perf_counter()
@@ -105,27 +104,22 @@ def run_steps(batch_size: int, steps: int, keep_freed: bool) -> StepCost:
 def measure_steps(keep_freed: bool, batch_size: int, steps: int) -> StepCost:
     """``run_steps`` in a fresh Python process running this script."""
     command = [
-        sys.executable, __file__, "--child", "--batch-size", str(batch_size),
+        sys.executable, "-m", __spec__.name, "--child", "--batch-size", str(batch_size),
         "--steps", str(steps), *(["--keep-freed"] if keep_freed else []),
     ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
+    )
     if done.returncode != 0:
         raise RuntimeError(f"measuring training steps failed:\n{done.stderr[-2000:]}")
     return StepCost(**json.loads(done.stdout))
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
-    return value
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=positive_int, default=64)
     parser.add_argument("--steps", type=positive_int, default=10)
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    add_record_flag(parser, "none: the appendix on performance runs it as it is built")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--keep-freed", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -144,9 +138,8 @@ def main(argv: list[str] | None = None) -> None:
         "plain": dataclasses.asdict(plain),
         "tuned": dataclasses.asdict(tuned),
     }
-    if args.json:
-        print(json.dumps(figures, indent=1))
-        return
+    if args.record:
+        append_record(args.record, provenance("cpu") | figures)
     print(f"batch {args.batch_size}, {args.steps} steps; largest activation {shape}: {size:,} B")
     for name, cost in (("malloc as it comes", plain), ("malloc keeps freed memory", tuned)):
         faults = (

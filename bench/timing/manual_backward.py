@@ -5,8 +5,8 @@ per convolution; Part 2's network, not Part 1's ``nnbook.backprop``) and PyTorch
 ``backward()`` on the same batch of random images, in float64 and in float32, best of
 ``--repeats`` after a warm-up (``speed.best_seconds``), in one process.
 
-    python bench/manual_backward.py  # net, batch 64
-    python bench/manual_backward.py --models net tiny --record bench/results/backprop.jsonl
+    python -m bench.timing.manual_backward  # net, batch 64
+    python -m bench.timing.manual_backward --models net tiny --record bench/results/backprop.jsonl
 
 ``--record`` appends one line per call (where it ran, ``provenance.py``, and the seconds of
 each); the chapter "Backpropagation through the network" reads that file (its record keeps the
@@ -19,9 +19,15 @@ import argparse
 
 import torch
 import torch.nn.functional as F
-from provenance import append_record, provenance
-from speed import best_seconds  # one timing loop for every bench script
 
+from bench.common import (
+    add_record_flag,
+    add_threads_flag,
+    best_seconds,  # one timing loop for every bench script
+    positive_int,
+    use_threads,
+)
+from bench.provenance import append_record, provenance
 from nnbook.mnist.manual import loss_and_gradients
 from nnbook.mnist.networks import MODELS, build_model
 
@@ -53,10 +59,12 @@ def timings(model: str, batch_size: int, repeats: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", choices=tuple(MODELS), default=["net"])
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--record", metavar="JSONL", help="append the results to this file")
+    parser.add_argument("--batch-size", type=positive_int, default=64)
+    parser.add_argument("--repeats", type=positive_int, default=10)
+    add_threads_flag(parser)
+    add_record_flag(parser, "bench/results/backprop.jsonl")
     args = parser.parse_args()
+    use_threads(args)
     if args.batch_size < 1 or args.repeats < 1:
         parser.error("--batch-size and --repeats must be positive whole numbers")
     origin = provenance("cpu")

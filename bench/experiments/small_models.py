@@ -10,33 +10,34 @@ images, saved by ``--save-teacher PATH`` (a run of ``Net`` with the default reci
 one-cycle schedule. (A moving average of the weights was tried once and never run to the end;
 its switch is gone.)
 
-    MNIST_ROOT=../shared/mnist python bench/small_models.py deep10 --seeds 1 2 3
-    MNIST_ROOT=../shared/mnist python bench/small_models.py deep10 weight_decay=0.0001 --seeds 2
-    MNIST_ROOT=../shared/mnist python bench/small_models.py --save-teacher teacher.pt
-    MNIST_ROOT=../shared/mnist python bench/small_models.py deep10 teacher=teacher.pt kd=0.5
+    python -m bench.experiments.small_models deep10 --seeds 1 2 3
+    python -m bench.experiments.small_models deep10 weight_decay=0.0001 --seeds 2
+    python -m bench.experiments.small_models --save-teacher teacher.pt
+    python -m bench.experiments.small_models deep10 teacher=teacher.pt kd=0.5
 
 ``--record PATH`` appends one JSON line per run (``record_line``): where it ran
 (``provenance.py``), the network and its parameters, the recipe's fields, the switches above as
 given, the seed, and the test accuracy after every epoch and the final one. The runs measured so
-far came before it, so no record holds them and no chapter tables them ("How small can it go"
-names this script for the experiments that got no further); their table is this docstring at
-commit deaccaa (``git show deaccaa:bench/small_models.py``). A record kept in ``bench/results/``
-also needs its name in ``nnbook.records.RECORDS`` (``tests/test_records.py`` checks it).
+far came before it, so no record holds them and no chapter tables them ("How small can it go" names
+this script for the experiments that got no further); their table is this docstring at commit
+deaccaa (``git show deaccaa:bench/experiments/small_models.py``). A record kept in
+``bench/results/`` also needs its name in ``nnbook.records.RECORDS`` (``tests/test_records.py``
+checks it).
 
-    MNIST_ROOT=../shared/mnist python bench/small_models.py deep10 --record small_models.jsonl
+    python -m bench.experiments.small_models deep10 --record small_models.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from provenance import append_record, provenance
 from torch import nn
 
+from bench.common import add_record_flag, add_seed_flags, add_threads_flag, use_threads
+from bench.provenance import append_record, provenance
 from nnbook.mnist import load, networks, recipes, targets
 from nnbook.mnist.networks.base import SequentialClassifier
 from nnbook.mnist.networks.steps import SMALL_MEMORY_FORMAT, conv_bn
@@ -197,15 +198,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", nargs="?", choices=tuple(TRIALS), default="deep10")
     parser.add_argument("changes", nargs="*", metavar="KEY=VALUE")
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(targets.FINAL_SEEDS))
-    parser.add_argument("--threads", type=int)
+    add_seed_flags(parser, default=list(targets.FINAL_SEEDS), evaluation=False)
     parser.add_argument("--save-teacher", metavar="PATH")
-    parser.add_argument(
-        "--record", type=Path, metavar="JSONL", help="append one JSON line per run to this file"
-    )
+    add_threads_flag(parser)
+    add_record_flag(parser, "none: no chapter reads these runs")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    use_threads(args)
     origin = provenance("cpu")  # now: the commit and tree that run, and the threads
     data = load()
     if args.save_teacher:

@@ -10,15 +10,15 @@ and every evaluation of the test set included. In order, stopping the recipe lis
 3. the same seed twice, with and without ``deterministic``: equal histories or not;
 4. an interrupted run resumed from its checkpoint against the uninterrupted run (deterministic).
 
-    MNIST_ROOT=../shared/mnist python bench/gpu.py --record bench/results/gpu.jsonl
-    MNIST_ROOT=../shared/mnist python bench/gpu.py --recipes GPU_RECIPE
+    python -m bench.timing.gpu --record bench/results/gpu.jsonl
+    python -m bench.timing.gpu --recipes GPU_RECIPE
 
 ``--record PATH`` appends one JSON line per result (where it ran, ``provenance.py``, and the
 figures); the runs measured are lines of ``bench/results/gpu.jsonl``, which the appendix "Why a
 CPU is enough" tables in its section on the GPU. A final accuracy near 10 % is a run that
 diverged at the peak of the one-cycle rate. The first runs, made in cuDNN's benchmark mode, and
 the wall time of a fresh process are not in the record: this docstring at commit deaccaa holds
-them (``git show deaccaa:bench/gpu.py``).
+them (``git show deaccaa:bench/timing/gpu.py``).
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-from provenance import append_record, provenance
 
+from bench.common import add_record_flag, add_seed_flags
+from bench.provenance import append_record, provenance
 from nnbook.mnist import load
 from nnbook.mnist.recipes import DEFAULT_RECIPE, GPU_RECIPE, TWELVE_EPOCH_RECIPE, Recipe
 from nnbook.mnist.trainer import FitOptions, fit
@@ -87,15 +88,12 @@ def max_weight_difference(a, b) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    add_seed_flags(parser, default=[1, 2, 3], evaluation=False)
     parser.add_argument("--recipes", nargs="+", choices=tuple(RECIPES), default=list(RECIPES))
     parser.add_argument("--budget", type=float, default=240.0, help="seconds for the recipes")
     parser.add_argument("--deterministic", action="store_true", help="recipes run repeatably")
     parser.add_argument("--checks", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument(
-        "--record", type=Path, metavar="JSONL",
-        help="append one JSON line per result to this file (bench/results/gpu.jsonl)",
-    )  # fmt: skip
+    add_record_flag(parser, "bench/results/gpu.jsonl, one line per result")
     args = parser.parse_args()
     began = time.perf_counter()
     machine = provenance("cuda")  # the command, commit, date, GPU, cuDNN and versions

@@ -9,8 +9,8 @@ evaluations, checkpoints none); its wall seconds, its final test accuracy and th
 epoch are recorded too. The levers of the new recipe are named recipes of their own, so each
 is measured alone before they are combined:
 
-    MNIST_ROOT=../shared/mnist python bench/halve.py --record bench/results/halve.jsonl
-    MNIST_ROOT=../shared/mnist python bench/halve.py --recipes "8 epochs" \\
+    python -m bench.experiments.halve --record bench/results/halve.jsonl
+    python -m bench.experiments.halve --recipes "8 epochs" \\
         "8 epochs, no dropout" "8 epochs, average" "8 epochs, bfloat16" \\
         --record bench/results/halve.jsonl
 
@@ -24,14 +24,14 @@ the ``net`` of before (``build``), and the build before the answer (``answer``).
 each seed given, with what their chapter asserts of them (the accuracy of the first epoch, the
 final one on the training set):
 
-    MNIST_ROOT=../shared/mnist python bench/halve.py --build --first-steps-epochs 6 \\
+    python -m bench.experiments.halve --build --first-steps-epochs 6 \\
         --seeds 1 2 --record bench/results/halve.jsonl
 
 Without ``--build``, ``--first-steps-epochs`` trains the first steps alone; ``--threads`` sets how
 many threads PyTorch uses (a skeleton near the edge of stability can diverge with one thread
 and not with two: the round-off differs):
 
-    MNIST_ROOT=../shared/mnist python bench/halve.py --first-steps-epochs 6 --seeds 1 2 \\
+    python -m bench.experiments.halve --first-steps-epochs 6 --seeds 1 2 \\
         --threads 1 --record bench/results/halve.jsonl
 
 Run it on an otherwise idle machine: the two recipes on three seeds take about 12 minutes with
@@ -47,8 +47,15 @@ import time
 from pathlib import Path
 
 import torch
-from provenance import append_record, provenance
 
+from bench.common import (
+    add_record_flag,
+    add_seed_flags,
+    add_threads_flag,
+    positive_int,
+    use_threads,
+)
+from bench.provenance import append_record, provenance
 from nnbook.mnist import load
 from nnbook.mnist.data import MNIST
 from nnbook.mnist.environment import DEFAULT_SEED
@@ -144,27 +151,19 @@ def build_runs(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipes", nargs="+", choices=tuple(RECIPES), default=[BEFORE, AFTER])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    add_seed_flags(parser, default=[1, 2, 3], evaluation=False)
     parser.add_argument(
         "--build", action="store_true",
         help="train what the book's build trains (and net as before), on the build's seed",
     )  # fmt: skip
     parser.add_argument(
-        "--first-steps-epochs", type=int, metavar="N",
+        "--first-steps-epochs", type=positive_int, metavar="N",
         help="the first two steps in N epochs, on every seed given (with --build: as well)",
     )  # fmt: skip
-    parser.add_argument("--threads", type=int, help="PyTorch's threads (default: its own)")
-    parser.add_argument(
-        "--record", type=Path, metavar="JSONL",
-        help="append the results as one line to this file (bench/results/halve.jsonl)",
-    )  # fmt: skip
+    add_threads_flag(parser)
+    add_record_flag(parser, "bench/results/halve.jsonl")
     args = parser.parse_args()
-    if args.first_steps_epochs is not None and args.first_steps_epochs < 1:
-        parser.error(f"--first-steps-epochs must be 1 or more, got {args.first_steps_epochs}")
-    if args.threads is not None and args.threads < 1:
-        parser.error(f"--threads must be 1 or more, got {args.threads}")
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)  # before provenance, which records the threads
+    use_threads(args)  # before provenance, which records the threads
     origin = provenance("cpu")  # now: the commit and tree that run, not those at the end
     data = load()
     if args.build or args.first_steps_epochs is not None:

@@ -6,7 +6,7 @@ whole batch with one ``grid_sample``; the seed-style one decodes every image to 
 converts it with ``ToTensor`` and ``Normalize``, and collates batches in a ``DataLoader``. Both
 run with malloc tuned to keep freed memory, as ``fit`` runs (``--glibc-default`` to compare).
 
-    MNIST_ROOT=../shared/mnist python bench/pipeline.py --batches 100
+    python -m bench.timing.pipeline --batches 100
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ import argparse
 import time
 
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
+from bench.common import add_threads_flag, positive_int, use_threads
 from nnbook.mnist.allocator import keep_freed_memory
 from nnbook.mnist.data import load, random_affine, verify
-from nnbook.mnist.networks.net import Net
+from nnbook.mnist.networks import DEFAULT_MODEL
 from nnbook.mnist.recipes import DEFAULT_RECIPE
+from nnbook.mnist.trainer import average_of, make_optimizer, network_for, train_step
 
 
 def make_batches(batches, count: int) -> float:
@@ -34,17 +35,19 @@ def make_batches(batches, count: int) -> float:
 
 
 def train_steps(batches, count: int, warm_up: int = 5) -> float:
-    """Seconds for ``count`` SGD steps of a fresh Net on the batches an iterator yields."""
+    """Seconds for ``count`` training steps of a fresh ``Net`` on the batches an iterator yields:
+    the trainer's own step (``train_step``) with the default recipe's optimiser and average."""
     torch.manual_seed(0)
-    model = Net().to(memory_format=torch.channels_last).train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    recipe = DEFAULT_RECIPE
+    model = network_for(DEFAULT_MODEL, recipe).train()
+    optimizer, _ = make_optimizer(model, recipe, steps_per_epoch=1)
+    averaged = average_of(model, recipe.ema_decay) if recipe.ema_decay else None
     for step in range(warm_up + count):
         if step == warm_up:
             started = time.perf_counter()
         images, labels = next(batches)
-        optimizer.zero_grad(set_to_none=True)
-        F.nll_loss(model(images.contiguous(memory_format=torch.channels_last)), labels).backward()
-        optimizer.step()
+        images = images.contiguous(memory_format=model.memory_format)
+        train_step(model, images, labels, optimizer, recipe, averaged=averaged)
     return time.perf_counter() - started
 
 
@@ -81,14 +84,18 @@ def seed_batches(batch_size: int, workers: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batches", type=int, default=100, help="training steps to time")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_RECIPE.batch_size)
-    parser.add_argument("--workers", type=int, default=1, help="DataLoader workers (seed style)")
+    parser.add_argument("--batches", type=positive_int, default=100, help="training steps to time")
+    parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_RECIPE.batch_size)
+    parser.add_argument(
+        "--workers", type=positive_int, default=1, help="DataLoader workers (seed style)"
+    )
+    add_threads_flag(parser)
     parser.add_argument(
         "--glibc-default", action="store_true",
         help="leave malloc as it is (the book's fit() makes it keep freed memory)",
     )  # fmt: skip
     args = parser.parse_args()
+    use_threads(args)
     tuned = not args.glibc_default and keep_freed_memory()
     print(
         f"{args.batches} steps of batch {args.batch_size}, {torch.get_num_threads()} threads, "

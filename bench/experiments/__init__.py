@@ -1,0 +1,1 @@
+"""Training runs whose accuracies the chapters quote: each appends them to ``--record PATH``."""

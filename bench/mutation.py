@@ -96,6 +96,15 @@ TESTS: dict[str, list[str]] = {
     "nnbook.mnist.graphed": ["tests/test_mnist_graphed.py"],
     "nnbook.mnist.allocator": ["tests/test_mnist_allocator.py"],
     "nnbook.mnist.plots": ["tests/test_mnist_plots.py", "tests/test_mnist_small.py"],
+    "nnbook.prose": [
+        "tests/test_prose.py",
+        "tests/test_speed_report.py",
+        "tests/test_halving_report.py",
+    ],
+    "nnbook.mnist.speed_report": ["tests/test_speed_report.py"],
+    "nnbook.mnist.halving_report": ["tests/test_halving_report.py"],
+    "nnbook.mnist.gpu_report": ["tests/test_gpu_report.py"],
+    "nnbook.records": ["tests/test_records.py"],  # its book-marked test needs a build
 }
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 36: "timeout"}
 STATUS |= {24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout"}

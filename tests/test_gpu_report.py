@@ -68,8 +68,16 @@ def test_the_runs_and_their_table():
     assert list(recipe["final accuracy (%)"]) == ["99.49, 99.53", "99.60, 99.70, 99.80"]
     assert list(recipe["peak rate"]) == [GPU_RECIPE.lr] * 2
     assert list(table["deterministic"]) == ["", "", "", "yes", ""]
-    with pytest.raises(ValueError, match="no run"):
+    message = "^the gpu record holds no run: bench/timing/gpu.py writes them$"
+    with pytest.raises(ValueError, match=message):
         gpu_report.recipe_runs(RECORD[:2])
+
+
+def test_recipes_that_differ_in_rate_alone_keep_the_record_s_order():
+    higher = recipe_run(1, 8.0, 0.995, lr=0.3)
+    lower = recipe_run(1, 8.0, 0.995, lr=0.2)
+    table = gpu_report.runs_table(gpu_report.recipe_runs([higher, lower]))
+    assert list(table["peak rate"]) == [0.3, 0.2]
 
 
 def test_the_figures_of_the_gpu_recipe():
@@ -82,9 +90,12 @@ def test_the_figures_of_the_gpu_recipe():
     assert figures["gpu-epoch"] == pytest.approx((8.1 + 8.2 + 8.3 + 9.0) / (4 * GPU_RECIPE.epochs))
     assert figures["gpu-speedup"] == pytest.approx(4.5 / figures["gpu-epoch"])
     assert (figures["gpu-short-runs"], figures["gpu-short-misses"]) == (2, 1)
+    at_target = gpu_report.gpu_figures([*RECORD, twelve_epochs(3, GPU_TARGET_ACCURACY)])
+    assert (at_target["gpu-short-runs"], at_target["gpu-short-misses"]) == (3, 1)
     assert (figures["gpu-repeat-checks"], figures["gpu-resume-checks"]) == (2, 1)
     assert figures["gpu-compared"] == GPU_TARGET_DEVICE
     assert figures["gpu-half-batch"] == GPU_RECIPE.batch_size // 2
+    assert type(figures["gpu-half-batch"]) is int and type(figures["gpu-factor"]) is int
     assert figures["gpu-half-lr"] == GPU_RECIPE.lr
     assert (figures["gpu-epoch-half"], figures["gpu-epoch-full"]) == (2.0, 1.0)
     assert figures["gpu-factor"] == GPU_RECIPE.batch_size // TWELVE_EPOCH_RECIPE.batch_size

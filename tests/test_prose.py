@@ -18,5 +18,6 @@ def test_a_span_of_figures():
     assert span([5.24, 5.21]) == "5.2"  # the same at one decimal
     assert span([116.4, 133.0], ".0f") == "116 to 133"
     assert span(iter([2.0])) == "2.0"
-    with pytest.raises(ValueError, match="no figures"):
+    assert span([1.0, float("inf")]) == "1.0 to inf"
+    with pytest.raises(ValueError, match=r"^no figures to span$"):
         span([])

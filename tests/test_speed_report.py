@@ -50,7 +50,7 @@ def test_epochs_keep_only_the_networks_as_they_are_now():
     ]
     epochs = speed_report.cpu_epochs(lines, {"net": 100, "tiny": 80})  # tiny changed since
     assert list(epochs["model"]) == ["net", "net"]
-    assert list(epochs.index) == [0, 1]
+    assert list(epochs.index) == [0, 1] and "index" not in epochs
     assert list(epochs["epoch ÷ convolutions"]) == [2.5, 3.0]  # 10 / 4, 12 / 4
     assert list(epochs["date"]) == ["2026-12-01", "2026-12-02"]
     assert set(epochs["CPU"]) == {"Xeon"} and set(epochs["threads"]) == {2}
@@ -86,12 +86,23 @@ def test_a_measurement_in_numbers():
 
 
 def test_convolutions_slower_than_the_target_leave_nothing():
-    figures = verdicts((epoch_row(convolutions=6.0, ceiling=50.0), "AVX2"), (epoch_row(), "AVX2"))
-    assert figures["cpu-verdicts"].startswith("In each of the 2 measurements:\n\n- ")
-    assert "which leaves nothing for everything else; that took 4.0 s." in figures["cpu-verdicts"]
+    bfloat16 = {"recipe": {"cpu_bfloat16": True}}
+    figures = verdicts(
+        (epoch_row(convolutions=6.0, ceiling=50.0), "AVX2"),
+        (epoch_row(convolutions=5.0, **bfloat16), "AVX512"),  # 5 s at the target: 0 s left
+    )
+    first, second = figures["cpu-verdicts"].split("\n- ")[1:]
+    assert figures["cpu-verdicts"].startswith("In each of the 2 measurements:\n\n- Xeon (AVX2")
+    assert first.endswith("which leaves nothing for everything else; that took 4.0 s.")
+    assert second.startswith("Xeon (AVX512, 2 threads, matmul 200 GFLOP/s, 2026-12-01), bfloat16")
+    assert second.endswith("which leaves nothing for everything else; that took 5.0 s.")
 
 
 def test_the_convolutions_verdict_names_the_instructions_on_each_side_of_the_target():
+    kinds = verdicts((epoch_row(ceiling=70.0), "AVX512"), (epoch_row(ceiling=80.0), "AMX"))
+    assert kinds["cpu-conv-verdict"].startswith(
+        "The convolutions themselves are not the problem where the CPU has AMX or AVX512: they"
+    )
     fast = verdicts((epoch_row(ceiling=116.4), "AVX512"), (epoch_row(ceiling=133.0), "AVX512"))
     assert fast["cpu-conv-verdict"] == (
         "The convolutions themselves are not the problem where the CPU has AVX512: they "
@@ -122,6 +133,10 @@ def test_what_the_target_leaves_the_rest_in_the_latest_measurement():
     assert above["cpu-rest-verdict"] == (
         "the latest measurement, in bfloat16, already runs above the target"
     )
+    at_target = verdicts((epoch_row(share=50.0, ceiling=60.0), "AVX512"))
+    assert at_target["cpu-rest-verdict"].endswith(
+        "leaves everything else 72 % of the time it takes now"
+    )
     ruled_out = verdicts((epoch_row(share=20.0, ceiling=59.9), "AVX2"))
     assert ruled_out["cpu-rest-verdict"] == (
         "in the latest measurement (AVX2, float32) the convolutions alone take longer than the "
@@ -131,7 +146,7 @@ def test_what_the_target_leaves_the_rest_in_the_latest_measurement():
 
 def test_verdicts_of_a_network_never_measured_are_an_error():
     epochs = speed_report.cpu_epochs([speed_line(epoch_row())], {"net": 100})
-    with pytest.raises(ValueError, match="no epoch of 'tiny'"):
+    with pytest.raises(ValueError, match=r"^the speed record measures no epoch of 'tiny'$"):
         speed_report.cpu_verdicts(epochs, "tiny", 60.0)
 
 
@@ -139,7 +154,8 @@ def test_a_step_profile_in_shares_of_the_latest_measurement():
     later = epoch_row()
     later["step ms by kind"] = {"convolution": 5.0, "batch norm": 1.0, "ReLU": 0.5, "pooling": 0.5}
     later["step ms by kind"] |= {"dropout": 1.0, "other": 2.0}
-    lines = [speed_line(epoch_row()), speed_line(later, date="2026-12-02")]
+    lines = [speed_line(epoch_row()), speed_line(epoch_row(), date="2026-12-02")]
+    lines.append(speed_line(later, date="2026-12-03"))  # the latest
     lines[0]["epochs"].append(epoch_row("tiny"))
     epochs = speed_report.cpu_epochs(lines, {"net": 100, "tiny": 100})
     table, figures = speed_report.step_profile(epochs, "net")
@@ -149,7 +165,7 @@ def test_a_step_profile_in_shares_of_the_latest_measurement():
         "bn-share-of-step": 10.0,
     }
     assert list(table.columns.get_level_values(0).unique()) == ["ms per step", "% of the step"]
-    assert list(table["ms per step"].columns) == ["Xeon, 2026-12-01", "Xeon, 2026-12-02"]
+    assert list(table["ms per step"].columns) == [f"Xeon, 2026-12-0{day}" for day in (1, 2, 3)]
     assert table.loc["convolution", ("% of the step", "Xeon, 2026-12-01")] == 60.0  # 6 of 10
     assert table.loc["batch norm", ("ms per step", "Xeon, 2026-12-01")] == 2.0
 
@@ -163,16 +179,19 @@ def test_the_variant_table_orders_the_variants_and_leaves_a_gap_where_one_did_no
         speed_line(variants=[variant("net", "bfloat16", 8.0), variant("net", "eager", 10.0)]),
         speed_line(
             variants=[variant("net", "compiled", 9.0), variant("net", "eager", 11.0)],
-            date="2026-12-02",
+            date="2026-11-02",  # earlier, but later in the record: the table keeps its order
         ),
         speed_line(),
+        {"cpu": "Xeon", "date": "2026-10-01"},  # older than --variants
     ]
     table = speed_report.variant_table(lines)
+    assert list(table.index.get_level_values("date")) == ["2026-12-01", "2026-11-02"]
     assert list(table.columns) == ["eager", "compiled", "bfloat16"]
     assert table.index.names == ["CPU", "date", "model", "batch size"]
     assert list(table["eager"]) == [10.0, 11.0]
     assert math.isnan(table["compiled"].iloc[0]) and math.isnan(table["bfloat16"].iloc[1])
-    with pytest.raises(ValueError, match="--variants"):
+    message = "^no variants recorded: run bench/timing/speed.py --variants --record$"
+    with pytest.raises(ValueError, match=message):
         speed_report.variant_table([speed_line()])
 
 
@@ -187,7 +206,9 @@ def test_compile_and_bfloat16_are_read_from_the_latest_line_that_ran_both():
         step_line(10.0, 20.0, 40.0, False),
         step_line(40.0, 30.0, 20.0, True, date="2026-12-02"),
         speed_line(variants=[variant("net", "eager", 1.0)]),  # ran neither
+        speed_line(variants=[variant("net", "eager", 1.0), variant("net", "compiled", 1.0)]),
         step_line(1.0, 1.0, 1.0, True, model="tiny"),
+        {"cpu": "Xeon", "date": "2026-10-01"},  # older than --variants
     ]
     figures = speed_report.compiled_and_bfloat16(lines, "net")
     assert figures == {
@@ -209,7 +230,10 @@ def test_compile_and_bfloat16_are_read_from_the_latest_line_that_ran_both():
     nearly = speed_report.compiled_and_bfloat16([step_line(100.0, 100.4, 10.0, True)], "net")
     assert nearly["compile-verdict"] == "as much time"  # -0.4 %, "0 %" in words
     assert even["bf16-verdict"].startswith("bfloat16 made the step 1.0 times as fast")
-    with pytest.raises(ValueError, match="compiled and in bfloat16"):
+    barely = speed_report.compiled_and_bfloat16([step_line(100.0, 99.2, 10.0, True)], "net")
+    assert barely["compile-verdict"] == "1 % less time"
+    message = "^no line of the speed record ran 'net' compiled and in bfloat16$"
+    with pytest.raises(ValueError, match=message):
         speed_report.compiled_and_bfloat16(lines[2:], "net")
 
 
@@ -220,6 +244,7 @@ def test_emulated_bfloat16_is_read_on_every_cpu_without_the_instructions():
         speed_line(variants=[variant("net", "eager", 1.0)], bf16=False),
         step_line(20.0, 1.0, 30.0, False),
         step_line(1.0, 1.0, 9.0, False, model="tiny"),
+        {"cpu": "Xeon", "date": "2026-10-01", "bfloat16 in hardware": False},
     ]
     assert speed_report.emulated_bfloat16_ratios(lines, "net") == [7.0, 1.5]
 
@@ -235,27 +260,34 @@ def kernel_line(rows, date="2026-12-03"):
 def test_the_kernels_verdict_of_the_latest_line_that_turned_onednn_off():
     formats = {"net": "NCHW", "tiny": "channels-last"}
     lines = [
-        kernel_line({"net": (10.0, 12.0, 30.0), "tiny": (5.0, 4.0, 6.0)}),
+        kernel_line({"tiny": (5.0, 4.0, 6.0), "net": (10.0, 12.0, 30.0)}),
         step_line(1.0, 1.0, 1.0, True),  # later, but without those variants
+        {"cpu": "Xeon", "date": "2026-10-01"},  # older than --variants
     ]
     verdict, slowdowns = speed_report.kernels_verdict(lines, formats)
     assert verdict == (
         "On the EPYC (2026-12-03), ms per step in each network's own memory format, in the "
-        "other one, and without oneDNN:\n\n- `net` (NCHW): 10.0, 12.0, 30.0\n- `tiny` "
-        "(channels-last): 5.0, 4.0, 6.0\n\nThe other format was slower for 1 of the 2 "
+        "other one, and without oneDNN:\n\n- `tiny` (channels-last): 5.0, 4.0, 6.0\n- `net` "
+        "(NCHW): 10.0, 12.0, 30.0\n\nThe other format was slower for 1 of the 2 "
         "networks, and PyTorch's own kernels 1.2 to 3.0 times as slow as oneDNN's."
     )
     assert isinstance(verdict, Markdown)
-    assert slowdowns.to_dict() == {"net": 3.0, "tiny": 1.2}
+    assert list(slowdowns.items()) == [("tiny", 1.2), ("net", 3.0)]
+    same = speed_report.kernels_verdict([kernel_line({"net": (10.0, 10.0, 20.0)})], formats)[0]
+    assert same.endswith(
+        "The other format was not slower, and PyTorch's own kernels 2.0 times as slow as oneDNN's."
+    )
     one = [lines[0], kernel_line({"net": (10.0, 12.0, 20.0)}, date="2026-12-04")]
     verdict, _ = speed_report.kernels_verdict(one, formats)
     assert verdict.startswith("On the EPYC (2026-12-04)")
     assert verdict.endswith(
-        "The other format was slower for the network, and PyTorch's own kernels 2.0 times as "
+        "The other format was slower, and PyTorch's own kernels 2.0 times as "
         "slow as oneDNN's. Neither pays: each network keeps its format, and oneDNN computes "
         "every step."
     )
-    with pytest.raises(ValueError, match="without oneDNN"):
+    with pytest.raises(
+        ValueError, match=r"^no line of the speed record ran a step without oneDNN$"
+    ):
         speed_report.kernels_verdict(lines[1:], formats)
 
 
@@ -269,31 +301,39 @@ def probe(faults, seconds, keep_freed=True, weights="ab" * 32):
 
 
 def test_the_malloc_verdict_in_numbers_and_where_there_is_no_glibc():
-    verdict = speed_report.malloc_verdict(probe(9596.5, 0.0416), probe(71.6, 0.0278))
+    verdict = speed_report.malloc_verdict(probe(9596.5, 1.4), probe(71.6, 0.7))
     assert verdict == (
-        "With `malloc` as it comes, a step page-faults 9,596 times and takes 42 ms; keeping "
-        "freed memory brings that to 72 faults and 28 ms, a factor of 1.5, and the weights "
+        "With `malloc` as it comes, a step page-faults 9,596 times and takes 1400 ms; keeping "
+        "freed memory brings that to 72 faults and 700 ms, a factor of 2.0, and the weights "
         "after the steps are bit for bit the same."
     )
     assert isinstance(verdict, Markdown)
     elsewhere = speed_report.malloc_verdict(probe(10, 0.04), probe(10, 0.04, keep_freed=False))
-    assert elsewhere.startswith("The machine that built this page does not use glibc")
-    with pytest.raises(ValueError, match="changed the weights"):
+    assert elsewhere == (
+        "The machine that built this page does not use glibc, so `keep_freed_memory` changed "
+        "nothing here: both rows ran with the C library's own allocator, and the weights after "
+        "the steps are bit for bit the same."
+    )
+    message = "^keeping freed memory changed the weights the steps end with$"
+    with pytest.raises(ValueError, match=message):
         speed_report.malloc_verdict(probe(1, 1.0), probe(1, 1.0, weights="cd" * 32))
 
 
 def test_the_convolutions_alone_of_the_latest_measurement_on_the_same_kind_of_cpu():
     lines = [
-        speed_line(epoch_row(convolutions=4.0), epoch_row("tiny", convolutions=2.0)),
+        speed_line(epoch_row("tiny", convolutions=2.0), epoch_row(convolutions=4.0)),
         speed_line(epoch_row(convolutions=3.0), date="2026-12-02"),
         speed_line(epoch_row(convolutions=9.0), vector="AVX2"),
         speed_line(epoch_row(convolutions=8.0), cpu="EPYC"),
     ]
     epochs = speed_report.cpu_epochs(lines, {"net": 100, "tiny": 100})
     built_on = {"cpu": "Xeon", "vector instructions": "AVX512"}
-    assert speed_report.convolutions_alone(epochs, built_on) == {"net": 3.0, "tiny": 2.0}
+    alone = speed_report.convolutions_alone(epochs, built_on)
+    assert list(alone.items()) == [("tiny", 2.0), ("net", 3.0)]  # in the record's order
     assert speed_report.convolutions_alone(epochs, built_on | {"vector instructions": "AVX2"}) == {
         "net": 9.0
     }
-    with pytest.raises(ValueError, match="no epoch on the EPYC with AVX2"):
+    with pytest.raises(
+        ValueError, match=r"^the speed record measures no epoch on the EPYC with AVX2$"
+    ):
         speed_report.convolutions_alone(epochs, {"cpu": "EPYC", "vector instructions": "AVX2"})

@@ -44,7 +44,8 @@ def read(name: str) -> list[dict]:
     if not path.is_file():
         raise ValueError(f"{name}.jsonl is missing: {RECORDS[name]} writes it")
     lines = []
-    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    # bytes: json.loads reads UTF-8 (and the ASCII json.dumps writes) without an encoding named
+    for number, text in enumerate(path.read_bytes().splitlines(), start=1):
         try:
             line = json.loads(text)
         except json.JSONDecodeError as error:

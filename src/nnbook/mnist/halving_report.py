@@ -328,8 +328,10 @@ def first_steps_lever(lines: Sequence[Mapping], first_models: Sequence[str]) -> 
     for line in lines:
         if not (names := _shortened(line, first_models)):
             continue
-        epochs = line["recipes"][names[0]]["epochs"]
-        for skeleton, normalised in zip(*(line["runs"][name] for name in names), strict=True):
+        skeleton_name, normalised_name = names
+        epochs = line["recipes"][skeleton_name]["epochs"]
+        pairs = zip(line["runs"][skeleton_name], line["runs"][normalised_name], strict=True)
+        for skeleton, normalised in pairs:
             kept.append(_lever_claims(skeleton, normalised, answer_gap))
             verdict = "The claims hold." if kept[-1] else "**Not every claim holds.**"
             rows.append(f"{_lever_row(line, epochs, skeleton, normalised)} {verdict}")
@@ -337,10 +339,11 @@ def first_steps_lever(lines: Sequence[Mapping], first_models: Sequence[str]) -> 
     if not with_lever:
         raise ValueError("no build of the halve record trains the first steps in fewer epochs")
     lever_build = with_lever[-1]
-    full = lever_build["build"]["after"][1 : 1 + len(first_models)]
-    saved = sum(
-        lever_build["runs"][long][0]["cpu seconds"] - lever_build["runs"][short][0]["cpu seconds"]
-        for long, short in zip(full, _shortened(lever_build, first_models), strict=True)
+    runs, models = lever_build["runs"], lever_build["models"]
+    full = [name for name in lever_build["build"]["after"] if models[name] in first_models]
+    shorter = _shortened(lever_build, first_models)
+    saved = sum(runs[name][0]["cpu seconds"] for name in full) - sum(
+        runs[name][0]["cpu seconds"] for name in shorter
     )
     decision = (
         "the lever pays."

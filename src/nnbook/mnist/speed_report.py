@@ -245,7 +245,9 @@ def kernels_verdict(
     """Each network's step in its own memory format (``formats``: network → its name), in the
     other one and without oneDNN, from the latest line that ran those variants, in words; and
     PyTorch's own kernels' ms per step over oneDNN's, by network."""
-    lines = [r for r in reports if any(v["variant"] == "without oneDNN" for v in r["variants"])]
+    lines = [
+        r for r in reports if any(v["variant"] == "without oneDNN" for v in r.get("variants", []))
+    ]
     if not lines:
         raise ValueError("no line of the speed record ran a step without oneDNN")
     line = lines[-1]
@@ -254,11 +256,10 @@ def kernels_verdict(
     )
     other_slower = steps["other memory format"] > steps["eager"]
     slowdowns = steps["without oneDNN"] / steps["eager"]
-    networks = (
-        "the network"
-        if len(steps) == 1
-        else f"{int(other_slower.sum())} of the {len(steps)} networks"
-    )
+    if len(steps) == 1:
+        formats_said = "was " + ("slower" if other_slower.all() else "not slower")
+    else:
+        formats_said = f"was slower for {int(other_slower.sum())} of the {len(steps)} networks"
     rows = "\n".join(
         f"- `{model}` ({formats[model]}): {row['eager']:.1f}, {row['other memory format']:.1f}, "
         f"{row['without oneDNN']:.1f}"
@@ -271,8 +272,8 @@ def kernels_verdict(
     )
     verdict = Markdown(
         f"On the {line['cpu']} ({line['date']}), ms per step in each network's own memory "
-        f"format, in the other one, and without oneDNN:\n\n{rows}\n\nThe other format was "
-        f"slower for {networks}, and PyTorch's own kernels {span(slowdowns)} times as slow "
+        f"format, in the other one, and without oneDNN:\n\n{rows}\n\nThe other format "
+        f"{formats_said}, and PyTorch's own kernels {span(slowdowns)} times as slow "
         f"as oneDNN's{ending}"
     )
     return verdict, slowdowns

@@ -181,3 +181,10 @@ def test_what_the_first_epochs_weigh_in_the_average_at_the_end():
     for early in (0, 15):
         with pytest.raises(ValueError, match=f"^early_epochs must be from 1 to 14, got {early}$"):
             small_report.early_share(recipe, 10, early)
+
+
+def test_seeds_held_against_an_earlier_version():
+    change = small_report.held_change
+    assert change(seeds_row(held=3), seeds_row(held=2)) == "on 3 seeds instead of 2"
+    assert change(seeds_row(held=2), seeds_row(held=2)) == "on 2 seeds, as before"
+    assert change(seeds_row(held=1), seeds_row(held=0)) == "on 1 seed instead of 0"

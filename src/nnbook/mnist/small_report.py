@@ -143,3 +143,11 @@ def record_of(row: Mapping) -> Markdown:
         f"`{row['command']}`, on an {row['cpu']} ({threads_phrase([row['threads']])} a run, "
         f"{row['date']}, commit `{row['commit'][:7]}`)"
     )
+
+
+def held_change(row: Mapping, before: Mapping) -> str:
+    """On how many seeds a network held the target against an earlier version of it (rows of
+    ``seeds_table``), in words: "on 3 seeds instead of 2", or "on 2 seeds, as before"."""
+    held, held_before = int(row["seeds held"]), int(before["seeds held"])
+    seeds = f"on {held} seed{'' if held == 1 else 's'}"
+    return f"{seeds}, as before" if held == held_before else f"{seeds} instead of {held_before}"

@@ -57,7 +57,8 @@ def test_the_runs_and_their_table():
     assert len(runs) == 10 and set(runs["gpu"]) == {GPU_TARGET_DEVICE, "H200"}
     table = gpu_report.runs_table(runs)
     assert list(table.columns) == [
-        "batch", "peak rate", "epochs", "deterministic", "runs", "seconds", "final accuracy (%)",
+        "batch", "peak learning rate", "epochs", "deterministic", "runs", "seconds",
+        "final accuracy (%)",
     ]  # fmt: skip
     assert list(table.index) == [GPU_TARGET_DEVICE] * 4 + ["H200"]
     first = table.iloc[0]  # the H100's: nondeterministic first, the smaller batch first
@@ -66,7 +67,7 @@ def test_the_runs_and_their_table():
     recipe = h100[(h100["batch"] == GPU_RECIPE.batch_size) & (h100["deterministic"] == "")]
     assert list(recipe["seconds"]) == ["12.0, 12.0", "8.1, 8.2, 8.3"]
     assert list(recipe["final accuracy (%)"]) == ["99.49, 99.53", "99.60, 99.70, 99.80"]
-    assert list(recipe["peak rate"]) == [GPU_RECIPE.lr] * 2
+    assert list(recipe["peak learning rate"]) == [GPU_RECIPE.lr] * 2
     assert list(table["deterministic"]) == ["", "", "", "yes", ""]
     message = "^the gpu record holds no run: bench/timing/gpu.py writes them$"
     with pytest.raises(ValueError, match=message):
@@ -77,7 +78,7 @@ def test_recipes_that_differ_in_rate_alone_keep_the_record_s_order():
     higher = recipe_run(1, 8.0, 0.995, lr=0.3)
     lower = recipe_run(1, 8.0, 0.995, lr=0.2)
     table = gpu_report.runs_table(gpu_report.recipe_runs([higher, lower]))
-    assert list(table["peak rate"]) == [0.3, 0.2]
+    assert list(table["peak learning rate"]) == [0.3, 0.2]
 
 
 def test_the_figures_of_the_gpu_recipe():

@@ -211,15 +211,16 @@ def test_the_build_before_and_after_in_numbers():
     assert figures["build-answer-share"] == pytest.approx(100 * 1200 / 900)
     assert figures["build-verdict"] == (
         "Halving `Net`'s recipe did not halve the build's training. `Net` went from 500 to 250 "
-        "CPU seconds, but the steps, whose recipes did not change, took 950 in both, so the "
-        "build's training went from 1450 to 1200 CPU seconds (725 and 600 s on the clock): "
+        'CPU seconds, but the networks of "How small can it go", whose recipes did not change, '
+        "took 950 in both, so the build's training went from 1450 to 1200 CPU seconds (725 and "
+        "600 s on the clock): "
         "83 %, beyond the aim of 50 % (EPYC, 2 threads, 2026-12-01, commit `0123456`)."
     )
     assert figures["build-floor"] == (
-        "Could faster steps close the gap? For the build to take half its time before, with "
-        "`Net` as it is now, the steps would have 238 s on the clock: 2.38 times what their "
-        "convolutions alone take (100 s, every epoch's, from the speed record above on this "
-        "kind of CPU). They took 475 s, 4.75 times their convolutions."
+        "Could those networks train faster and close the gap? For the build to take half its "
+        "time before, with `Net` as it is now, they would have 238 s on the clock: 2.38 times "
+        "what their convolutions alone take (100 s, every epoch's, from the speed record above "
+        "on this kind of CPU). They took 475 s on the clock, 4.75 times their convolutions."
     )
     assert isinstance(figures["build-verdict"], Markdown)
     assert isinstance(figures["build-floor"], Markdown)

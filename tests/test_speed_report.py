@@ -139,8 +139,8 @@ def test_what_the_target_leaves_the_rest_in_the_latest_measurement():
     )
     ruled_out = verdicts((epoch_row(share=20.0, ceiling=59.9), "AVX2"))
     assert ruled_out["cpu-rest-verdict"] == (
-        "in the latest measurement (AVX2, float32) the convolutions alone take longer than the "
-        "target allows the whole epoch"
+        "on the CPU measured latest (AVX2, float32) not even an epoch whose rest cost nothing "
+        "would reach it"
     )
 
 
@@ -162,8 +162,25 @@ def test_a_step_profile_in_shares_of_the_latest_measurement():
     assert figures == {  # of 10 ms: 5 convolution, 1 + 0.5 + 0.5 + 1 memory, 1 batch norm
         "conv-share-of-step": 50.0,
         "memory-share-of-step": 30.0,
+        "memory-kinds": "batch normalisation, ReLU, pooling and dropout",
         "bn-share-of-step": 10.0,
     }
+    lines[-1]["epochs"][0]["step ms by kind"] |= {"dropout": 0.0, "pooling": 0.0}
+    epochs = speed_report.cpu_epochs(lines, {"net": 100, "tiny": 100})
+    _, figures = speed_report.step_profile(epochs, "net")
+    assert figures["memory-kinds"] == "batch normalisation and ReLU"  # those that took any time
+    lines[-1]["epochs"][0]["step ms by kind"] |= {"pooling": 0.05}  # half a percent of the step
+    epochs = speed_report.cpu_epochs(lines, {"net": 100, "tiny": 100})
+    kinds = speed_report.step_profile(epochs, "net")[1]["memory-kinds"]
+    assert kinds == "batch normalisation, ReLU and pooling"
+    lines[-1]["epochs"][0]["step ms by kind"] |= {"pooling": 0.0}
+    lines[-1]["epochs"][0]["step ms by kind"] |= {"batch norm": 0.0}
+    epochs = speed_report.cpu_epochs(lines, {"net": 100, "tiny": 100})
+    assert speed_report.step_profile(epochs, "net")[1]["memory-kinds"] == "ReLU"
+    lines[-1]["epochs"][0]["step ms by kind"] |= {"ReLU": 0.0}
+    epochs = speed_report.cpu_epochs(lines, {"net": 100, "tiny": 100})
+    with pytest.raises(ValueError, match=r"^nothing to name$"):
+        speed_report.step_profile(epochs, "net")
     assert list(table.columns.get_level_values(0).unique()) == ["ms per step", "% of the step"]
     assert list(table["ms per step"].columns) == [f"Xeon, 2026-12-0{day}" for day in (1, 2, 3)]
     assert table.loc["convolution", ("% of the step", "Xeon, 2026-12-01")] == 60.0  # 6 of 10
@@ -308,6 +325,12 @@ def test_the_malloc_verdict_in_numbers_and_where_there_is_no_glibc():
         "after the steps are bit for bit the same."
     )
     assert isinstance(verdict, Markdown)
+    fewer = speed_report.malloc_verdict(probe(9596.5, 1.4), probe(0.6, 0.7))
+    assert "brings that to under one fault and 700 ms" in fewer
+    one = speed_report.malloc_verdict(probe(9596.5, 1.4), probe(1.0, 0.7))
+    assert "brings that to 1 fault and 700 ms" in one
+    two = speed_report.malloc_verdict(probe(9596.5, 1.4), probe(1.6, 0.7))
+    assert "brings that to 2 faults and 700 ms" in two
     elsewhere = speed_report.malloc_verdict(probe(10, 0.04), probe(10, 0.04, keep_freed=False))
     assert elsewhere == (
         "The machine that built this page does not use glibc, so `keep_freed_memory` changed "

@@ -48,7 +48,7 @@ def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
     )
     table["deterministic"] = table["deterministic"].map({True: "yes", False: ""})
     table.columns = [
-        "GPU", "batch", "peak rate", "epochs", "deterministic", "runs", "seconds",
+        "GPU", "batch", "peak learning rate", "epochs", "deterministic", "runs", "seconds",
         "final accuracy (%)",
     ]  # fmt: skip
     return table.set_index("GPU")

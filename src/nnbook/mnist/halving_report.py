@@ -219,7 +219,8 @@ def build_report(line: Mapping, convolutions_floor: float) -> dict[str, object]:
         "build-verdict": Markdown(
             f"Halving `Net`'s recipe {halved} the build's training. `Net` went from "
             f"{net_before['cpu seconds']:.0f} to {net_after['cpu seconds']:.0f} CPU seconds, but "
-            f"the steps, whose recipes did not change, took {total(after[1:], 'cpu seconds'):.0f} "
+            f'the networks of "How small can it go", whose recipes did not change, took '
+            f"{total(after[1:], 'cpu seconds'):.0f} "
             f"in both, so the build's training went from {cpu_before:.0f} to "
             f"{cpu_after:.0f} CPU seconds ({total(before, 'wall seconds'):.0f} and "
             f"{total(after, 'wall seconds'):.0f} s on the clock): {100 * share:.0f} %, "
@@ -254,10 +255,12 @@ def _floor_verdict(budget: float, steps_wall: float, floor: float) -> Markdown:
         else f"{budget / floor:.2f} times what their convolutions alone take"
     )
     return Markdown(
-        f"Could faster steps close the gap? For the build to take half its time before, with "
-        f"`Net` as it is now, the steps would have {budget:.0f} s on the clock: {reach} "
+        f"Could those networks train faster and close the gap? For the build to take half its "
+        f"time before, with `Net` as it is now, they would have {budget:.0f} s on the clock: "
+        f"{reach} "
         f"({floor:.0f} s, every epoch's, from the speed record above on this kind of CPU). "
-        f"They took {steps_wall:.0f} s, {steps_wall / floor:.2f} times their convolutions."
+        f"They took {steps_wall:.0f} s on the clock, {steps_wall / floor:.2f} times their "
+        "convolutions."
     )
 
 

@@ -39,9 +39,16 @@ def malloc_verdict(plain: Mapping, tuned: Mapping) -> Markdown:
     return Markdown(
         f"With `malloc` as it comes, a step page-faults {plain['page_faults_per_step']:,.0f} "
         f"times and takes {1000 * before:.0f} ms; keeping freed memory brings that to "
-        f"{tuned['page_faults_per_step']:,.0f} faults and {1000 * after:.0f} ms, a factor of "
+        f"{_faults(tuned['page_faults_per_step'])} and {1000 * after:.0f} ms, a factor of "
         f"{before / after:.1f}, and the weights after the steps are bit for bit the same."
     )
+
+
+def _faults(count: float) -> str:
+    """Page faults per step, in words: "72 faults", or "under one fault"."""
+    if count < 1:
+        return "under one fault"
+    return f"{count:,.0f} fault{'' if round(count) == 1 else 's'}"
 
 
 def cpu_epochs(reports: Sequence[Mapping], multiply_adds: Mapping[str, int]) -> pd.DataFrame:
@@ -129,8 +136,8 @@ def _rest_verdict(latest: pd.Series, target: float) -> str:
         return f"the latest measurement, in {precision}, already runs above the target"
     if latest["ceiling, % of matmul"] < target:
         return (
-            f"in the latest measurement ({latest['vector instructions']}, {precision}) the "
-            "convolutions alone take longer than the target allows the whole epoch"
+            f"on the CPU measured latest ({latest['vector instructions']}, {precision}) not even "
+            "an epoch whose rest cost nothing would reach it"
         )
     seconds, convolutions = latest["seconds per epoch"], latest["convolutions alone, s"]
     budget = seconds * latest["% of matmul"] / target - convolutions
@@ -141,15 +148,21 @@ def _rest_verdict(latest: pd.Series, target: float) -> str:
     )
 
 
-#: The kinds of operator a step's profile groups, and those of them that only move memory.
-MEMORY_BOUND = ("batch norm", "ReLU", "pooling", "dropout")
+#: The kinds of operator a step's profile groups that only move memory, as the prose names them.
+MEMORY_BOUND = {
+    "batch norm": "batch normalisation",
+    "ReLU": "ReLU",
+    "pooling": "pooling",
+    "dropout": "dropout",
+}
 
 
 def step_profile(epochs: pd.DataFrame, model: str) -> tuple[pd.DataFrame, dict[str, float]]:
     """Where a step of ``model`` spends its CPU time, by kind of operator, in each measurement
     (ms and % of the step, one column per measurement), and the latest's shares for the prose:
     the convolutions' (``conv-share-of-step``), the memory-bound kinds' together
-    (``memory-share-of-step``) and batch normalisation's (``bn-share-of-step``)."""
+    (``memory-share-of-step``), named (``memory-kinds``: those that took any time) and batch
+    normalisation's (``bn-share-of-step``)."""
     net = epochs[epochs["model"] == model]
     steps = pd.DataFrame(list(net["step ms by kind"]), index=net["CPU"] + ", " + net["date"]).T
     shares = 100 * steps / steps.sum()
@@ -157,6 +170,7 @@ def step_profile(epochs: pd.DataFrame, model: str) -> tuple[pd.DataFrame, dict[s
     figures = {
         "conv-share-of-step": float(latest["convolution"]),
         "memory-share-of-step": float(latest[list(MEMORY_BOUND)].sum()),
+        "memory-kinds": _named([name for kind, name in MEMORY_BOUND.items() if latest[kind] > 0]),
         "bn-share-of-step": float(latest["batch norm"]),
     }
     return pd.concat({"ms per step": steps, "% of the step": shares}, axis=1), figures
@@ -190,6 +204,14 @@ def _step_ms(line: Mapping, model: str, variant: str) -> float:
         for v in line["variants"]
         if (v["model"], v["variant"]) == (model, variant)
     )
+
+
+def _named(names: list[str]) -> str:
+    """Names in a sentence: "a", "a and b", "a, b and c"."""
+    if not names:
+        raise ValueError("nothing to name")
+    *others, last = names
+    return f"{', '.join(others)} and {last}" if others else last
 
 
 def _ran(line: Mapping, model: str, variant: str) -> bool:

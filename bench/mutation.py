@@ -16,15 +16,27 @@ A surviving mutant is either killed by a sharper test, or listed in
 equivalent (nothing can tell it apart; left out of the score), accepted (a behaviour left
 unpinned on purpose) or untested behaviour (tested since the module's record); the last two
 count as survivors. ``--diffs DIR`` writes the survivors' diffs to read.
+
+A module whose mutants take longer than one sitting (``nnbook.mnist.trainer``'s run its training
+tests) is measured in a kept scratch copy: ``--scratch DIR`` makes the copy in ``DIR/MODULE`` or,
+when it is there, goes on where the last run stopped (mutmut keeps each mutant's status beside
+it); the record is written when every mutant has been checked, with the commit the copy was made
+from and the seconds of all the sittings. Stopping it (Ctrl-C, ``kill``) loses the mutants being
+checked at that moment, nothing else.
+
+    python -m bench.mutation --modules nnbook.mnist.trainer --scratch ~/.cache/nnbook/mutation \
+        --record bench/results/mutation.jsonl   # again, until it records
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,7 +45,7 @@ import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
-from bench.provenance import ROOT, append_record, provenance
+from bench.provenance import ROOT, append_record, commit, provenance
 
 #: The modules whose figures the book states, and the unit tests that exercise each.
 TESTS: dict[str, list[str]] = {
@@ -209,10 +221,13 @@ def module_file(module: str) -> Path:
     return Path("src", *module.split(".")).with_suffix(".py")
 
 
-def scratch_copy(module: str, tests: list[str]) -> Path:
-    """The repository's package, tests and bench in a temporary folder, with a pyproject.toml
-    that tells mutmut what to mutate and runs pytest in one process, without the chapters."""
-    folder = Path(tempfile.mkdtemp(prefix="nnbook-mutation-"))
+def scratch_copy(module: str, tests: list[str], folder: Path | None = None) -> Path:
+    """The repository's package, tests and bench in ``folder`` (by default a new temporary
+    one), with a pyproject.toml that tells mutmut what to mutate and runs pytest in one process,
+    without the chapters."""
+    if folder is None:
+        folder = Path(tempfile.mkdtemp(prefix="nnbook-mutation-"))
+    folder.mkdir(parents=True, exist_ok=True)
     for part in ("src", "tests", "bench", "book", ".ci", "_config.yml", "_toc.yml", "README.md"):
         source = ROOT / part
         if source.is_dir():
@@ -272,23 +287,98 @@ def survivor_diffs(folder: Path, survivors: list[str]) -> str:
     return "\n".join(shown)
 
 
+def measured_sources(module: str) -> str:
+    """A digest of what decides a module's mutants and their fate: its source and its tests
+    (the files of ``TESTS``, and the tests' ``conftest.py``)."""
+    paths = [module_file(module), Path("tests", "conftest.py")]
+    paths += [Path(test) for test in TESTS[module] if not test.startswith("-")]
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(str(path).encode() + b"\0" + (ROOT / path).read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+class UnfinishedError(Exception):
+    """A kept scratch copy whose mutants are not all checked yet: run again to go on."""
+
+
+def kept_copy(module: str, scratch: Path) -> tuple[Path, dict]:
+    """``scratch/MODULE``, made now or, when a run made it before, as that run left it; and
+    its notes (the commit it was copied from, the sources' digest, the seconds spent so far).
+    A copy made from another version of the module or its tests is refused."""
+    folder = scratch / module
+    notes_file = folder / "made-from.json"
+    if notes_file.exists():
+        notes = json.loads(notes_file.read_text())
+        if notes["sources"] != measured_sources(module):
+            raise ValueError(
+                f"{folder} was copied from {notes['commit']}, whose {module} or tests differ "
+                f"from these: delete it to measure this version"
+            )
+        return folder, notes
+    if folder.exists():
+        raise ValueError(f"{folder} is not a scratch copy this script made: delete it")
+    scratch_copy(module, TESTS[module], folder)
+    notes = {"commit": commit(), "sources": measured_sources(module), "seconds": 0.0}
+    notes["sittings"] = 0
+    notes_file.write_text(json.dumps(notes))
+    return folder, notes
+
+
+def run_mutmut(folder: Path, env: dict[str, str], args: list[str]) -> subprocess.CompletedProcess:
+    """``mutmut run ARGS`` in ``folder``. Stopped (Ctrl-C, or ``kill``, which ``main`` turns
+    into an exit), it stops mutmut and the workers it forked with it, so none goes on writing
+    statuses into a copy the next run takes over."""
+    command = [sys.executable, "-m", "mutmut", "run", *args]
+    with subprocess.Popen(
+        command, cwd=folder, env=env, text=True, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    ) as process:  # fmt: skip
+        try:
+            stdout, stderr = process.communicate()
+        except BaseException:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
 def mutate(
-    module: str, children: int, diffs: Path | None = None, only: list[str] | None = None
+    module: str,
+    children: int,
+    diffs: Path | None = None,
+    only: list[str] | None = None,
+    scratch: Path | None = None,
 ) -> dict[str, object]:
     """Run mutmut on ``module`` (``only``: on these of its mutants alone); its record (without
     provenance). With ``diffs``, the surviving mutants' diffs are written to
-    ``diffs/MODULE.diff`` for reading."""
+    ``diffs/MODULE.diff`` for reading. With ``scratch``, in the kept copy ``scratch/MODULE``
+    (see ``kept_copy``), going on where the last run stopped: ``UnfinishedError`` while mutants are
+    left unchecked; the record names the commit the copy was made from."""
     tests = TESTS[module]
-    folder = scratch_copy(module, tests)
+    notes: dict = {}
+    if scratch is None:
+        folder = scratch_copy(module, tests)
+    else:
+        folder, notes = kept_copy(module, scratch)
     env = os.environ | {"NNBOOK_RUNS": str(folder / "runs"), "OMP_NUM_THREADS": "1"}
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "mutmut", "run", "--max-children", str(children), *(only or [])],
-        cwd=folder, env=env, capture_output=True, text=True,
-    )  # fmt: skip
-    seconds = time.perf_counter() - started
+    try:
+        done = run_mutmut(folder, env, ["--max-children", str(children), *(only or [])])
+    finally:
+        seconds = time.perf_counter() - started
+        if scratch is not None:  # a stopped sitting counts too
+            notes |= {"seconds": notes["seconds"] + seconds, "sittings": notes["sittings"] + 1}
+            (folder / "made-from.json").write_text(json.dumps(notes))
+            seconds = notes["seconds"]
     results = mutant_results(folder)
     checked = [status for status in results.values() if status != "not checked"]
+    if scratch is not None:
+        if done.returncode != 0 or len(checked) < len(results) or not results:
+            raise UnfinishedError(
+                f"{module}: {len(checked)} of {len(results)} mutants checked in {folder} after "
+                f"{notes['sittings']} sittings ({seconds:.0f} s; mutmut's exit status "
+                f"{done.returncode}): run again to go on.\n{done.stderr[-1500:]}"
+            )
     if done.returncode != 0 or not checked:
         shutil.rmtree(folder, ignore_errors=True)
         raise RuntimeError(
@@ -303,6 +393,7 @@ def mutate(
         diffs.mkdir(parents=True, exist_ok=True)
         (diffs / f"{module}.diff").write_text(survivor_diffs(folder, survivors))
     shutil.rmtree(folder, ignore_errors=True)
+    kept = {"commit": notes["commit"], "sittings": notes["sittings"]} if notes else {}
     return {
         "module": module,
         "tests": tests,
@@ -310,6 +401,7 @@ def mutate(
         **counts,
         "survivors": survivors,
         "seconds": seconds,
+        **kept,
     }
 
 
@@ -446,6 +538,10 @@ def main() -> None:
         "--table", type=Path, metavar="JSONL", help="print the README's table of this record"
     )
     parser.add_argument(
+        "--scratch", type=Path, metavar="DIR",
+        help="measure in the kept copy DIR/MODULE, going on where the last run stopped",
+    )  # fmt: skip
+    parser.add_argument(
         "--rerun", nargs="+", metavar="MUTANT",
         help="run these survivors of one module's last --record again (after a test was "
         "sharpened) and record the last record with their new statuses",
@@ -456,6 +552,7 @@ def main() -> None:
         "mutation-equivalent.md: record that record again, its survivors sorted by kind",
     )  # fmt: skip
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(f"stopped by signal {number}"))
     if args.table:
         lines = args.table.read_text(encoding="utf-8").splitlines()
         print(table(lines, listed(), TESTS))
@@ -475,7 +572,10 @@ def main() -> None:
         return
     for module in args.modules:
         origin = provenance("cpu")
-        record = mutate(module, args.children, args.diffs)
+        try:
+            record = mutate(module, args.children, args.diffs, scratch=args.scratch)
+        except UnfinishedError as unfinished:
+            sys.exit(str(unfinished))
         print(
             f"{module}: {record['mutants']} mutants, {record['killed']} killed, "
             f"{record['survived']} survived, {record['timeout']} timed out, "

@@ -3,7 +3,7 @@
 import pytest
 from IPython.core.formatters import DisplayFormatter
 
-from nnbook.prose import Markdown, span
+from nnbook.prose import Markdown, glue_figures, span
 
 
 def test_markdown_is_shown_as_markdown_and_is_still_its_text():
@@ -21,3 +21,15 @@ def test_a_span_of_figures():
     assert span([1.0, float("inf")]) == "1.0 to inf"
     with pytest.raises(ValueError, match=r"^no figures to span$"):
         span([])
+
+
+def test_a_reports_figures_are_glued_each_under_its_name_and_shown_nowhere(monkeypatch):
+    import myst_nb
+
+    glued = []
+    monkeypatch.setattr(myst_nb, "glue", lambda *args, **kwargs: glued.append((args, kwargs)))
+    glue_figures({"seeds-held": 5, "verdict": Markdown("*held*")})
+    assert glued == [
+        (("seeds-held", 5), {"display": False}),
+        (("verdict", Markdown("*held*")), {"display": False}),
+    ]

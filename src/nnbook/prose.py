@@ -1,9 +1,9 @@
 """Pieces of the prose that reports write for the chapters: a paragraph in Markdown, a span
-of figures. The chapters glue what a report returns; these decide how it reads."""
+of figures; and the glue of a report's figures into the chapter that called it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 
 class Markdown(str):
@@ -21,3 +21,12 @@ def span(values: Iterable[float], spec: str = ".1f") -> str:
         raise ValueError("no figures to span")
     low, high = format(min(values), spec), format(max(values), spec)
     return low if low == high else f"{low} to {high}"
+
+
+def glue_figures(figures: Mapping[str, object]) -> None:
+    """Glue each figure of a report under its own name, for the chapter's ``{glue}`` roles; none
+    is shown where the call is (the chapter's prose places it)."""
+    from myst_nb import glue  # here, not above: the reports that use this module need no Sphinx
+
+    for name, value in figures.items():
+        glue(name, value, display=False)

@@ -73,11 +73,17 @@ def cpu_epochs(reports: Sequence[Mapping], multiply_adds: Mapping[str, int]) -> 
     return epochs
 
 
+def _epoch_at_target(row: pd.Series, target: float) -> float:
+    """Seconds an epoch of ``row`` would take at ``target`` % of the matmul rate: its work is
+    the same, so the time scales by the rate it runs at now over the target."""
+    return row["seconds per epoch"] * row["% of matmul"] / target
+
+
 def _measurement(row: pd.Series, target: float) -> str:
     """One measurement of an epoch against the target share of matmul, in a sentence."""
     seconds, convolutions = row["seconds per epoch"], row["convolutions alone, s"]
-    at_target = seconds * row["% of matmul"] / target  # the epoch's work at the target's rate
-    budget = at_target - convolutions
+    at_target = _epoch_at_target(row, target)
+    budget = at_target - convolutions  # what the target leaves everything but the convolutions
     left = f"{budget:.2f} s" if budget > 0 else "nothing"
     return (
         f"- {row['CPU']} ({row['vector instructions']}, {row['threads']} threads, matmul "
@@ -103,13 +109,14 @@ def cpu_verdicts(epochs: pd.DataFrame, model: str, target: float) -> dict[str, o
     return {
         "cpu-target": target,
         "cpu-verdicts": Markdown(f"In {where}:\n\n{lines}"),
-        "cpu-conv-verdict": _convolutions_verdict(net["ceiling, % of matmul"], net, target),
+        "cpu-conv-verdict": _convolutions_verdict(net, target),
         "cpu-rest-verdict": _rest_verdict(net.iloc[-1], target),
     }
 
 
-def _convolutions_verdict(ceilings: pd.Series, net: pd.DataFrame, target: float) -> str:
+def _convolutions_verdict(net: pd.DataFrame, target: float) -> str:
     """Whether a network's convolutions alone run at the target, by vector instructions."""
+    ceilings = net["ceiling, % of matmul"]
     fast, slow = net[ceilings >= target], net[ceilings < target]
     sentences = []
     if len(fast):
@@ -140,7 +147,7 @@ def _rest_verdict(latest: pd.Series, target: float) -> str:
             "an epoch whose rest cost nothing would reach it"
         )
     seconds, convolutions = latest["seconds per epoch"], latest["convolutions alone, s"]
-    budget = seconds * latest["% of matmul"] / target - convolutions
+    budget = _epoch_at_target(latest, target) - convolutions
     share = 100 * budget / (seconds - convolutions)
     return (
         f"in the latest measurement, in {precision}, the target leaves everything else "

@@ -72,30 +72,51 @@ def verdicts(*rows_and_vectors, target=60.0):
     return speed_report.cpu_verdicts(epochs, "net", target)
 
 
-def test_a_measurement_in_numbers():
-    # 10 s at 30 % of matmul is 5 s at 60 %; the convolutions alone take 4 s: 1 s left
-    figures = verdicts((epoch_row(), "AVX512"))
-    assert figures["cpu-target"] == 60.0
-    assert figures["cpu-verdicts"] == (
-        "In the one measurement:\n\n- Xeon (AVX512, 2 threads, matmul 200 GFLOP/s, 2026-12-01), "
-        "float32: an epoch took 10.0 s, 30.0 % of the matmul rate; at the target it would take "
-        "5.0 s. Its convolutions alone take 4.0 s (75.0 % of the matmul rate by themselves), "
-        "which leaves 1.00 s for everything else; that took 6.0 s."
-    )
-    assert isinstance(figures["cpu-verdicts"], Markdown)
+def table(*rows_and_vectors, target=60.0):
+    """The target table of one line per row, measured on consecutive days from 2026-12-01."""
+    lines = [
+        speed_line(row, vector=vector, date=f"2026-12-{day:02d}")
+        for day, (row, vector) in enumerate(rows_and_vectors, start=1)
+    ]
+    epochs = speed_report.cpu_epochs(lines, {"net": 100})
+    return speed_report.target_table(epochs, "net", target)
+
+
+def test_a_measurement_against_the_target_in_numbers():
+    # 10 s at 30 % of matmul is 5 s at 60 %; the convolutions alone take 4 s: 1 s left of the
+    # 6 s the rest took
+    measured = table((epoch_row(), "AVX512"))
+    assert verdicts((epoch_row(), "AVX512"))["cpu-target"] == 60.0
+    assert measured.index.names == ["CPU", "date"]
+    assert measured.loc[("Xeon", "2026-12-01")].to_dict() == {
+        "instructions": "AVX512",
+        "threads": 2,
+        "arithmetic": "float32",
+        "epoch (s)": 10.0,
+        "% of matmul": 30.0,
+        "at the target (s)": pytest.approx(5.0),
+        "convolutions alone (s)": 4.0,
+        "left for the rest (s)": pytest.approx(1.0),
+        "the rest took (s)": 6.0,
+    }
 
 
 def test_convolutions_slower_than_the_target_leave_nothing():
     bfloat16 = {"recipe": {"cpu_bfloat16": True}}
-    figures = verdicts(
-        (epoch_row(convolutions=6.0, ceiling=50.0), "AVX2"),
-        (epoch_row(convolutions=5.0, **bfloat16), "AVX512"),  # 5 s at the target: 0 s left
+    measured = table(
+        (epoch_row(convolutions=6.0, ceiling=50.0), "AVX2"),  # 5 s at the target: -1 s left
+        (epoch_row(convolutions=5.0, **bfloat16), "AVX512"),  # 0 s left
     )
-    first, second = figures["cpu-verdicts"].split("\n- ")[1:]
-    assert figures["cpu-verdicts"].startswith("In each of the 2 measurements:\n\n- Xeon (AVX2")
-    assert first.endswith("which leaves nothing for everything else; that took 4.0 s.")
-    assert second.startswith("Xeon (AVX512, 2 threads, matmul 200 GFLOP/s, 2026-12-01), bfloat16")
-    assert second.endswith("which leaves nothing for everything else; that took 5.0 s.")
+    assert list(measured["instructions"]) == ["AVX2", "AVX512"]
+    assert list(measured["arithmetic"]) == ["float32", "bfloat16"]
+    assert list(measured["left for the rest (s)"]) == [0.0, pytest.approx(0.0)]
+    assert list(measured["the rest took (s)"]) == [4.0, 5.0]
+
+
+def test_the_table_of_a_network_never_measured_is_an_error():
+    epochs = speed_report.cpu_epochs([speed_line(epoch_row())], {"net": 100})
+    with pytest.raises(ValueError, match=r"^the speed record measures no epoch of 'tiny'$"):
+        speed_report.target_table(epochs, "tiny", 60.0)
 
 
 def test_the_convolutions_verdict_names_the_instructions_on_each_side_of_the_target():

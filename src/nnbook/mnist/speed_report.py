@@ -73,42 +73,54 @@ def cpu_epochs(reports: Sequence[Mapping], multiply_adds: Mapping[str, int]) -> 
     return epochs
 
 
-def _epoch_at_target(row: pd.Series, target: float) -> float:
-    """Seconds an epoch of ``row`` would take at ``target`` % of the matmul rate: its work is
-    the same, so the time scales by the rate it runs at now over the target."""
+def _epoch_at_target(row: pd.Series | pd.DataFrame, target: float) -> float | pd.Series:
+    """Seconds an epoch of ``row`` (or of each row) would take at ``target`` % of the matmul
+    rate: its work is the same, so the time scales by the rate it runs at now over the target."""
     return row["seconds per epoch"] * row["% of matmul"] / target
 
 
-def _measurement(row: pd.Series, target: float) -> str:
-    """One measurement of an epoch against the target share of matmul, in a sentence."""
-    seconds, convolutions = row["seconds per epoch"], row["convolutions alone, s"]
-    at_target = _epoch_at_target(row, target)
-    budget = at_target - convolutions  # what the target leaves everything but the convolutions
-    left = f"{budget:.2f} s" if budget > 0 else "nothing"
-    return (
-        f"- {row['CPU']} ({row['vector instructions']}, {row['threads']} threads, matmul "
-        f"{row['matmul GFLOP/s']:.0f} GFLOP/s, {row['date']}), {precision_of(row['recipe'])}: "
-        f"an epoch took {seconds:.1f} s, {row['% of matmul']:.1f} % of the matmul rate; at the "
-        f"target it would take {at_target:.1f} s. Its convolutions alone take "
-        f"{convolutions:.1f} s ({row['ceiling, % of matmul']:.1f} % of the matmul rate by "
-        f"themselves), which leaves {left} for everything else; that took "
-        f"{seconds - convolutions:.1f} s."
+def target_table(epochs: pd.DataFrame, model: str, target: float) -> pd.DataFrame:
+    """Each measurement of an epoch of ``model`` against ``target`` (a % of the matmul rate):
+    how it ran, the seconds it would take at the target, and what those seconds leave
+    everything but the convolutions (0 where the convolutions alone take longer), beside what
+    that took. One row per measurement, indexed by CPU and date."""
+    net = _measured(epochs, model)
+    at_target = _epoch_at_target(net, target)
+    convolutions = net["convolutions alone, s"]
+    table = pd.DataFrame(
+        {
+            "CPU": net["CPU"],
+            "date": net["date"],
+            "instructions": net["vector instructions"],
+            "threads": net["threads"],
+            "arithmetic": net["recipe"].map(precision_of),
+            "epoch (s)": net["seconds per epoch"],
+            "% of matmul": net["% of matmul"],
+            "at the target (s)": at_target,
+            "convolutions alone (s)": convolutions,
+            "left for the rest (s)": (at_target - convolutions).clip(lower=0),
+            "the rest took (s)": net["seconds per epoch"] - convolutions,
+        }
     )
+    return table.set_index(["CPU", "date"])
 
 
-def cpu_verdicts(epochs: pd.DataFrame, model: str, target: float) -> dict[str, object]:
-    """How each measurement of an epoch of ``model`` compares with ``target`` (a % of the
-    matmul rate), for the glue names of the chapter: every measurement in a list
-    (``cpu-verdicts``), what the convolutions alone allow (``cpu-conv-verdict``), and what the
-    target leaves the rest of the epoch in the latest measurement (``cpu-rest-verdict``)."""
+def _measured(epochs: pd.DataFrame, model: str) -> pd.DataFrame:
+    """The rows of ``model`` in ``epochs``; a ValueError when the record has none."""
     net = epochs[epochs["model"] == model]
     if net.empty:
         raise ValueError(f"the speed record measures no epoch of {model!r}")
-    where = "the one measurement" if len(net) == 1 else f"each of the {len(net)} measurements"
-    lines = "\n".join(_measurement(row, target) for _, row in net.iterrows())
+    return net
+
+
+def cpu_verdicts(epochs: pd.DataFrame, model: str, target: float) -> dict[str, object]:
+    """What the measurements of an epoch of ``model`` say against ``target`` (a % of the
+    matmul rate), for the glue names of the chapter: what the convolutions alone allow
+    (``cpu-conv-verdict``), and what the target leaves the rest of the epoch in the latest
+    measurement (``cpu-rest-verdict``); ``target_table`` gives each measurement's figures."""
+    net = _measured(epochs, model)
     return {
         "cpu-target": target,
-        "cpu-verdicts": Markdown(f"In {where}:\n\n{lines}"),
         "cpu-conv-verdict": _convolutions_verdict(net, target),
         "cpu-rest-verdict": _rest_verdict(net.iloc[-1], target),
     }

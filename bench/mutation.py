@@ -87,6 +87,13 @@ TESTS: dict[str, list[str]] = {
         "tests/test_mnist_trainer.py",
         "tests/test_mnist_small.py",
     ],
+    "nnbook.cli": [  # through `python -m nnbook`, as a user runs it; the PDF's needs a build
+        "tests/test_cli.py",
+        "tests/test_mnist_trainer.py",
+        "tests/test_mnist_small.py",
+        "tests/test_mnist_graphed.py",
+        "tests/test_files.py",
+    ],
     "nnbook.mnist.trainer": [
         "tests/test_mnist_trainer.py",
         "tests/test_mnist_small.py",
@@ -105,6 +112,8 @@ TESTS: dict[str, list[str]] = {
         "tests/test_mnist_small.py",
         "tests/test_mnist_manual.py",
     ],
+    "nnbook.mnist.networks.frontier": ["tests/test_mnist_small.py", "tests/test_mnist_model.py"],
+    "nnbook.files": ["tests/test_files.py"],
     "nnbook.mnist.graphed": ["tests/test_mnist_graphed.py"],
     "nnbook.mnist.allocator": ["tests/test_mnist_allocator.py"],
     "nnbook.mnist.plots": ["tests/test_mnist_plots.py", "tests/test_mnist_small.py"],

@@ -3,6 +3,7 @@
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +14,7 @@ from nnbook.backprop import (
     DivergenceError,
     forward,
     gradients,
+    overshoots,
     rises,
     train,
     train_many,
@@ -140,6 +142,24 @@ def test_rises_sees_only_rises_above_round_off():
     # the class network within 100 updates: η = 2 falls at every step, a huge η overshoots
     assert not rises(train(2.0, 100)["E_total"])
     assert rises(train(100.0, 100)["E_total"])
+
+
+def two_updates(first: float, second: float, errors=(1.0, 0.5, 0.25)) -> pd.DataFrame:
+    """Three rows whose gradient is (1, 0, …) then ``first`` and ``second`` times it."""
+    gradients = np.zeros((3, 8))
+    gradients[:, 0] = (1.0, first, second)
+    return pd.DataFrame(gradients, columns=GRADIENT_NAMES).assign(E_total=errors)
+
+
+def test_an_update_overshoots_when_the_gradient_it_lands_on_points_back():
+    assert not overshoots(two_updates(0.5, 0.1))
+    assert overshoots(two_updates(0.5, -0.1))  # the second update lands past the lowest point
+    assert overshoots(two_updates(-0.5, -0.1))
+    assert not overshoots(two_updates(0.5, -0.1, errors=(1.0, 1e-25, 1e-26)))  # under the floor
+    assert overshoots(two_updates(0.5, -0.1, errors=(1.0, 1e-25, 1e-26)), floor=1e-30)
+    # the class network: η = 2 never overshoots; η = 60 does, yet E_total falls at every update
+    assert not overshoots(train(2.0, 100))
+    assert overshoots(train(60.0, 100)) and not rises(train(60.0, 100)["E_total"])
 
 
 def test_the_default_difference_step_of_the_biases_is_small():

@@ -235,7 +235,9 @@ def train_many(
     return tables
 
 
-#: Below this E_total is float64 round-off: |a_o − t| is then a few units in the last place.
+#: Below this E_total a change is not read as the network's doing (``rises``, ``overshoots``):
+#: |a_o − t| is then about 1e-10, the targets are met, and the last updates move E_total by
+#: amounts that float64's rounding of a_o (1e-16 near 0.5) soon decides.
 ROUND_OFF_FLOOR = 1e-20
 
 
@@ -243,3 +245,12 @@ def rises(error: Sequence[float], floor: float = ROUND_OFF_FLOOR) -> bool:
     """True when E_total rises from one update to the next anywhere above ``floor``."""
     curve = np.asarray(error, dtype=np.float64)
     return bool(np.any((np.diff(curve) > 0) & (curve[:-1] > floor)))
+
+
+def overshoots(run: pd.DataFrame, floor: float = ROUND_OFF_FLOOR) -> bool:
+    """True when some update of ``run`` (rows as ``train`` returns them), from an E_total above
+    ``floor``, carries the weights past the lowest E_total along its own step: the gradient it
+    lands on points back along the step, its dot product with the step's gradient negative."""
+    gradient = run[list(GRADIENT_NAMES)].to_numpy()  # ∂E_total/∂w1..w8 of rows 0..T
+    along = np.einsum("ij,ij->i", gradient[:-1], gradient[1:])  # g_T · g_(T+1)
+    return bool(np.any((along < 0) & (run["E_total"].to_numpy()[:-1] > floor)))

@@ -20,9 +20,9 @@ count as survivors. ``--diffs DIR`` writes the survivors' diffs to read.
 A module whose mutants take longer than one sitting (``nnbook.mnist.trainer``'s run its training
 tests) is measured in a kept scratch copy: ``--scratch DIR`` makes the copy in ``DIR/MODULE`` or,
 when it is there, goes on where the last run stopped (mutmut keeps each mutant's status beside
-it); the record is written when every mutant has been checked, with the commit the copy was made
-from and the seconds of all the sittings. Stopping it (Ctrl-C, ``kill``) loses the mutants being
-checked at that moment, nothing else.
+it), refused if the module has changed since; the record is written when every mutant has been
+checked, with the commit the copy was made from and the seconds of all the sittings. Stopping
+it (Ctrl-C, ``kill``) loses the mutants being checked at that moment, nothing else.
 
     python -m bench.mutation --modules nnbook.mnist.trainer --scratch ~/.cache/nnbook/mutation \
         --record bench/results/mutation.jsonl   # again, until it records
@@ -31,7 +31,6 @@ checked at that moment, nothing else.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -296,40 +295,31 @@ def survivor_diffs(folder: Path, survivors: list[str]) -> str:
     return "\n".join(shown)
 
 
-def measured_sources(module: str) -> str:
-    """A digest of what decides a module's mutants and their fate: its source and its tests
-    (the files of ``TESTS``, and the tests' ``conftest.py``)."""
-    paths = [module_file(module), Path("tests", "conftest.py")]
-    paths += [Path(test) for test in TESTS[module] if not test.startswith("-")]
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(str(path).encode() + b"\0" + (ROOT / path).read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
-
 class UnfinishedError(Exception):
     """A kept scratch copy whose mutants are not all checked yet: run again to go on."""
 
 
 def kept_copy(module: str, scratch: Path) -> tuple[Path, dict]:
     """``scratch/MODULE``, made now or, when a run made it before, as that run left it; and
-    its notes (the commit it was copied from, the sources' digest, the seconds spent so far).
-    A copy made from another version of the module or its tests is refused."""
+    its notes (the commit it was copied from, the seconds spent so far, the sittings). A copy
+    of another version of the module is refused: its mutants are not this one's. Its tests may
+    have changed since: the copy keeps its own, the record names the copy's commit, and
+    ``--rerun`` runs the survivors again with today's tests."""
     folder = scratch / module
     notes_file = folder / "made-from.json"
     if notes_file.exists():
         notes = json.loads(notes_file.read_text())
-        if notes["sources"] != measured_sources(module):
+        source = module_file(module)
+        if (folder / source).read_bytes() != (ROOT / source).read_bytes():
             raise ValueError(
-                f"{folder} was copied from {notes['commit']}, whose {module} or tests differ "
-                f"from these: delete it to measure this version"
+                f"{folder} was copied from {notes['commit']}, whose {module} differs from "
+                f"this one: delete it to measure this version"
             )
         return folder, notes
     if folder.exists():
         raise ValueError(f"{folder} is not a scratch copy this script made: delete it")
     scratch_copy(module, TESTS[module], folder)
-    notes = {"commit": commit(), "sources": measured_sources(module), "seconds": 0.0}
-    notes["sittings"] = 0
+    notes = {"commit": commit(), "seconds": 0.0, "sittings": 0}
     notes_file.write_text(json.dumps(notes))
     return folder, notes
 

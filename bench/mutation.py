@@ -125,6 +125,7 @@ TESTS: dict[str, list[str]] = {
     "nnbook.mnist.halving_report": ["tests/test_halving_report.py"],
     "nnbook.mnist.gpu_report": ["tests/test_gpu_report.py"],
     "nnbook.mnist.small_report": ["tests/test_small_report.py"],
+    "nnbook.mnist.training_report": ["tests/test_training_report.py"],
     "nnbook.records": [  # the wheel's test builds the repository's own package, not the copy
         "tests/test_records.py",
         "--deselect=tests/test_records.py::test_the_records_ship_in_the_package_a_colab_install_gets",

@@ -45,7 +45,8 @@ def test_an_average_over_fewer_steps_spans_its_steps_rounded():
 
 
 @pytest.mark.parametrize(
-    ("examples", "batch", "steps"), [(60_000, 64, 938), (60_000, 100, 600), (1, 64, 1)]
+    ("examples", "batch", "steps"),
+    [(60_000, 64, 938), (60_000, 100, 600), (1, 64, 1), (3, 1, 3)],
 )
 def test_an_epochs_steps_count_a_smaller_last_batch(examples, batch, steps):
     assert steps_per_epoch(examples, batch) == steps
@@ -107,6 +108,9 @@ def test_a_run_without_epochs_is_an_error():
 def test_the_commonest_mistake_is_off_the_diagonal():
     counts = np.array([[50, 3, 0], [1, 60, 7], [7, 2, 40]])  # 1 read as 2, and 2 as 0: 7 each
     assert commonest_mistake(counts) == {"worst-true": 1, "worst-predicted": 2, "worst-count": 7}
+    original = counts.copy()
+    commonest_mistake(counts)
+    np.testing.assert_array_equal(counts, original)  # the matrix itself is left as it was
     counts[2, 0] = 8
     assert commonest_mistake(counts) == {"worst-true": 2, "worst-predicted": 0, "worst-count": 8}
     assert commonest_mistake(np.diag([5, 5])) == {

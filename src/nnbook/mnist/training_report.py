@@ -87,7 +87,8 @@ def run_figures(
 def commonest_mistake(counts: np.ndarray) -> dict[str, int]:
     """The pair of true and predicted digit a confusion matrix (rows: true digit) holds most
     often off its diagonal, and how often: the first such pair when several tie."""
-    mistakes = counts * (1 - np.eye(len(counts), dtype=counts.dtype))
+    mistakes = np.array(counts)  # a copy: the diagonal, the right answers, set to 0
+    np.fill_diagonal(mistakes, 0)
     true_digit, predicted_digit = divmod(int(mistakes.argmax()), len(counts))
     return {
         "worst-true": true_digit,

@@ -144,19 +144,26 @@ def test_rises_sees_only_rises_above_round_off():
     assert rises(train(100.0, 100)["E_total"])
 
 
-def two_updates(first: float, second: float, errors=(1.0, 0.5, 0.25)) -> pd.DataFrame:
-    """Three rows whose gradient is (1, 0, …) then ``first`` and ``second`` times it."""
-    gradients = np.zeros((3, 8))
-    gradients[:, 0] = (1.0, first, second)
-    return pd.DataFrame(gradients, columns=GRADIENT_NAMES).assign(E_total=errors)
+def updates(*gradients, errors=(1.0, 0.5, 0.25)) -> pd.DataFrame:
+    """Rows whose first gradients ∂E_total/∂w1, ∂E_total/∂w2 are ``gradients`` (the rest 0)."""
+    rows = np.zeros((len(gradients), 8))
+    rows[:, :2] = gradients
+    return pd.DataFrame(rows, columns=GRADIENT_NAMES).assign(E_total=errors[: len(gradients)])
 
 
 def test_an_update_overshoots_when_the_gradient_it_lands_on_points_back():
-    assert not overshoots(two_updates(0.5, 0.1))
-    assert overshoots(two_updates(0.5, -0.1))  # the second update lands past the lowest point
-    assert overshoots(two_updates(-0.5, -0.1))
-    assert not overshoots(two_updates(0.5, -0.1, errors=(1.0, 1e-25, 1e-26)))  # under the floor
-    assert overshoots(two_updates(0.5, -0.1, errors=(1.0, 1e-25, 1e-26)), floor=1e-30)
+    assert not overshoots(updates((1, 0), (0.5, 0), (0.1, 0)))
+    assert overshoots(updates((1, 0), (0.5, 0), (-0.1, 0)))  # the second lands past the lowest
+    assert overshoots(updates((1, 0), (-0.5, 0), (-0.1, 0)))
+    # each update against the gradient it followed, not the first one
+    assert overshoots(updates((1, 0), (0.1, 1), (0.5, -1)))
+    assert not overshoots(updates((1, 0), (0, 1)))  # at the lowest point exactly: not past it
+
+
+def test_an_overshoot_counts_only_from_above_the_floor():
+    late = updates((1, 0), (0.5, 0), (-0.1, 0), errors=(1.0, ROUND_OFF_FLOOR, 1e-26))
+    assert not overshoots(late)
+    assert overshoots(late, floor=ROUND_OFF_FLOOR / 2)
     # the class network: η = 2 never overshoots; η = 60 does, yet E_total falls at every update
     assert not overshoots(train(2.0, 100))
     assert overshoots(train(60.0, 100)) and not rises(train(60.0, 100)["E_total"])

@@ -252,5 +252,5 @@ def overshoots(run: pd.DataFrame, floor: float = ROUND_OFF_FLOOR) -> bool:
     ``floor``, carries the weights past the lowest E_total along its own step: the gradient it
     lands on points back along the step, its dot product with the step's gradient negative."""
     gradient = run[list(GRADIENT_NAMES)].to_numpy()  # ∂E_total/∂w1..w8 of rows 0..T
-    along = np.einsum("ij,ij->i", gradient[:-1], gradient[1:])  # g_T · g_(T+1)
+    along = (gradient[:-1] * gradient[1:]).sum(axis=1)  # g_T · g_(T+1)
     return bool(np.any((along < 0) & (run["E_total"].to_numpy()[:-1] > floor)))

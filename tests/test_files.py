@@ -59,6 +59,20 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
 
 
+def test_a_writer_that_moved_its_file_away_fails_with_its_own_error(tmp_path):
+    """A writer may replace its file (LibreOffice converts into a new one): when it fails after
+    the temporary is gone, its own error comes out, not the clean-up's."""
+    target = tmp_path / "sheet.xlsx"
+
+    def remove_then_fail(temporary):
+        temporary.unlink()
+        raise RuntimeError("conversion failed")
+
+    with pytest.raises(RuntimeError, match="conversion failed"):
+        atomic_write(target, remove_then_fail)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_cli_workbook_is_readable_by_others(tmp_path, umask):
     umask(0o022)
     out = tmp_path / "class.xlsx"

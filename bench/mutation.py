@@ -342,6 +342,24 @@ def run_mutmut(folder: Path, env: dict[str, str], args: list[str]) -> subprocess
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
+def _sitting(
+    folder: Path, args: list[str], notes: dict
+) -> tuple[subprocess.CompletedProcess, float]:
+    """``mutmut run ARGS`` in ``folder`` and its seconds; in a kept copy (``notes`` not empty)
+    the seconds of every sitting so far, a stopped one included, noted in the copy."""
+    env = os.environ | {"NNBOOK_RUNS": str(folder / "runs"), "OMP_NUM_THREADS": "1"}
+    started = time.perf_counter()
+    try:
+        done = run_mutmut(folder, env, args)
+    finally:
+        seconds = time.perf_counter() - started
+        if notes:
+            notes |= {"seconds": notes["seconds"] + seconds, "sittings": notes["sittings"] + 1}
+            (folder / "made-from.json").write_text(json.dumps(notes))
+            seconds = notes["seconds"]
+    return done, seconds
+
+
 def mutate(
     module: str,
     children: int,
@@ -360,25 +378,16 @@ def mutate(
         folder = scratch_copy(module, tests)
     else:
         folder, notes = kept_copy(module, scratch)
-    env = os.environ | {"NNBOOK_RUNS": str(folder / "runs"), "OMP_NUM_THREADS": "1"}
-    started = time.perf_counter()
-    try:
-        done = run_mutmut(folder, env, ["--max-children", str(children), *(only or [])])
-    finally:
-        seconds = time.perf_counter() - started
-        if scratch is not None:  # a stopped sitting counts too
-            notes |= {"seconds": notes["seconds"] + seconds, "sittings": notes["sittings"] + 1}
-            (folder / "made-from.json").write_text(json.dumps(notes))
-            seconds = notes["seconds"]
+    done, seconds = _sitting(folder, ["--max-children", str(children), *(only or [])], notes)
     results = mutant_results(folder)
     checked = [status for status in results.values() if status != "not checked"]
-    if scratch is not None:
-        if done.returncode != 0 or len(checked) < len(results) or not results:
-            raise UnfinishedError(
-                f"{module}: {len(checked)} of {len(results)} mutants checked in {folder} after "
-                f"{notes['sittings']} sittings ({seconds:.0f} s; mutmut's exit status "
-                f"{done.returncode}): run again to go on.\n{done.stderr[-1500:]}"
-            )
+    unfinished = done.returncode != 0 or len(checked) < len(results) or not results
+    if scratch is not None and unfinished:
+        raise UnfinishedError(
+            f"{module}: {len(checked)} of {len(results)} mutants checked in {folder} after "
+            f"{notes['sittings']} sittings ({seconds:.0f} s; mutmut's exit status "
+            f"{done.returncode}): run again to go on.\n{done.stderr[-1500:]}"
+        )
     if done.returncode != 0 or not checked:
         shutil.rmtree(folder, ignore_errors=True)
         raise RuntimeError(

@@ -1,6 +1,8 @@
 """The MNIST network: 17,466 parameters and the class notes' layer shapes."""
 
 import copy
+import inspect
+import re
 
 import pytest
 import torch
@@ -149,3 +151,26 @@ def test_nets_dropout_layers_drop_the_share_it_is_given():
         net = Net() if given is None else Net(dropout=given)
         rates = [m.p for m in net.modules() if isinstance(m, torch.nn.Dropout)]
         assert rates == [expected, expected]  # one after each block's 1 × 1 transition
+
+
+def test_the_shapes_and_receptive_fields_in_nets_comments_are_the_real_ones():
+    """The chapter shows Net's source and says its comments give each layer's output and
+    receptive field: each comment against torchinfo's shapes and the RF formula."""
+    source = inspect.getsource(Net.__init__)
+    network = Net()
+    stats = torchinfo.summary(network, input_size=(1, 1, 28, 28), verbose=0, depth=2)
+    outputs = {id(s.module): tuple(s.output_size[1:]) for s in stats.summary_list}
+    fields = {f.name.rsplit(".", 1)[0] if f.name.count(".") > 1 else f.name: f.receptive_field
+              for f in receptive_fields(network)}  # fmt: skip
+    for block in ("block1", "block2", "head"):
+        start = source.index(f"self.{block} = nn.Sequential(")
+        lines = source[start : source.index("\n        )", start)].splitlines()[1:]
+        children = list(getattr(network, block).children())
+        for k, (line, child) in enumerate(zip(lines, children, strict=True)):
+            shape = re.search(r"# (\d+)×(\d+)×(\d+)", line)
+            assert shape or isinstance(child, torch.nn.Dropout), line  # dropout: shape unchanged
+            if shape:  # every layer but dropout says its output
+                assert tuple(map(int, shape.groups())) == outputs[id(child)], line
+            field = re.search(r"(?:RF|receptive field) (\d+)", line)
+            if field:
+                assert int(field.group(1)) == fields[f"{block}.{k}"], line

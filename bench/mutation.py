@@ -21,8 +21,10 @@ A module whose mutants take longer than one sitting (``nnbook.mnist.trainer``'s 
 tests) is measured in a kept scratch copy: ``--scratch DIR`` makes the copy in ``DIR/MODULE`` or,
 when it is there, goes on where the last run stopped (mutmut keeps each mutant's status beside
 it), refused if the module has changed since; the record is written when every mutant has been
-checked, with the commit the copy was made from and the seconds of all the sittings. Stopping
-it (Ctrl-C, ``kill``) loses the mutants being checked at that moment, nothing else.
+checked, with the commit the copy was made from and the seconds of all the sittings (each
+sitting's start-up included), and the copy is then deleted. Stopping it (Ctrl-C, ``kill``, a
+closed terminal) interrupts mutmut, which keeps what it has checked; the mutants being checked
+at that moment are checked again next time.
 
     python -m bench.mutation --modules nnbook.mnist.trainer --scratch ~/.cache/nnbook/mutation \
         --record bench/results/mutation.jsonl   # again, until it records
@@ -45,6 +47,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bench.provenance import ROOT, append_record, commit, provenance
+from nnbook.files import atomic_write
 
 #: The modules whose figures the book states, and the unit tests that exercise each.
 TESTS: dict[str, list[str]] = {
@@ -321,8 +324,13 @@ def kept_copy(module: str, scratch: Path) -> tuple[Path, dict]:
         raise ValueError(f"{folder} is not a scratch copy this script made: delete it")
     scratch_copy(module, TESTS[module], folder)
     notes = {"commit": commit(), "seconds": 0.0, "sittings": 0}
-    notes_file.write_text(json.dumps(notes))
+    _write_notes(folder, notes)
     return folder, notes
+
+
+def _write_notes(folder: Path, notes: dict) -> None:
+    """The copy's notes, replaced whole (a stop while writing leaves the old ones)."""
+    atomic_write(folder / "made-from.json", lambda path: path.write_text(json.dumps(notes)))
 
 
 def run_mutmut(folder: Path, env: dict[str, str], args: list[str]) -> subprocess.CompletedProcess:
@@ -337,9 +345,24 @@ def run_mutmut(folder: Path, env: dict[str, str], args: list[str]) -> subprocess
         try:
             stdout, stderr = process.communicate()
         except BaseException:
-            os.killpg(process.pid, signal.SIGKILL)
+            _stop(process)
             raise
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+#: Seconds mutmut is given to stop on an interrupt (its workers finish, the statuses it has are
+#: saved) before it and its workers are killed.
+STOP_GRACE_SECONDS = 30
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Interrupt mutmut's process group as Ctrl-C would, so that it saves what it has; kill it
+    if it has not stopped within ``STOP_GRACE_SECONDS``."""
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _sitting(
@@ -355,7 +378,7 @@ def _sitting(
         seconds = time.perf_counter() - started
         if notes:
             notes |= {"seconds": notes["seconds"] + seconds, "sittings": notes["sittings"] + 1}
-            (folder / "made-from.json").write_text(json.dumps(notes))
+            _write_notes(folder, notes)
             seconds = notes["seconds"]
     return done, seconds
 
@@ -386,7 +409,7 @@ def mutate(
         raise UnfinishedError(
             f"{module}: {len(checked)} of {len(results)} mutants checked in {folder} after "
             f"{notes['sittings']} sittings ({seconds:.0f} s; mutmut's exit status "
-            f"{done.returncode}): run again to go on.\n{done.stderr[-1500:]}"
+            f"{done.returncode}): run again to go on.\n{done.stdout[-1500:]}{done.stderr[-1500:]}"
         )
     if done.returncode != 0 or not checked:
         shutil.rmtree(folder, ignore_errors=True)
@@ -401,7 +424,8 @@ def mutate(
     if diffs is not None:
         diffs.mkdir(parents=True, exist_ok=True)
         (diffs / f"{module}.diff").write_text(survivor_diffs(folder, survivors))
-    shutil.rmtree(folder, ignore_errors=True)
+    if scratch is None:  # a kept copy goes once its record is written (main)
+        shutil.rmtree(folder, ignore_errors=True)
     kept = {"commit": notes["commit"], "sittings": notes["sittings"]} if notes else {}
     return {
         "module": module,
@@ -561,7 +585,8 @@ def main() -> None:
         "mutation-equivalent.md: record that record again, its survivors sorted by kind",
     )  # fmt: skip
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(f"stopped by signal {number}"))
+    for stop in (signal.SIGTERM, signal.SIGHUP):  # as Ctrl-C: mutmut is stopped with us
+        signal.signal(stop, lambda number, frame: sys.exit(f"stopped by signal {number}"))
     if args.table:
         lines = args.table.read_text(encoding="utf-8").splitlines()
         print(table(lines, listed(), TESTS))
@@ -580,20 +605,29 @@ def main() -> None:
             append_record(args.record, record | classified(record, listed()))
         return
     for module in args.modules:
-        origin = provenance("cpu")
-        try:
-            record = mutate(module, args.children, args.diffs, scratch=args.scratch)
-        except UnfinishedError as unfinished:
-            sys.exit(str(unfinished))
-        print(
-            f"{module}: {record['mutants']} mutants, {record['killed']} killed, "
-            f"{record['survived']} survived, {record['timeout']} timed out, "
-            f"{record['no tests']} untested (raw kill rate "
-            f"{100 * killed_share(record, 0):.0f} %) in {record['seconds']:.0f} s",
-            flush=True,
-        )
-        if args.record:
-            append_record(args.record, origin | record | classified(record, listed()))
+        measure(module, args)
+
+
+def measure(module: str, args: argparse.Namespace) -> None:
+    """Measure ``module`` as ``main``'s flags say, print its figures and append its record."""
+    origin = provenance("cpu")
+    try:
+        record = mutate(module, args.children, args.diffs, scratch=args.scratch)
+    except UnfinishedError as unfinished:
+        sys.exit(str(unfinished))
+    print(
+        f"{module}: {record['mutants']} mutants, {record['killed']} killed, "
+        f"{record['survived']} survived, {record['timeout']} timed out, "
+        f"{record['no tests']} untested (raw kill rate "
+        f"{100 * killed_share(record, 0):.0f} %) in {record['seconds']:.0f} s",
+        flush=True,
+    )
+    if args.record:
+        append_record(args.record, origin | record | classified(record, listed()))
+        if args.scratch:  # measured and recorded: the kept copy has done its work
+            shutil.rmtree(args.scratch / module, ignore_errors=True)
+    elif args.scratch:
+        print(f"{args.scratch / module} is kept: no --record to write its result to")
 
 
 if __name__ == "__main__":

@@ -144,11 +144,13 @@ def test_rises_sees_only_rises_above_round_off():
     assert rises(train(100.0, 100)["E_total"])
 
 
-def updates(*gradients, errors=(1.0, 0.5, 0.25)) -> pd.DataFrame:
-    """Rows whose first gradients ∂E_total/∂w1, ∂E_total/∂w2 are ``gradients`` (the rest 0)."""
+def updates(*gradients, errors=(1.0, 0.5, 0.25), db1=(0.0, 0.0, 0.0)) -> pd.DataFrame:
+    """Rows whose first gradients ∂E_total/∂w1, ∂E_total/∂w2 are ``gradients`` (the other
+    weights' 0), with ∂E_total/∂b1 ``db1`` and ∂E_total/∂b2 0."""
     rows = np.zeros((len(gradients), 8))
     rows[:, :2] = gradients
-    return pd.DataFrame(rows, columns=GRADIENT_NAMES).assign(E_total=errors[: len(gradients)])
+    table = pd.DataFrame(rows, columns=GRADIENT_NAMES).assign(E_total=errors[: len(gradients)])
+    return table.assign(dE_db1=db1[: len(gradients)], dE_db2=0.0)
 
 
 def test_an_update_overshoots_when_the_gradient_it_lands_on_points_back():
@@ -158,6 +160,9 @@ def test_an_update_overshoots_when_the_gradient_it_lands_on_points_back():
     # each update against the gradient it followed, not the first one
     assert overshoots(updates((1, 0), (0.1, 1), (0.5, -1)))
     assert not overshoots(updates((1, 0), (0, 1)))  # at the lowest point exactly: not past it
+    # with trained biases their gradients are part of the step: here they turn it back
+    with_biases = updates((1, 0), (0.1, 0), db1=(1.0, -1.0))
+    assert not overshoots(with_biases) and overshoots(with_biases, trained_biases=True)
 
 
 def test_an_overshoot_counts_only_from_above_the_floor():

@@ -39,7 +39,13 @@ def test_a_kept_copy_is_made_once_and_then_taken_up_where_it_was_left(tmp_path, 
     assert len(copies) == 1
 
 
-def test_a_copy_of_another_version_of_the_module_is_refused_by_its_commit(tmp_path, copies):
+def test_a_copy_made_at_another_commit_is_taken_up_while_its_module_is_the_same(tmp_path, copies):
+    folder, notes = mutation.kept_copy(MODULE, tmp_path)
+    (folder / "made-from.json").write_text(json.dumps(notes | {"commit": "abc123"}))
+    assert mutation.kept_copy(MODULE, tmp_path) == (folder, notes | {"commit": "abc123"})
+
+
+def test_a_copy_of_another_version_of_the_module_is_refused(tmp_path, copies):
     folder, notes = mutation.kept_copy(MODULE, tmp_path)
     (folder / "made-from.json").write_text(json.dumps(notes | {"commit": "abc123"}))
     copied = folder / mutation.module_file(MODULE)

@@ -87,9 +87,8 @@ def test_a_measurement_against_the_target_in_numbers():
     # 6 s the rest took
     measured = table((epoch_row(), "AVX512"))
     assert verdicts((epoch_row(), "AVX512"))["cpu-target"] == 60.0
-    assert measured.index.names == ["CPU", "date"]
-    assert measured.loc[("Xeon", "2026-12-01")].to_dict() == {
-        "instructions": "AVX512",
+    assert measured.index.names == ["CPU", "date", "instructions"]
+    assert measured.loc[("Xeon", "2026-12-01", "AVX512")].to_dict() == {
         "threads": 2,
         "arithmetic": "float32",
         "epoch (s)": 10.0,
@@ -107,7 +106,7 @@ def test_convolutions_slower_than_the_target_leave_nothing():
         (epoch_row(convolutions=6.0, ceiling=50.0), "AVX2"),  # 5 s at the target: -1 s left
         (epoch_row(convolutions=5.0, **bfloat16), "AVX512"),  # 0 s left
     )
-    assert list(measured["instructions"]) == ["AVX2", "AVX512"]
+    assert list(measured.index.get_level_values("instructions")) == ["AVX2", "AVX512"]
     assert list(measured["arithmetic"]) == ["float32", "bfloat16"]
     assert list(measured["left for the rest (s)"]) == [0.0, pytest.approx(0.0)]
     assert list(measured["the rest took (s)"]) == [4.0, 5.0]

@@ -52,6 +52,20 @@ def test_an_epochs_steps_count_a_smaller_last_batch(examples, batch, steps):
     assert steps_per_epoch(examples, batch) == steps
 
 
+def test_on_a_gpu_an_epoch_leaves_the_remainder_out():
+    assert steps_per_epoch(60_000, 64, whole_batches_only=True) == 937
+    assert steps_per_epoch(60_000, 100, whole_batches_only=True) == 600
+    history = [epoch(1, 0.5, 0.9), epoch(2, 0.99, 0.99)]
+    assert run_figures(history, ONECYCLE, 100, 100, "cuda")["epoch-steps"] == 3  # 100 // 32
+    assert run_figures(history, ONECYCLE, 100, 100, "cpu")["epoch-steps"] == 4
+
+
+def test_a_recipe_without_the_one_cycle_and_momentum_is_refused():
+    for recipe in (replace(ONECYCLE, schedule="constant"), replace(ONECYCLE, momentum=0.0)):
+        with pytest.raises(ValueError, match="states a one-cycle schedule with momentum"):
+            recipe_figures(recipe, model_dropout=0.3)
+
+
 @pytest.mark.parametrize(("examples", "batch"), [(0, 64), (100, 0), (-5, 64)])
 def test_an_epoch_without_examples_or_batch_is_an_error(examples, batch):
     with pytest.raises(ValueError, match=f"got {examples} and {batch}$"):
@@ -113,8 +127,7 @@ def test_the_commonest_mistake_is_off_the_diagonal():
     np.testing.assert_array_equal(counts, original)  # the matrix itself is left as it was
     counts[2, 0] = 8
     assert commonest_mistake(counts) == {"worst-true": 2, "worst-predicted": 0, "worst-count": 8}
-    assert commonest_mistake(np.diag([5, 5])) == {
-        "worst-true": 0,
-        "worst-predicted": 0,
-        "worst-count": 0,
-    }
+    with pytest.raises(ValueError, match=r"^the confusion matrix holds no mistake$"):
+        commonest_mistake(np.diag([5, 5]))
+    with pytest.raises(ValueError, match=r"is square, got the shape \(2, 3\)$"):
+        commonest_mistake(np.ones((2, 3), dtype=int))

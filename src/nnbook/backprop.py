@@ -247,10 +247,14 @@ def rises(error: Sequence[float], floor: float = ROUND_OFF_FLOOR) -> bool:
     return bool(np.any((np.diff(curve) > 0) & (curve[:-1] > floor)))
 
 
-def overshoots(run: pd.DataFrame, floor: float = ROUND_OFF_FLOOR) -> bool:
+def overshoots(
+    run: pd.DataFrame, floor: float = ROUND_OFF_FLOOR, trained_biases: bool = False
+) -> bool:
     """True when some update of ``run`` (rows as ``train`` returns them), from an E_total above
-    ``floor``, carries the weights past the lowest E_total along its own step: the gradient it
-    lands on points back along the step, its dot product with the step's gradient negative."""
-    gradient = run[list(GRADIENT_NAMES)].to_numpy()  # ∂E_total/∂w1..w8 of rows 0..T
+    ``floor``, carries the parameters past the lowest E_total along its own step: the gradient
+    it lands on points back along the step, its dot product with the step's gradient negative.
+    The step moves the weights, and the biases too when they were trained."""
+    names = [*GRADIENT_NAMES, *(BIAS_GRADIENT_NAMES if trained_biases else ())]
+    gradient = run[names].to_numpy()  # ∂E_total/∂w1..w8 (and b1, b2) of rows 0..T
     along = (gradient[:-1] * gradient[1:]).sum(axis=1)  # g_T · g_(T+1)
     return bool(np.any((along < 0) & (run["E_total"].to_numpy()[:-1] > floor)))

@@ -83,7 +83,8 @@ def target_table(epochs: pd.DataFrame, model: str, target: float) -> pd.DataFram
     """Each measurement of an epoch of ``model`` against ``target`` (a % of the matmul rate):
     how it ran, the seconds it would take at the target, and what those seconds leave
     everything but the convolutions (0 where the convolutions alone take longer), beside what
-    that took. One row per measurement, indexed by CPU and date."""
+    that took. One row per measurement, indexed by CPU, date and vector instructions (a day
+    may measure one CPU with AVX-512 and again limited to AVX2)."""
     net = _measured(epochs, model)
     at_target = _epoch_at_target(net, target)
     convolutions = net["convolutions alone, s"]
@@ -102,7 +103,7 @@ def target_table(epochs: pd.DataFrame, model: str, target: float) -> pd.DataFram
             "the rest took (s)": net["seconds per epoch"] - convolutions,
         }
     )
-    return table.set_index(["CPU", "date"])
+    return table.set_index(["CPU", "date", "instructions"])
 
 
 def _measured(epochs: pd.DataFrame, model: str) -> pd.DataFrame:

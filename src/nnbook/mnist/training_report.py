@@ -20,6 +20,11 @@ def recipe_figures(recipe: Recipe, model_dropout: float) -> dict[str, object]:
     of the weights and how many steps that average spans, 1 / (1 − decay); and the schedule's
     first step, read from the optimiser the trainer makes: its learning rate and momentum, and
     the lowest momentum of the run."""
+    if recipe.schedule != "onecycle" or recipe.momentum == 0:
+        raise ValueError(
+            f"the chapter states a one-cycle schedule with momentum; this recipe's schedule is "
+            f"{recipe.schedule!r} with momentum {recipe.momentum}"
+        )
     first = make_optimizer(torch.nn.Linear(1, 1), recipe, steps_per_epoch=1)[0].param_groups[0]
     return {
         "epochs": recipe.epochs,
@@ -38,12 +43,13 @@ def recipe_figures(recipe: Recipe, model_dropout: float) -> dict[str, object]:
     }
 
 
-def steps_per_epoch(examples: int, batch_size: int) -> int:
+def steps_per_epoch(examples: int, batch_size: int, whole_batches_only: bool = False) -> int:
     """Batches in an epoch of ``examples``: the last one smaller when the batch does not
-    divide them."""
+    divide them or, with ``whole_batches_only`` (``fit`` on a GPU, whose recorded step takes
+    batches of one size), the remainder left out."""
     if examples < 1 or batch_size < 1:
         raise ValueError(f"an epoch needs examples and a batch, got {examples} and {batch_size}")
-    return -(-examples // batch_size)
+    return examples // batch_size if whole_batches_only else -(-examples // batch_size)
 
 
 def first_copy_share(decay: float, updates: int) -> float:
@@ -67,7 +73,7 @@ def run_figures(
         raise ValueError("the run has no epochs")
     final = history[-1].test_accuracy
     seconds = [row.seconds for row in history]
-    steps = steps_per_epoch(train_size, recipe.batch_size)
+    steps = steps_per_epoch(train_size, recipe.batch_size, whole_batches_only=device == "cuda")
     where = device.upper()
     if device == "cpu":
         where += f", on {threads_phrase(row.threads for row in history)} of it"
@@ -86,9 +92,14 @@ def run_figures(
 
 def commonest_mistake(counts: np.ndarray) -> dict[str, int]:
     """The pair of true and predicted digit a confusion matrix (rows: true digit) holds most
-    often off its diagonal, and how often: the first such pair when several tie."""
+    often off its diagonal, and how often: the first such pair when several tie. A matrix that
+    is not square, or holds no mistake, is an error."""
     mistakes = np.array(counts)  # a copy: the diagonal, the right answers, set to 0
+    if mistakes.ndim != 2 or mistakes.shape[0] != mistakes.shape[1]:
+        raise ValueError(f"a confusion matrix is square, got the shape {mistakes.shape}")
     np.fill_diagonal(mistakes, 0)
+    if not mistakes.any():
+        raise ValueError("the confusion matrix holds no mistake")
     true_digit, predicted_digit = divmod(int(mistakes.argmax()), len(counts))
     return {
         "worst-true": true_digit,

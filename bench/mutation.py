@@ -585,6 +585,8 @@ def main() -> None:
         "mutation-equivalent.md: record that record again, its survivors sorted by kind",
     )  # fmt: skip
     args = parser.parse_args()
+    if args.scratch and (args.rerun or args.classify or args.table):
+        parser.error("--scratch measures a module whole; --rerun, --classify and --table do not")
     for stop in (signal.SIGTERM, signal.SIGHUP):  # as Ctrl-C: mutmut is stopped with us
         signal.signal(stop, lambda number, frame: sys.exit(f"stopped by signal {number}"))
     if args.table:

@@ -23,7 +23,7 @@ ONECYCLE = replace(
 
 
 def test_the_recipe_as_the_chapter_states_it():
-    figures = recipe_figures(ONECYCLE, model_dropout=0.3)
+    figures = recipe_figures(ONECYCLE, model_dropout=0.3, device="cpu")
     assert {k: figures[k] for k in ("epochs", "batch-size", "peak-lr")} == {
         "epochs": 4,
         "batch-size": 32,
@@ -35,13 +35,15 @@ def test_the_recipe_as_the_chapter_states_it():
     assert figures["start-lr"] == pytest.approx(0.5 / 25)
     assert (figures["start-momentum"], figures["lowest-momentum"]) == (0.95, 0.85)
     assert figures["bf16-here"] == "This build's CPU has none, and trains in float32."
-    bf16 = recipe_figures(replace(ONECYCLE, cpu_bfloat16=True), model_dropout=0.3)
+    bf16 = recipe_figures(replace(ONECYCLE, cpu_bfloat16=True), model_dropout=0.3, device="cpu")
     assert bf16["bf16-here"] == "This build's CPU has them, and trains so."
+    on_gpu = recipe_figures(replace(ONECYCLE, cpu_bfloat16=True), 0.3, device="cuda")
+    assert on_gpu["bf16-here"] == "This build trains on a GPU, in float32."
 
 
 def test_an_average_over_fewer_steps_spans_its_steps_rounded():
-    assert recipe_figures(replace(ONECYCLE, ema_decay=0.998), 0.3)["ema-steps"] == 500
-    assert recipe_figures(replace(ONECYCLE, ema_decay=0.9985), 0.3)["ema-steps"] == 667
+    assert recipe_figures(replace(ONECYCLE, ema_decay=0.998), 0.3, "cpu")["ema-steps"] == 500
+    assert recipe_figures(replace(ONECYCLE, ema_decay=0.9985), 0.3, "cpu")["ema-steps"] == 667
 
 
 @pytest.mark.parametrize(
@@ -63,7 +65,7 @@ def test_on_a_gpu_an_epoch_leaves_the_remainder_out():
 def test_a_recipe_without_the_one_cycle_and_momentum_is_refused():
     for recipe in (replace(ONECYCLE, schedule="constant"), replace(ONECYCLE, momentum=0.0)):
         with pytest.raises(ValueError, match="states a one-cycle schedule with momentum"):
-            recipe_figures(recipe, model_dropout=0.3)
+            recipe_figures(recipe, model_dropout=0.3, device="cpu")
 
 
 @pytest.mark.parametrize(("examples", "batch"), [(0, 64), (100, 0), (-5, 64)])

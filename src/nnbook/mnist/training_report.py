@@ -14,12 +14,13 @@ from nnbook.mnist.summaries import average_and_raw, threads_phrase
 from nnbook.mnist.trainer import EpochResult, make_optimizer
 
 
-def recipe_figures(recipe: Recipe, model_dropout: float) -> dict[str, object]:
+def recipe_figures(recipe: Recipe, model_dropout: float, device: str) -> dict[str, object]:
     """The recipe as the chapter states it: its epochs, batch, peak learning rate, dropout
     (``recipe-dropout``, beside the network's own ``model-dropout``), the decay of its average
     of the weights and how many steps that average spans, 1 / (1 − decay); and the schedule's
     first step, read from the optimiser the trainer makes: its learning rate and momentum, and
-    the lowest momentum of the run."""
+    the lowest momentum of the run; and the arithmetic of this build on ``device`` (a GPU
+    trains in float32 whatever the recipe says of a CPU)."""
     if recipe.schedule != "onecycle" or recipe.momentum == 0:
         raise ValueError(
             f"the chapter states a one-cycle schedule with momentum; this recipe's schedule is "
@@ -37,10 +38,17 @@ def recipe_figures(recipe: Recipe, model_dropout: float) -> dict[str, object]:
         "start-lr": first["lr"],
         "start-momentum": first["momentum"],
         "lowest-momentum": first["base_momentum"],
-        "bf16-here": "This build's CPU has them, and trains so."
-        if recipe.cpu_bfloat16
-        else "This build's CPU has none, and trains in float32.",
+        "bf16-here": _arithmetic_here(recipe, device),
     }
+
+
+def _arithmetic_here(recipe: Recipe, device: str) -> str:
+    """Whether this build trains under bfloat16, in a sentence."""
+    if device != "cpu":
+        return "This build trains on a GPU, in float32."
+    if recipe.cpu_bfloat16:
+        return "This build's CPU has them, and trains so."
+    return "This build's CPU has none, and trains in float32."
 
 
 def steps_per_epoch(examples: int, batch_size: int, whole_batches_only: bool = False) -> int:
